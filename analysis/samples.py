@@ -1,0 +1,96 @@
+"""The ATLAS Open Data 2020 ``4lep`` samples of the tutorial, with their normalisation metadata.
+
+This catalogue is the single source of the sample metadata: ``samples.json`` (the real
+fileset) and the demo fileset are both built from it, and a test keeps them in step.
+
+Example:
+    >>> SAMPLES["ggH125_ZZ4lep"].role
+    'signal'
+    >>> SAMPLES["ggH125_ZZ4lep"].filename
+    'mc_345060.ggH125_ZZ4lep.4lep.root'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DATA_PERIODS",
+    "HTTPS_BASE",
+    "ROLES",
+    "SAMPLES",
+    "XROOTD_BASE",
+    "Sample",
+    "data_filename",
+    "real_fileset",
+]
+
+HTTPS_BASE = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/4lep"
+XROOTD_BASE = "root://eospublic.cern.ch//eos/opendata/atlas/OutreachDatasets/2020-01-22/4lep"
+ROLES = ("signal", "background", "data")
+
+#: Data periods of 2016 in the release and their luminosity in fb^-1 (10 fb^-1 in all).
+DATA_PERIODS: dict[str, float] = {"A": 0.5, "B": 1.9, "C": 2.9, "D": 4.7}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One simulated process: DSID, role, cross-section (pb), sum of weights, filter efficiency."""
+
+    name: str
+    dsid: int
+    role: str
+    xsec: float
+    sumw: float
+    red_eff: float = 1.0
+
+    @property
+    def filename(self) -> str:
+        """File name in the release, e.g. ``mc_363490.llll.4lep.root``."""
+        return f"mc_{self.dsid}.{self.name}.4lep.root"
+
+    def metadata(self) -> dict[str, Any]:
+        """The fileset metadata of this sample."""
+        return {
+            "role": self.role,
+            "dsid": self.dsid,
+            "xsec": self.xsec,
+            "sumw": self.sumw,
+            "red_eff": self.red_eff,
+        }
+
+
+SAMPLES: dict[str, Sample] = {
+    s.name: s
+    for s in (
+        Sample("Zee", 361106, "background", 1950.5295, 150277594200.0),
+        Sample("Zmumu", 361107, "background", 1950.6321, 147334691090.0),
+        Sample("ttbar_lep", 410000, "background", 452.693559, 49386600.0),
+        Sample("llll", 363490, "background", 1.2578, 7538705.8077),
+        Sample("llvv", 363492, "background", 12.466, 5039259.9696),
+        Sample("ZqqZll", 363356, "background", 2.20355112, 3439266.11559),
+        Sample("ggH125_ZZ4lep", 345060, "signal", 0.0060239, 27881776.6536),
+        Sample("WH125_ZZ4lep", 341964, "signal", 0.0003769, 149400.0),
+        Sample("VBFH125_ZZ4lep", 344235, "signal", 0.0004633012, 3680490.83243),
+        Sample("ZH125_ZZ4lep", 341947, "signal", 0.0000021424784, 150000.0),
+    )
+}
+
+
+def data_filename(period: str) -> str:
+    """File name of one data period, e.g. ``data_A.4lep.root``."""
+    return f"data_{period}.4lep.root"
+
+
+def real_fileset(base: str = HTTPS_BASE) -> dict[str, Any]:
+    """The coffea fileset of the real release under ``base`` (HTTPS or XRootD), tree ``mini``."""
+    fileset: dict[str, Any] = {
+        s.name: {"files": {f"{base}/MC/{s.filename}": "mini"}, "metadata": s.metadata()}
+        for s in SAMPLES.values()
+    }
+    fileset["data"] = {
+        "files": {f"{base}/Data/{data_filename(p)}": "mini" for p in DATA_PERIODS},
+        "metadata": {"role": "data"},
+    }
+    return fileset
