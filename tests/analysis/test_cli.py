@@ -1,0 +1,155 @@
+"""The ``hzz4l`` command end to end, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+from coffea.util import load
+
+HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
+
+
+def hzz4l(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [HZZ4L, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ | (env or {})
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    made = hzz4l("demo", "--scale", "0.02", "--seed", "3", "--output", "demo", cwd=folder)
+    assert made.returncode == 0, made.stderr
+    ran = hzz4l(
+        "run",
+        "--fileset",
+        "demo/fileset.json",
+        "--output",
+        "out",
+        "--no-progress",
+        "--chunksize",
+        "700",
+        cwd=folder,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return folder / "out", ran
+
+
+def test_outputs_exist_and_agree(cli_run):
+    out, ran = cli_run
+    summary = json.loads((out / "summary.json").read_text())
+    accumulator = load(out / "histograms.coffea")
+    root = uproot.open(out / "histograms.root")
+    assert (
+        summary["preset"] == "default" and summary["lumi_fb"] == 10.0 and summary["executor"] == "iterative"
+    )
+    assert summary["selection"]["lead_pt"] == 20.0
+    assert set(summary["metrics"]) >= {"wall_s", "events", "events_per_s", "bytes_read"}
+    assert summary["metrics"]["events"] == sum(d["events"] for d in summary["datasets"].values())
+    assert summary["metrics"]["bytes_read"] > 0
+    for name, d in summary["datasets"].items():
+        th1 = root[f"m4l/{name}"]
+        assert th1.classname == "TH1D"
+        coffea_h = accumulator["mass"][name, :]
+        np.testing.assert_allclose(th1.values(), coffea_h.values(), rtol=1e-12)
+        np.testing.assert_allclose(th1.variances(), coffea_h.variances(), rtol=1e-12)
+        np.testing.assert_allclose(th1.axis().edges(), np.linspace(80, 250, 35))
+        assert d["yield"] == pytest.approx(th1.values().sum(), rel=1e-12)
+        assert d["events"] == accumulator["processed"][name]
+        assert d["selected"] == accumulator["cutflow"][name]["events"]["charge"]
+        assert d["selected"] == d["cutflow"]["charge"]["events"]
+        if d["role"] == "data":
+            assert d["yield"] == th1.values().sum() == round(th1.values().sum())
+    for suffix in ("png", "pdf"):
+        assert (out / "plots" / f"m4l.{suffix}").stat().st_size > 10_000
+    # the printed cutflow table carries the same numbers
+    assert "isolation" in ran.stdout
+    data_line = next(line for line in ran.stdout.splitlines() if line.startswith("data "))
+    assert data_line.split()[-2] == str(summary["datasets"]["data"]["selected"])
+
+
+def test_tutorial_preset_and_binning(cli_run):
+    folder = cli_run[0].parent
+    ran = hzz4l(
+        "run",
+        "--fileset",
+        "demo/fileset.json",
+        "--output",
+        "tut",
+        "--no-progress",
+        "--preset",
+        "tutorial",
+        "--bins",
+        "17,80,250",
+        "--lumi",
+        "5",
+        cwd=folder,
+    )
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads((folder / "tut" / "summary.json").read_text())
+    default = json.loads((cli_run[0] / "summary.json").read_text())
+    assert (
+        summary["selection"]["require_trigger"] is False and summary["selection"]["max_etcone20_rel"] is None
+    )
+    assert "trigger" not in summary["datasets"]["llll"]["cutflow"]
+    assert summary["mass_bins"]["nbins"] == 17
+    assert len(uproot.open(folder / "tut" / "histograms.root")["m4l/llll"].values()) == 17
+    # looser cuts select at least as much; half the luminosity halves the weights
+    llll, ref = summary["datasets"]["llll"], default["datasets"]["llll"]
+    assert llll["selected"] >= ref["selected"]
+    assert llll["cutflow"]["all"]["weighted"] == pytest.approx(
+        ref["cutflow"]["all"]["weighted"] / 2, rel=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{oops", "not valid JSON"),
+        ('{"x": {"files": ["a.root"], "metadata": {"role": "higgs"}}}', "dataset 'x': unknown role 'higgs'"),
+        ('{"x": {"files": [], "metadata": {"role": "data"}}}', "dataset 'x': has no files"),
+    ],
+)
+def test_bad_fileset_is_one_line_and_exit_2(tmp_path, content, message):
+    (tmp_path / "bad.json").write_text(content)
+    ran = hzz4l("run", "--fileset", "bad.json", "--no-progress", cwd=tmp_path)
+    assert ran.returncode == 2
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "bad.json" in lines[0], ran.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_file_names_the_file(tmp_path):
+    (tmp_path / "fs.json").write_text('{"x": {"files": ["nowhere.root"], "metadata": {"role": "data"}}}')
+    ran = hzz4l("run", "--fileset", "fs.json", "--no-progress", cwd=tmp_path)
+    assert ran.returncode == 2
+    assert "nowhere.root" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_default_run_uses_cached_demo(tmp_path):
+    env = {"HZZ4L_CACHE": str(tmp_path / "cache")}
+    first = hzz4l("run", "--no-progress", "--maxchunks", "1", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "using the demo samples" in first.stdout
+    fileset = next((tmp_path / "cache").glob("demo-*/fileset.json"))
+    stamp = fileset.stat().st_mtime_ns
+    second = hzz4l("run", "--no-progress", "--maxchunks", "1", "-o", "again", cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert fileset.stat().st_mtime_ns == stamp  # reused, not regenerated
+    assert (tmp_path / "results" / "summary.json").exists()
+
+
+def test_help_is_fast_to_import():
+    # the CLI module must not import coffea/dask at import time
+    code = "import sys, analysis.cli; print(any(m.startswith(('coffea', 'dask')) for m in sys.modules))"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    )

@@ -1,0 +1,147 @@
+"""Every executor gives the same histograms and cutflows: iterative, futures, Dask (LocalCluster and a
+real ``dask scheduler`` with two ``dask worker`` processes on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from distributed import Client
+
+from analysis.fileset import load_fileset
+from analysis.runner import run_fileset
+from processors import HZZ4lProcessor
+
+
+@pytest.fixture(scope="module")
+def iterative(demo_fileset):
+    fileset = load_fileset(demo_fileset)
+    return fileset, run_fileset(fileset, HZZ4lProcessor(), chunksize=500, status=False).output
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real scheduler and two single-threaded worker processes on 127.0.0.1; stopped afterwards."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    logs = [open(folder / f"{name}.log", "w") for name in ("scheduler", "worker1", "worker2")]  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            stdout=logs[0],
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+            time.sleep(0.2)
+        for log in logs[1:]:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        "--scheduler-file",
+                        str(scheduler_file),
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=folder,
+                )
+            )
+        address = json.loads(scheduler_file.read_text())["address"]
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+        for log in logs:
+            log.close()
+
+
+def assert_same(reference: dict, other: dict) -> None:
+    ref_h, h = reference["mass"], other["mass"]
+    assert set(h.axes["dataset"]) == set(ref_h.axes["dataset"])
+    for name in ref_h.axes["dataset"]:  # category order differs between executors: index by name
+        np.testing.assert_allclose(
+            h[name, :].view().value, ref_h[name, :].view().value, rtol=1e-12, atol=1e-15
+        )
+        np.testing.assert_allclose(
+            h[name, :].view().variance, ref_h[name, :].view().variance, rtol=1e-12, atol=1e-18
+        )
+    assert other["processed"] == reference["processed"]
+    for name, flow in reference["cutflow"].items():
+        assert other["cutflow"][name]["events"] == flow["events"]
+        np.testing.assert_allclose(
+            list(other["cutflow"][name]["weighted"].values()), list(flow["weighted"].values()), rtol=1e-12
+        )
+
+
+def test_futures_matches_iterative(iterative):
+    fileset, reference = iterative
+    assert_same(
+        reference,
+        run_fileset(
+            fileset, HZZ4lProcessor(), executor="futures", workers=2, chunksize=500, status=False
+        ).output,
+    )
+
+
+@pytest.mark.dask
+def test_dask_local_cluster_matches_iterative(iterative):
+    fileset, reference = iterative
+    assert_same(
+        reference,
+        run_fileset(
+            fileset, HZZ4lProcessor(), executor="dask", workers=2, chunksize=500, status=False
+        ).output,
+    )
+
+
+@pytest.mark.dask
+def test_dask_existing_scheduler_matches_iterative(iterative, dask_scheduler):
+    fileset, reference = iterative
+    result = run_fileset(
+        fileset, HZZ4lProcessor(), executor="dask", scheduler=dask_scheduler, chunksize=500, status=False
+    )
+    assert_same(reference, result.output)
+    assert result.events == sum(reference["processed"].values())
+
+
+def test_scheduler_needs_dask(iterative):
+    with pytest.raises(ValueError, match="--scheduler needs --executor dask"):
+        run_fileset(iterative[0], HZZ4lProcessor(), executor="futures", scheduler="tcp://127.0.0.1:1")
+
+
+def test_unknown_executor(iterative):
+    with pytest.raises(ValueError, match="unknown executor 'spark'"):
+        run_fileset(iterative[0], HZZ4lProcessor(), executor="spark")

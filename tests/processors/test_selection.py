@@ -1,0 +1,161 @@
+"""Each cut on hand-built events written to real ROOT files, including the edges."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from processors.selection import (
+    PRESETS,
+    active_cuts,
+    charge,
+    cut_masks,
+    flavour,
+    four_leptons,
+    isolation,
+    kinematics,
+    trigger,
+)
+from tests.helpers import good_event, lepton, read_events
+
+DEFAULT = PRESETS["default"]
+TUTORIAL = PRESETS["tutorial"]
+
+
+def with_lepton(index: int, **changes) -> dict:
+    """The good event with lepton ``index`` rebuilt with ``changes`` (GeV)."""
+    event = copy.deepcopy(good_event())
+    old = event["leptons"][index]
+    base = {
+        "pt": old["pt"] / 1000,
+        "eta": old["eta"],
+        "phi": old["phi"],
+        "charge": old["charge"],
+        "flavour": old["type"],
+    }
+    event["leptons"][index] = lepton(**(base | changes))
+    return event
+
+
+def evaluate(write_events, cut, events, cfg=DEFAULT):
+    return cut(read_events(write_events(events)), cfg).tolist()
+
+
+def test_good_event_passes_everything(write_events):
+    events = read_events(write_events([good_event()]))
+    masks = cut_masks(events, DEFAULT)
+    assert list(masks) == ["trigger", "four_leptons", "kinematics", "flavour", "isolation", "charge"]
+    assert all(m.tolist() == [True] for m in masks.values())
+
+
+@pytest.mark.parametrize(
+    ("trig_e", "trig_m", "expected"),
+    [(True, False, True), (False, True, True), (True, True, True), (False, False, False)],
+)
+def test_trigger(write_events, trig_e, trig_m, expected):
+    assert evaluate(write_events, trigger, [good_event(trigE=trig_e, trigM=trig_m)]) == [expected]
+
+
+def test_lepton_count_rejects_three_and_five(write_events):
+    leptons = good_event()["leptons"]
+    events = [
+        good_event(leptons=leptons[:3]),
+        good_event(),
+        good_event(leptons=[*leptons, lepton(10, flavour=13)]),
+    ]
+    assert evaluate(write_events, four_leptons, events) == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("index", "changes", "expected"),
+    [
+        (3, {"pt": 7.0}, False),  # every pT > 7 GeV, strictly
+        (3, {"pt": 7.001}, True),
+        (0, {"pt": 20.0}, None),  # leading pT > 20 GeV, strictly (set below with all leptons <= 20)
+        (2, {"eta": 2.5}, False),  # every |eta| < 2.5, strictly
+        (2, {"eta": -2.5}, False),
+        (2, {"eta": 2.499}, True),
+    ],
+)
+def test_kinematics_edges(write_events, index, changes, expected):
+    event = with_lepton(index, **changes)
+    if expected is None:  # leading lepton exactly 20 GeV: all four at or below 20
+        event = good_event(
+            leptons=[lepton(20.0, 0.1 * i, i, (-1) ** i, 11 if i < 2 else 13) for i in range(4)]
+        )
+        assert evaluate(write_events, kinematics, [event]) == [False]
+        event["leptons"][0] = lepton(20.01, 0.0, 0.0, 1, 11)
+        assert evaluate(write_events, kinematics, [event]) == [True]
+        return
+    assert evaluate(write_events, kinematics, [event]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("flavours", "expected"),
+    [
+        ((11, 11, 11, 11), True),
+        ((11, 11, 13, 13), True),
+        ((13, 13, 13, 13), True),
+        ((11, 11, 11, 13), False),
+        ((11, 13, 13, 13), False),  # sums 46 and 50
+    ],
+)
+def test_flavour_sums(write_events, flavours, expected):
+    event = good_event()
+    for lep, f in zip(event["leptons"], flavours, strict=True):
+        lep["type"] = f
+    assert evaluate(write_events, flavour, [event]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("charges", "expected"),
+    [
+        ((1, -1, 1, -1), True),
+        ((1, 1, 1, -1), False),
+        ((-1, -1, -1, 1), False),
+        ((1, 1, 1, 1), False),
+    ],
+)
+def test_charge_sums(write_events, charges, expected):
+    event = good_event()
+    for lep, q in zip(event["leptons"], charges, strict=True):
+        lep["charge"] = q
+    assert evaluate(write_events, charge, [event]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("ptcone", "etcone", "default", "tutorial"),
+    [
+        (0.0, 0.0, True, True),
+        (0.29 * 20, 0.0, True, True),
+        (0.3 * 20, 0.0, False, False),  # ptcone30/pT = 0.3 exactly: rejected
+        (0.0, 0.3 * 20, False, True),  # etcone20/pT = 0.3: only the default preset tests it
+        (0.0, 0.5 * 20, False, True),
+        (0.0, -0.1 * 20, True, True),  # negative calorimeter isolation occurs and passes
+    ],
+)
+def test_isolation_presets(write_events, ptcone, etcone, default, tutorial):
+    event = with_lepton(3, pt=20.0, ptcone30=ptcone, etcone20=etcone)
+    events = read_events(write_events([event]))
+    assert isolation(events, DEFAULT).tolist() == [default]
+    assert isolation(events, TUTORIAL).tolist() == [tutorial]
+
+
+def test_tutorial_preset_ignores_trigger(write_events):
+    events = read_events(write_events([good_event(trigE=False, trigM=False)]))
+    assert next(n for n, _ in active_cuts(TUTORIAL)) == "four_leptons"
+    assert next(reversed(cut_masks(events, TUTORIAL).values())).tolist() == [True]
+    assert next(reversed(cut_masks(events, DEFAULT).values())).tolist() == [False]
+
+
+def test_cut_masks_are_cumulative_and_handle_empty_input(write_events):
+    events = [good_event(), good_event(trigE=False), with_lepton(1, eta=3.0), good_event()]
+    masks = cut_masks(read_events(write_events(events)), DEFAULT)
+    assert masks["trigger"].tolist() == [True, False, True, True]
+    assert masks["charge"].tolist() == [True, False, False, True]
+    for before, after in zip(list(masks.values()), list(masks.values())[1:], strict=False):
+        assert np.all(after <= before)
+    empty = cut_masks(read_events(write_events([])), DEFAULT)
+    assert all(len(m) == 0 for m in empty.values())
