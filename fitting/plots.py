@@ -1,0 +1,195 @@
+"""Plots of a :class:`fitting.analysis.FitReport`, in the project's style (PNG and PDF).
+
+Example:
+    >>> paths = plot_all(report, "results/plots", lumi_fb=10.0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from analysis import style
+from fitting.analysis import FitReport
+from fitting.fit import CONTOUR_LEVELS, Model
+
+__all__ = ["plot_all", "plot_contours", "plot_coverage", "plot_gof", "plot_postfit", "plot_scans"]
+
+LABELS = {"s_s": r"signal strength $s_s$", "s_b": r"background scale $s_b$"}
+
+
+def _full(report: FitReport, values: np.ndarray) -> np.ndarray:
+    """Values on the used bins spread over every bin of the histogram (zero elsewhere)."""
+    out = np.zeros(len(report.templates.used))
+    out[report.templates.used] = values
+    return out
+
+
+def plot_postfit(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+    """m4l with the best-fit signal and background stacked, and the data."""
+    t = report.templates
+    s_s, s_b = report.best
+    fig, ax = style.new_figure()
+    components = [
+        (rf"Background $\times$ {s_b:.3f}", _full(report, s_b * t.background)),
+        (rf"Higgs $\times$ {s_s:.2f}", _full(report, s_s * t.signal)),
+    ]
+    variance = _full(report, s_b**2 * t.background_var + s_s**2 * t.signal_var)
+    total = style.draw_stack(ax, t.edges, components, variance, [style.COLORS["background"], style.COLORS["signal"]])
+    data = _full(report, t.data)
+    style.draw_data(ax, t.edges, data)
+    top = max(float(np.max(total)), float(np.max(style.poisson_interval(data)[1])))
+    ax.set_ylim(0, 1.6 * top)
+    ax.set_xlim(t.edges[0], t.edges[-1])
+    ax.set_xlabel(r"$m_{4\ell}$ [GeV]")
+    ax.set_ylabel(f"Events / {t.edges[1] - t.edges[0]:g} GeV")
+    ax.legend(loc="upper right", frameon=False, title=f"Post-fit ({report.statistic})")
+    style.atlas_label(ax, lumi_fb)
+    return style.save(fig, path / "postfit_m4l")
+
+
+def plot_scans(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+    """Delta chi^2 of s_s and of s_b: one-parameter scans (other fixed at 1) and profiles."""
+    model = Model(report.templates, report.statistic, report.mc_stat)
+    written = []
+    for name, fit in (("s_s", report.fit_s_s), ("s_b", report.fit_s_b)):
+        k = 0 if name == "s_s" else 1
+        centre, width = fit.interval.value, 3.0 * max(fit.interval.err_low, fit.interval.err_high)
+        x = np.linspace(centre - width, centre + width, 200)
+        fixed = model.chi2(x, 1.0) if k == 0 else model.chi2(1.0, x)
+        profile = model.profile(name, x)
+        fig, ax = style.new_figure()
+        ax.plot(x, fixed - fit.chi2, color="black", label="other parameter fixed at 1")
+        ax.plot(
+            x,
+            profile - report.fit_2d.chi2,
+            color="tab:blue",
+            linestyle="--",
+            label="other parameter profiled",
+        )
+        low, high = centre - fit.interval.err_low, centre + fit.interval.err_high
+        result = rf"{centre:.3f}$_{{-{fit.interval.err_low:.3f}}}^{{+{fit.interval.err_high:.3f}}}$"
+        ax.axvspan(low, high, color="tab:green", alpha=0.25, label=rf"$\Delta\chi^2 \leq 1$: {result}")
+        ax.axhline(1.0, color="grey", linewidth=1)
+        ax.set_ylim(0, 9)
+        ax.set_xlabel(LABELS[name])
+        ax.set_ylabel(rf"$\Delta\chi^2$ ({report.statistic})")
+        ax.legend(loc="upper right", frameon=False)
+        style.atlas_label(ax, lumi_fb)
+        written += style.save(fig, path / f"scan_{name}")
+    return written
+
+
+def plot_contours(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+    """The 2-D Delta chi^2 map with the 68.3% and 95.4% contours and the best point."""
+    model = Model(report.templates, report.statistic, report.mc_stat)
+    outer = report.contours[CONTOUR_LEVELS[-1]]
+    pad = 0.3 * (outer.max(axis=0) - outer.min(axis=0))
+    s_s = np.linspace(outer[:, 0].min() - pad[0], outer[:, 0].max() + pad[0], 160)
+    s_b = np.linspace(outer[:, 1].min() - pad[1], outer[:, 1].max() + pad[1], 160)
+    delta = model.chi2(s_s[:, None], s_b[None, :]) - report.fit_2d.chi2
+    fig, ax = style.new_figure((7.5, 6.5))
+    mesh = ax.pcolormesh(s_b, s_s, np.minimum(delta, 25.0), cmap="viridis_r", shading="auto", rasterized=True)
+    fig.colorbar(mesh, ax=ax, label=r"$\Delta\chi^2$")
+    for level, points, colour in zip(
+        CONTOUR_LEVELS, (report.contours[lvl] for lvl in CONTOUR_LEVELS), ("white", "orange"), strict=True
+    ):
+        closed = np.vstack([points, points[:1]])
+        cl = stats.chi2.cdf(level, 2)
+        ax.plot(
+            closed[:, 1],
+            closed[:, 0],
+            color=colour,
+            linewidth=2,
+            label=rf"$\Delta\chi^2 = {level:.2f}$ ({100 * cl:.1f}%)",
+        )
+    ax.plot(
+        report.best[1],
+        report.best[0],
+        marker="*",
+        color="red",
+        markersize=14,
+        linestyle="none",
+        label="best fit",
+    )
+    ax.set_xlim(s_b[0], s_b[-1])
+    ax.set_ylim(s_s[0], s_s[-1] + 0.35 * (s_s[-1] - s_s[0]))  # room for the legend above the map's contours
+    ax.set_xlabel(LABELS["s_b"])
+    ax.set_ylabel(LABELS["s_s"])
+    ax.legend(loc="upper right", frameon=True, fontsize="small")
+    style.atlas_label(ax, lumi_fb)
+    return style.save(fig, path / "contours")
+
+
+def plot_gof(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+    """The toys' statistic against the chi^2 pdf with nbins - 2 dof, with the data's value marked."""
+    ndf = report.fit_2d.ndf
+    fig, ax = style.new_figure()
+    upper = max(float(np.quantile(report.gof_toys, 0.999)), report.fit_2d.chi2) * 1.1
+    bins = np.linspace(0, upper, 60)
+    ax.hist(
+        report.gof_toys,
+        bins=bins,
+        density=True,
+        color="#9ecae1",
+        label=f"{len(report.gof_toys):,} {report.gof_toy_kind} toys" + (", refitted" if report.gof_refit else ""),
+    )
+    x = np.linspace(0, upper, 400)
+    ax.plot(x, stats.chi2.pdf(x, ndf), color="tab:red", linewidth=2, label=rf"$\chi^2$ pdf, {ndf} dof")
+    ax.axvline(
+        report.fit_2d.chi2,
+        color="black",
+        linestyle="--",
+        label=rf"data: {report.fit_2d.chi2:.1f}, p = {report.fit_2d.p_value:.3f} (toys {report.gof_p_value_toys:.3f})",
+    )
+    ax.set_xlabel(rf"post-fit $\chi^2$ ({report.statistic})")
+    ax.set_ylabel("Probability density")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
+    ax.legend(loc="upper right", frameon=False, fontsize="small")
+    style.atlas_label(ax, lumi_fb)
+    return style.save(fig, path / "gof_toys")
+
+
+def plot_coverage(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+    """f(d), the fraction of toys with Delta chi^2 at the truth <= d, against the chi^2 cdf with 2 dof."""
+    d, f = report.coverage_d, report.coverage_fraction
+    error = np.sqrt(f * (1 - f) / report.coverage_toys)
+    fig, ax = style.new_figure()
+    x = np.linspace(0, d.max() * 1.05, 300)
+    ax.plot(x, stats.chi2.cdf(x, 2), color="tab:red", label=r"$\chi^2$ cdf, 2 dof")
+    ax.errorbar(
+        d,
+        f,
+        yerr=error,
+        fmt="o",
+        color="black",
+        markersize=4,
+        label=f"toys ({report.coverage_toys:,} per point, {report.gof_toy_kind})",
+    )
+    ax.plot(
+        [2.30],
+        [stats.chi2.cdf(2.30, 2)],
+        marker="x",
+        color="tab:blue",
+        markersize=12,
+        linestyle="none",
+        label="d = 2.30, f = 0.683",
+    )
+    ax.set_xlabel(r"critical value $d$ of $\Delta\chi^2$")
+    ax.set_ylabel(r"fraction of toys with $\Delta\chi^2 \leq d$")
+    ax.set_ylim(0, 1.25)
+    ax.legend(loc="upper left", frameon=False, bbox_to_anchor=(0.0, 0.9), fontsize="small")
+    style.atlas_label(ax, lumi_fb)
+    return style.save(fig, path / "coverage")
+
+
+def plot_all(report: FitReport, path: str | os.PathLike[str], lumi_fb: float) -> list[Path]:
+    """Every fit plot into folder ``path``; returns the files written."""
+    path = Path(path)
+    written: list[Path] = []
+    for plot in (plot_postfit, plot_scans, plot_contours, plot_gof, plot_coverage):
+        written += plot(report, path, lumi_fb)
+    return written
