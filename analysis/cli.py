@@ -1,4 +1,4 @@
-"""The ``hzz4l`` command line: ``hzz4l demo``, ``hzz4l run``.
+"""The ``hzz4l`` command line: ``hzz4l demo``, ``hzz4l run``, ``hzz4l fit``.
 
 Heavy imports (coffea, dask, matplotlib) happen inside the commands, so ``hzz4l --help`` is
 quick. Expected failures (a bad fileset, an unreadable file) print one line and exit with
@@ -38,6 +38,18 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(wrapper)
+
+
+def _parse_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected LOW,HIGH in GeV such as 100,200, got {text!r}") from None
+    if not low < high:
+        raise click.BadParameter(f"need LOW < HIGH, got {text!r}")
+    return low, high
 
 
 def _parse_bins(text: str) -> tuple[int, float, float]:
@@ -112,9 +124,7 @@ def demo(output: Path, scale: float, seed: int) -> None:
     show_default=True,
     help="Luminosity the simulation is normalised to, in fb^-1.",
 )
-@click.option(
-    "--bins", "bins_text", default="34,80,250", show_default=True, help="m4l binning NBINS,LOW,HIGH in GeV."
-)
+@click.option("--bins", "bins_text", default="34,80,250", show_default=True, help="m4l binning NBINS,LOW,HIGH in GeV.")
 @click.option(
     "--output",
     "-o",
@@ -130,9 +140,7 @@ def demo(output: Path, scale: float, seed: int) -> None:
     help="Events per work item.",
 )
 @click.option("--maxchunks", type=click.IntRange(min=1), help="Process at most this many chunks per dataset.")
-@click.option(
-    "--progress/--no-progress", default=True, show_default=True, help="Show coffea's progress bars."
-)
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show coffea's progress bars.")
 @_fail_cleanly
 def run(
     fileset_path: Path | None,
@@ -178,6 +186,108 @@ def run(
     click.echo(
         f"{result.events} events in {result.wall_s:.2f} s ({result.events_per_s:,.0f} events/s, "
         f"{result.bytes_read / 1e6:.1f} MB read) with the {executor} executor; outputs in {output}/"
+    )
+
+
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"))
+@click.option(
+    "--statistic",
+    type=click.Choice(("pearson", "neyman", "poisson")),
+    default="pearson",
+    show_default=True,
+    help="Test statistic; 'poisson' (Baker-Cousins) is right for low counts.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(("profile", "tutorial")),
+    default="profile",
+    show_default=True,
+    help="'profile' minimises; 'tutorial' reproduces the tutorial's grids and Gaussian toys.",
+)
+@click.option(
+    "--mc-stat/--no-mc-stat",
+    default=False,
+    show_default=True,
+    help="Include the simulation's statistical uncertainty (Barlow-Beeston lite).",
+)
+@click.option("--toys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Goodness-of-fit toys.")
+@click.option(
+    "--coverage-toys",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Toys per critical value in the coverage study.",
+)
+@click.option(
+    "--coverage-points",
+    type=click.IntRange(min=2),
+    default=40,
+    show_default=True,
+    help="Critical values d from 1 to 5 in the coverage study.",
+)
+@click.option("--range", "range_text", help="Fit only the bins inside LOW,HIGH (GeV).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
+@click.option("--plots/--no-plots", default=True, show_default=True)
+@_fail_cleanly
+def fit(
+    results: Path,
+    statistic: str,
+    method: str,
+    mc_stat: bool,
+    toys: int,
+    coverage_toys: int,
+    coverage_points: int,
+    range_text: str | None,
+    seed: int,
+    plots: bool,
+) -> None:
+    """Fit s_s and s_b to RESULTS/histograms.root (roles from RESULTS/summary.json); write fit.json and plots."""
+    fit_range = _parse_range(range_text)
+
+    import json
+
+    from analysis.outputs import atomic_path, read_histograms
+    from fitting.analysis import analyse
+    from fitting.templates import Templates
+
+    histogram, roles, lumi_fb = read_histograms(results)
+    templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
+    report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
+    document = report.to_json()
+    with atomic_path(results / "fit.json") as tmp:
+        tmp.write_text(json.dumps(document, indent=2) + "\n")
+    if plots:
+        from fitting.plots import plot_all
+
+        plot_all(report, results / "plots", lumi_fb)
+    click.echo(fit_table(document))
+    click.echo(f"wrote {results / 'fit.json'}" + (f" and plots in {results / 'plots'}/" if plots else ""))
+
+
+def fit_table(document: dict[str, Any]) -> str:
+    """A plain-text summary of ``fit.json``."""
+    fits = document["fits"]
+
+    def value(entry: dict[str, float]) -> str:
+        return f"{entry['value']:.3f} -{entry['err_low']:.3f} +{entry['err_high']:.3f}"
+
+    two = fits["s_s,s_b"]
+    prefit, gof, sig = document["prefit"], document["gof"], document["significance"]
+    return "\n".join(
+        [
+            f"{document['statistic']} statistic, {document['method']} method, {document['nbins']} bins "
+            f"in [{document['range'][0]:g}, {document['range'][1]:g}] GeV",
+            f"pre-fit        chi2/ndf = {prefit['chi2']:.2f}/{prefit['ndf']}   p = {prefit['p_value']:.4f}",
+            f"s_s alone      {value(fits['s_s'])}   chi2/ndf = {fits['s_s']['chi2']:.2f}/{fits['s_s']['ndf']}",
+            f"s_b alone      {value(fits['s_b'])}   chi2/ndf = {fits['s_b']['chi2']:.2f}/{fits['s_b']['ndf']}",
+            f"s_s, s_b       s_s = {value(two['s_s'])}   s_b = {value(two['s_b'])}   "
+            f"correlation {two['correlation']:+.3f}",
+            f"post-fit       chi2/ndf = {two['chi2']:.2f}/{two['ndf']}   p = {two['p_value']:.4f}   "
+            f"p(toys) = {gof['p_value_toys']:.4f} ({gof['toys']} {gof['toy_kind']} toys)",
+            f"significance   observed {sig['observed']:.2f} sigma, expected {sig['expected']:.2f} sigma (best fit), "
+            f"{sig['expected_sm']:.2f} sigma (s_s = 1)",
+        ]
     )
 
 

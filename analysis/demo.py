@@ -149,9 +149,7 @@ def _genuine_four_leptons(rng: np.random.Generator, kind: str, n: int) -> np.nda
     """Four prompt leptons from X -> Z1 Z2 -> 4l, shape (n, 4, 4) as (E, px, py, pz)."""
     m4l = _four_lepton_masses(rng, kind, n)
     on_shell_z1 = m4l > M_Z + 16.0
-    m12 = np.where(
-        on_shell_z1, np.clip(rng.normal(M_Z, 2.5, n), 60.0, m4l - 14.0), m4l * rng.uniform(0.5, 0.8, n)
-    )
+    m12 = np.where(on_shell_z1, np.clip(rng.normal(M_Z, 2.5, n), 60.0, m4l - 14.0), m4l * rng.uniform(0.5, 0.8, n))
     both_on_shell = m4l > 2 * M_Z + 1.0
     room = m4l - m12
     m34 = np.where(
@@ -204,9 +202,7 @@ def _leptons(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, n
         prompt = np.array([True, True, False, False])
         pair_flavour = rng.choice([ELECTRON, MUON], size=(n, 1))
         if proc.prompt == "Z":
-            flavour = np.concatenate(
-                [np.repeat(pair_flavour, 2, axis=1), rng.choice([ELECTRON, MUON], (n, 2))], axis=1
-            )
+            flavour = np.concatenate([np.repeat(pair_flavour, 2, axis=1), rng.choice([ELECTRON, MUON], (n, 2))], axis=1)
             charge = np.concatenate([np.tile([1, -1], (n, 1)), rng.choice([-1, 1], (n, 2))], axis=1)
         else:
             flavour = rng.choice([ELECTRON, MUON], size=(n, 4))
@@ -248,9 +244,7 @@ def _isolation(rng: np.random.Generator, prompt: np.ndarray) -> tuple[np.ndarray
     shape = prompt.shape
     loose = rng.random(shape) < 0.015
     pt_rel = np.where(prompt & ~loose, rng.exponential(0.03, shape), rng.exponential(0.6, shape))
-    et_rel = np.where(
-        prompt & ~loose, rng.normal(0.02, 0.05, shape), 0.5 * pt_rel + rng.exponential(0.2, shape)
-    )
+    et_rel = np.where(prompt & ~loose, rng.normal(0.02, 0.05, shape), 0.5 * pt_rel + rng.exponential(0.2, shape))
     return pt_rel, et_rel
 
 
@@ -294,12 +288,8 @@ def _simulate(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, 
         "trigMatched": jag(flat["pt"] > 27.0, "?"),
     }
     lead_flavour = lep["type"][:, 0]
-    has_e = np.any(lep["valid"] & (lep["type"] == ELECTRON) & (lep["pt"] > 25.0), axis=1) | (
-        lead_flavour == ELECTRON
-    )
-    has_mu = np.any(lep["valid"] & (lep["type"] == MUON) & (lep["pt"] > 25.0), axis=1) | (
-        lead_flavour == MUON
-    )
+    has_e = np.any(lep["valid"] & (lep["type"] == ELECTRON) & (lep["pt"] > 25.0), axis=1) | (lead_flavour == ELECTRON)
+    has_mu = np.any(lep["valid"] & (lep["type"] == MUON) & (lep["pt"] > 25.0), axis=1) | (lead_flavour == MUON)
     fired = rng.random(n) > 0.003
 
     n_jets = rng.poisson(2.5 if proc.prompt == "W" else 1.2, n)
@@ -323,9 +313,7 @@ def _simulate(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, 
         "lep_n": counts,
         "lep": leptons,
         "jet_n": n_jets,
-        "jet": {
-            k: ak.unflatten(np.asarray(v, dtype=jet_types.get(k, "f4")), n_jets) for k, v in jets.items()
-        },
+        "jet": {k: ak.unflatten(np.asarray(v, dtype=jet_types.get(k, "f4")), n_jets) for k, v in jets.items()},
         "trigE": has_e & fired,
         "trigM": has_mu & fired,
         "trigP": np.zeros(n, dtype=bool),
@@ -434,10 +422,7 @@ def _concatenate(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _take(block: dict[str, Any], index: np.ndarray) -> dict[str, Any]:
-    return {
-        k: ({f: a[index] for f, a in v.items()} if isinstance(v, dict) else v[index])
-        for k, v in block.items()
-    }
+    return {k: ({f: a[index] for f, a in v.items()} if isinstance(v, dict) else v[index]) for k, v in block.items()}
 
 
 def generate_demo(

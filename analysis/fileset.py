@@ -36,18 +36,14 @@ def _is_url(path: str) -> bool:
 
 
 def _positive_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def _files(where: str, name: str, files: Any, base: Path | None) -> dict[str, str]:
     if isinstance(files, list):
         files = dict.fromkeys(files, "mini")
     if not isinstance(files, dict):
-        raise FilesetError(
-            f"{where}: dataset '{name}': 'files' must be an object {{path: treename}} or a list"
-        )
+        raise FilesetError(f"{where}: dataset '{name}': 'files' must be an object {{path: treename}} or a list")
     if not files:
         raise FilesetError(f"{where}: dataset '{name}': has no files")
     out: dict[str, str] = {}
@@ -66,9 +62,7 @@ def _metadata(where: str, name: str, metadata: Any) -> dict[str, Any]:
         raise FilesetError(f"{where}: dataset '{name}': no 'metadata' object (it needs at least 'role')")
     role = metadata.get("role")
     if role not in ROLES:
-        raise FilesetError(
-            f"{where}: dataset '{name}': unknown role {role!r} (expected one of {', '.join(ROLES)})"
-        )
+        raise FilesetError(f"{where}: dataset '{name}': unknown role {role!r} (expected one of {', '.join(ROLES)})")
     out = dict(metadata)
     if role != "data":
         for key in ("xsec", "sumw"):
@@ -77,9 +71,7 @@ def _metadata(where: str, name: str, metadata: Any) -> dict[str, Any]:
         out.setdefault("red_eff", 1.0)
         for key in ("xsec", "sumw", "red_eff"):
             if not _positive_number(out[key]):
-                raise FilesetError(
-                    f"{where}: dataset '{name}': '{key}' must be a positive number, got {out[key]!r}"
-                )
+                raise FilesetError(f"{where}: dataset '{name}': '{key}' must be a positive number, got {out[key]!r}")
     return out
 
 
@@ -122,9 +114,7 @@ def load_fileset(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         fileset = json.loads(text)
     except json.JSONDecodeError as err:
-        raise FilesetError(
-            f"{path}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
+        raise FilesetError(f"{path}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     return validate_fileset(fileset, where=str(path), base=path.resolve().parent)
 
 

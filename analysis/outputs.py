@@ -18,17 +18,31 @@ import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import hist
+import numpy as np
 import uproot
-from coffea.util import save as coffea_save
 
 from analysis.fileset import roles
-from analysis.plots import plot_m4l
-from analysis.runner import RunResult
-from processors import HZZ4lProcessor
 
-__all__ = ["atomic_path", "build_summary", "cutflow_table", "write_outputs"]
+if TYPE_CHECKING:
+    from analysis.runner import RunResult
+    from processors import HZZ4lProcessor
+
+__all__ = [
+    "ResultsError",
+    "atomic_path",
+    "build_summary",
+    "cutflow_table",
+    "read_histograms",
+    "write_outputs",
+]
+
+
+class ResultsError(ValueError):
+    """A results folder that cannot be read back; the message names the file and the problem."""
+
 
 VERSIONED = ("hzz4l", "coffea", "uproot", "awkward", "hist", "dask", "distributed", "numpy", "scipy")
 
@@ -65,9 +79,7 @@ def build_summary(
             "events": int(result.output["processed"].get(name, 0)),
             "selected": int(list(events.values())[-1]) if events else 0,
             "yield": float(histogram[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0,
-            "cutflow": {
-                cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()
-            },
+            "cutflow": {cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()},
         }
     nbins, low, high = proc.mass_bins
     return {
@@ -105,6 +117,10 @@ def write_outputs(
     fileset_path: str | None = None,
 ) -> dict[str, Any]:
     """Write every output of a run into ``output``; return the summary written to ``summary.json``."""
+    from coffea.util import save as coffea_save
+
+    from analysis.plots import plot_m4l
+
     output = Path(output)
     summary = build_summary(result, fileset, proc, preset, fileset_path)
     histogram = result.output["mass"]
@@ -128,10 +144,54 @@ def cutflow_table(summary: dict[str, Any]) -> str:
     header = f"{'dataset':<{width}} {'role':<10} " + " ".join(f"{c:>12}" for c in cuts) + f" {'yield':>10}"
     lines = [header, "-" * len(header)]
     for name, d in datasets.items():
-        counts = " ".join(
-            f"{d['cutflow'][c]['events']:>12d}" if c in d["cutflow"] else f"{'-':>12}" for c in cuts
-        )
+        counts = " ".join(f"{d['cutflow'][c]['events']:>12d}" if c in d["cutflow"] else f"{'-':>12}" for c in cuts)
         lines.append(f"{name:<{width}} {d['role']:<10} {counts} {d['yield']:>10.3f}")
     lo, hi = summary["mass_bins"]["low"], summary["mass_bins"]["high"]
     lines.append(f"yield: weighted events with {lo:g} < m4l < {hi:g} GeV at {summary['lumi_fb']:g} fb^-1")
     return "\n".join(lines)
+
+
+def read_histograms(results: str | os.PathLike[str]) -> tuple[hist.Hist, dict[str, str], float]:
+    """Read ``histograms.root`` (TH1D per dataset at ``m4l/<dataset>``) and the roles and luminosity
+    in ``summary.json`` of a results folder, whatever tool wrote them.
+
+    Returns ``(Hist(dataset, mass), {dataset: role}, lumi_fb)``.
+
+    Raises:
+        ResultsError: a file is missing or unreadable, a dataset has no histogram, binnings differ.
+    """
+    results = Path(results)
+    summary_path, root_path = results / "summary.json", results / "histograms.root"
+    try:
+        summary = json.loads(summary_path.read_text())
+        roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ResultsError(f"{summary_path}: cannot read the dataset roles: {err}") from None
+    try:
+        root = uproot.open(root_path)
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{root_path}: cannot open: {err}") from None
+    with root:
+        histograms = {}
+        for name in roles_:
+            key = f"m4l/{name}"
+            if key not in root:
+                raise ResultsError(f"{root_path}: no histogram '{key}' for dataset '{name}' of summary.json")
+            histograms[name] = root[key]
+        reference_name, reference = next(iter(histograms.items()))
+        edges = reference.axis().edges()
+        for name, th1 in histograms.items():
+            other = th1.axis().edges()
+            if other.shape != edges.shape or not np.allclose(other, edges):
+                raise ResultsError(
+                    f"{root_path}: dataset '{name}' has binning {len(other) - 1} bins [{other[0]:g}, {other[-1]:g}] "
+                    f"unlike '{reference_name}' ({len(edges) - 1} bins [{edges[0]:g}, {edges[-1]:g}])"
+                )
+        out = hist.Hist(
+            hist.axis.StrCategory(list(histograms), name="dataset", growth=True),
+            hist.axis.Variable(edges, name="mass", label=r"$m_{4\ell}$ [GeV]"),
+            storage=hist.storage.Weight(),
+        )
+        for name, th1 in histograms.items():
+            out[name, :] = np.stack([th1.values(), th1.variances()], axis=-1)
+    return out, roles_, float(summary.get("lumi_fb", 10.0))

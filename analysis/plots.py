@@ -49,8 +49,7 @@ def plot_m4l(
     """
     present = set(histogram.axes["dataset"])
     by_role = {
-        role: [d for d, r in roles.items() if r == role and d in present]
-        for role in ("signal", "background", "data")
+        role: [d for d, r in roles.items() if r == role and d in present] for role in ("signal", "background", "data")
     }
     edges = histogram.axes["mass"].edges
     components, colors = [], []
@@ -71,9 +70,7 @@ def plot_m4l(
         colors.append(style.COLORS["signal"])
         variance += signal_scale**2 * var
     fig, ax = style.new_figure()
-    total = (
-        style.draw_stack(ax, edges, components, variance, colors) if components else np.zeros(len(edges) - 1)
-    )
+    total = style.draw_stack(ax, edges, components, variance, colors) if components else np.zeros(len(edges) - 1)
     top = float(np.max(total + np.sqrt(variance), initial=0.0))
     if by_role["data"]:
         data, _ = _sum(histogram, by_role["data"])

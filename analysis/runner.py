@@ -49,9 +49,7 @@ class RunResult:
 
 
 @contextlib.contextmanager
-def _executor(
-    name: str, workers: int, scheduler: str | None, status: bool
-) -> Iterator[processor.ExecutorBase]:
+def _executor(name: str, workers: int, scheduler: str | None, status: bool) -> Iterator[processor.ExecutorBase]:
     if name == "iterative":
         yield processor.IterativeExecutor(status=status)
     elif name == "futures":
@@ -62,9 +60,7 @@ def _executor(
         with contextlib.ExitStack() as stack:
             if scheduler is None:
                 cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-                    )
+                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
                 )
                 client = stack.enter_context(Client(cluster))
             else:

@@ -86,8 +86,7 @@ def data_filename(period: str) -> str:
 def real_fileset(base: str = HTTPS_BASE) -> dict[str, Any]:
     """The coffea fileset of the real release under ``base`` (HTTPS or XRootD), tree ``mini``."""
     fileset: dict[str, Any] = {
-        s.name: {"files": {f"{base}/MC/{s.filename}": "mini"}, "metadata": s.metadata()}
-        for s in SAMPLES.values()
+        s.name: {"files": {f"{base}/MC/{s.filename}": "mini"}, "metadata": s.metadata()} for s in SAMPLES.values()
     }
     fileset["data"] = {
         "files": {f"{base}/Data/{data_filename(p)}": "mini" for p in DATA_PERIODS},

@@ -41,9 +41,7 @@ def event_cuts(ev: dict[str, Any], tutorial: bool) -> list[str]:
     if n != 4:
         return passed
     passed.append("four_leptons")
-    if not (
-        max(ev["lep_pt"]) > 20000 and min(ev["lep_pt"]) > 7000 and all(abs(e) < 2.5 for e in ev["lep_eta"])
-    ):
+    if not (max(ev["lep_pt"]) > 20000 and min(ev["lep_pt"]) > 7000 and all(abs(e) < 2.5 for e in ev["lep_eta"])):
         return passed
     passed.append("kinematics")
     if sum(ev["lep_type"]) not in (44, 48, 52):
@@ -77,9 +75,7 @@ def weight(ev: dict[str, Any], meta: dict[str, Any], lumi_fb: float) -> float:
     return w
 
 
-def reference(
-    fileset: dict[str, Any], tutorial: bool, lumi_fb: float, bins: tuple[int, float, float]
-) -> dict:
+def reference(fileset: dict[str, Any], tutorial: bool, lumi_fb: float, bins: tuple[int, float, float]) -> dict:
     """{dataset: {"values", "variances" (lists per bin), "cutflow" {cut: events}, "weighted" {cut: sum}}}."""
     nbins, lo, hi = bins
     out = {}
@@ -90,10 +86,7 @@ def reference(
         for path, tree in entry["files"].items():
             arrays = uproot.open(path)[tree].arrays(BRANCHES, library="np")
             for i in range(len(arrays["trigE"])):
-                ev = {
-                    b: (arrays[b][i].tolist() if hasattr(arrays[b][i], "tolist") else arrays[b][i])
-                    for b in BRANCHES
-                }
+                ev = {b: (arrays[b][i].tolist() if hasattr(arrays[b][i], "tolist") else arrays[b][i]) for b in BRANCHES}
                 w = weight(ev, entry["metadata"], lumi_fb)
                 cutflow["all"] += 1
                 weighted["all"] += w

@@ -48,9 +48,7 @@ def test_outputs_exist_and_agree(cli_run):
     summary = json.loads((out / "summary.json").read_text())
     accumulator = load(out / "histograms.coffea")
     root = uproot.open(out / "histograms.root")
-    assert (
-        summary["preset"] == "default" and summary["lumi_fb"] == 10.0 and summary["executor"] == "iterative"
-    )
+    assert summary["preset"] == "default" and summary["lumi_fb"] == 10.0 and summary["executor"] == "iterative"
     assert summary["selection"]["lead_pt"] == 20.0
     assert set(summary["metrics"]) >= {"wall_s", "events", "events_per_s", "bytes_read"}
     assert summary["metrics"]["events"] == sum(d["events"] for d in summary["datasets"].values())
@@ -96,18 +94,14 @@ def test_tutorial_preset_and_binning(cli_run):
     assert ran.returncode == 0, ran.stderr
     summary = json.loads((folder / "tut" / "summary.json").read_text())
     default = json.loads((cli_run[0] / "summary.json").read_text())
-    assert (
-        summary["selection"]["require_trigger"] is False and summary["selection"]["max_etcone20_rel"] is None
-    )
+    assert summary["selection"]["require_trigger"] is False and summary["selection"]["max_etcone20_rel"] is None
     assert "trigger" not in summary["datasets"]["llll"]["cutflow"]
     assert summary["mass_bins"]["nbins"] == 17
     assert len(uproot.open(folder / "tut" / "histograms.root")["m4l/llll"].values()) == 17
     # looser cuts select at least as much; half the luminosity halves the weights
     llll, ref = summary["datasets"]["llll"], default["datasets"]["llll"]
     assert llll["selected"] >= ref["selected"]
-    assert llll["cutflow"]["all"]["weighted"] == pytest.approx(
-        ref["cutflow"]["all"]["weighted"] / 2, rel=1e-9
-    )
+    assert llll["cutflow"]["all"]["weighted"] == pytest.approx(ref["cutflow"]["all"]["weighted"] / 2, rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -150,6 +144,4 @@ def test_default_run_uses_cached_demo(tmp_path):
 def test_help_is_fast_to_import():
     # the CLI module must not import coffea/dask at import time
     code = "import sys, analysis.cli; print(any(m.startswith(('coffea', 'dask')) for m in sys.modules))"
-    assert (
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
-    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -92,12 +92,8 @@ def assert_same(reference: dict, other: dict) -> None:
     ref_h, h = reference["mass"], other["mass"]
     assert set(h.axes["dataset"]) == set(ref_h.axes["dataset"])
     for name in ref_h.axes["dataset"]:  # category order differs between executors: index by name
-        np.testing.assert_allclose(
-            h[name, :].view().value, ref_h[name, :].view().value, rtol=1e-12, atol=1e-15
-        )
-        np.testing.assert_allclose(
-            h[name, :].view().variance, ref_h[name, :].view().variance, rtol=1e-12, atol=1e-18
-        )
+        np.testing.assert_allclose(h[name, :].view().value, ref_h[name, :].view().value, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(h[name, :].view().variance, ref_h[name, :].view().variance, rtol=1e-12, atol=1e-18)
     assert other["processed"] == reference["processed"]
     for name, flow in reference["cutflow"].items():
         assert other["cutflow"][name]["events"] == flow["events"]
@@ -110,9 +106,7 @@ def test_futures_matches_iterative(iterative):
     fileset, reference = iterative
     assert_same(
         reference,
-        run_fileset(
-            fileset, HZZ4lProcessor(), executor="futures", workers=2, chunksize=500, status=False
-        ).output,
+        run_fileset(fileset, HZZ4lProcessor(), executor="futures", workers=2, chunksize=500, status=False).output,
     )
 
 
@@ -121,9 +115,7 @@ def test_dask_local_cluster_matches_iterative(iterative):
     fileset, reference = iterative
     assert_same(
         reference,
-        run_fileset(
-            fileset, HZZ4lProcessor(), executor="dask", workers=2, chunksize=500, status=False
-        ).output,
+        run_fileset(fileset, HZZ4lProcessor(), executor="dask", workers=2, chunksize=500, status=False).output,
     )
 
 

@@ -23,21 +23,15 @@ def test_m4l_against_numpy(write_events):
         masses = rng.choice([0.000511, 0.10566], 4)
         events.append(
             good_event(
-                leptons=[
-                    lepton(*x, mass=m) for x, m in zip(zip(pts, etas, phis, strict=True), masses, strict=True)
-                ]
+                leptons=[lepton(*x, mass=m) for x, m in zip(zip(pts, etas, phis, strict=True), masses, strict=True)]
             )
         )
     got = four_lepton_mass(read_events(write_events(events)).lep)
     expected = []
     for ev in events:
         # the file stores float32 (pT, eta, phi, E); the sum is done in float64
-        pt, eta, phi, e = (
-            np.float32([lp[k] for lp in ev["leptons"]]).astype(float) for k in ("pt", "eta", "phi", "E")
-        )
-        total = np.array(
-            [e.sum(), (pt * np.cos(phi)).sum(), (pt * np.sin(phi)).sum(), (pt * np.sinh(eta)).sum()]
-        )
+        pt, eta, phi, e = (np.float32([lp[k] for lp in ev["leptons"]]).astype(float) for k in ("pt", "eta", "phi", "E"))
+        total = np.array([e.sum(), (pt * np.cos(phi)).sum(), (pt * np.sin(phi)).sum(), (pt * np.sinh(eta)).sum()])
         expected.append(np.sqrt(total[0] ** 2 - np.sum(total[1:] ** 2)) / 1000)
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
@@ -50,9 +44,7 @@ def test_m4l_of_a_z_pair_at_rest(write_events):
         lepton(45.6, 0.0, math.pi / 2),
         lepton(45.6, 0.0, -math.pi / 2),
     ]
-    assert four_lepton_mass(read_events(write_events([good_event(leptons=leps)])).lep)[0] == pytest.approx(
-        182.4
-    )
+    assert four_lepton_mass(read_events(write_events([good_event(leptons=leps)])).lep)[0] == pytest.approx(182.4)
 
 
 def test_weight_formula(write_events):

@@ -82,9 +82,7 @@ def test_lepton_count_rejects_three_and_five(write_events):
 def test_kinematics_edges(write_events, index, changes, expected):
     event = with_lepton(index, **changes)
     if expected is None:  # leading lepton exactly 20 GeV: all four at or below 20
-        event = good_event(
-            leptons=[lepton(20.0, 0.1 * i, i, (-1) ** i, 11 if i < 2 else 13) for i in range(4)]
-        )
+        event = good_event(leptons=[lepton(20.0, 0.1 * i, i, (-1) ** i, 11 if i < 2 else 13) for i in range(4)])
         assert evaluate(write_events, kinematics, [event]) == [False]
         event["leptons"][0] = lepton(20.01, 0.0, 0.0, 1, 11)
         assert evaluate(write_events, kinematics, [event]) == [True]

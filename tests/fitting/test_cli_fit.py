@@ -1,0 +1,162 @@
+"""``hzz4l fit`` end to end on the output of ``hzz4l run``, and on histograms that cannot be fitted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import uproot
+from coffea.util import load
+
+from fitting.analysis import analyse
+from fitting.templates import Templates
+from tests.analysis.test_cli import hzz4l
+
+KEYS = {
+    "statistic",
+    "method",
+    "range",
+    "nbins",
+    "yields",
+    "prefit",
+    "fits",
+    "significance",
+    "gof",
+    "coverage",
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fit")
+    assert hzz4l("demo", "--scale", "0.05", "--seed", "4", "-o", "demo", cwd=folder).returncode == 0
+    ran = hzz4l("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", cwd=folder)
+    assert ran.returncode == 0, ran.stderr
+    fit = hzz4l("fit", "results", "--statistic", "poisson", "--toys", "2000", "--coverage-toys", "100", cwd=folder)
+    assert fit.returncode == 0, fit.stderr
+    return folder / "results", fit
+
+
+def test_fit_json_and_plots(fitted):
+    results, ran = fitted
+    document = json.loads((results / "fit.json").read_text())
+    assert set(document) >= KEYS
+    assert document["statistic"] == "poisson" and document["method"] == "profile"
+    assert document["range"] == [80.0, 250.0]
+    two = document["fits"]["s_s,s_b"]
+    assert set(two) >= {"s_s", "s_b", "chi2", "ndf", "p_value", "correlation"}
+    for name in ("s_s", "s_b"):
+        assert set(document["fits"][name]) >= {"value", "err_low", "err_high", "chi2", "ndf"}
+        assert two[name]["err_low"] > 0 and two[name]["err_high"] > 0
+    assert document["gof"]["toys"] == 2000 and 0 <= document["gof"]["p_value_toys"] <= 1
+    assert len(document["coverage"]["d"]) == len(document["coverage"]["fraction"]) == 40
+    assert document["coverage"]["toys"] == 100
+    assert set(document["significance"]) >= {"observed", "expected"}
+    for plot in ("postfit_m4l", "scan_s_s", "scan_s_b", "contours", "gof_toys", "coverage"):
+        assert (results / "plots" / f"{plot}.png").stat().st_size > 10_000
+        assert (results / "plots" / f"{plot}.pdf").exists()
+    assert f"{two['s_s']['value']:.3f}" in ran.stdout
+
+
+def flatten(tree, prefix=""):
+    """Nested dicts and lists as {path: number}."""
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in flatten(value, f"{prefix}/{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, value in enumerate(tree) for k, v in flatten(value, f"{prefix}/{i}").items()}
+    return {prefix: tree}
+
+
+def test_cli_reads_root_file_like_the_accumulator(fitted):
+    results, _ = fitted
+    document = json.loads((results / "fit.json").read_text())
+    summary = json.loads((results / "summary.json").read_text())
+    roles = {name: d["role"] for name, d in summary["datasets"].items()}
+    templates = Templates.from_hist(load(results / "histograms.coffea")["mass"], roles)
+    report = analyse(templates, "poisson", gof_toys=2000, coverage_toys=100).to_json()
+    assert flatten(report["fits"]) == pytest.approx(flatten(document["fits"]), rel=1e-9)
+    assert report["yields"]["data"] == summary["datasets"]["data"]["yield"]
+    expected_signal = sum(d["yield"] for d in summary["datasets"].values() if d["role"] == "signal")
+    assert document["yields"]["signal"] == pytest.approx(expected_signal, rel=1e-12)
+
+
+def test_tutorial_method(fitted, tmp_path):
+    results, _ = fitted
+    copy = tmp_path / "r"
+    shutil.copytree(results, copy)
+    ran = hzz4l(
+        "fit",
+        str(copy),
+        "--method",
+        "tutorial",
+        "--toys",
+        "500",
+        "--coverage-toys",
+        "20",
+        "--no-plots",
+        cwd=tmp_path,
+    )
+    assert ran.returncode == 0, ran.stderr
+    document = json.loads((copy / "fit.json").read_text())
+    assert document["method"] == "tutorial" and document["gof"]["toy_kind"] == "gaussian"
+    grid = np.linspace(0.1, 2.7, 100)
+    assert np.min(np.abs(grid - document["fits"]["s_s,s_b"]["s_s"]["value"])) < 1e-12
+
+
+def break_results(results, tmp_path, change):
+    copy = tmp_path / "broken"
+    shutil.copytree(results, copy)
+    change(copy)
+    return hzz4l("fit", str(copy), "--no-plots", "--toys", "10", "--coverage-toys", "5", cwd=tmp_path)
+
+
+def edit_summary(folder, edit):
+    summary = json.loads((folder / "summary.json").read_text())
+    edit(summary)
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def rewrite_root(folder, edit):
+    with uproot.open(folder / "histograms.root") as f:
+        histograms = {key.split(";")[0]: f[key].to_hist() for key in f.keys(cycle=False) if "/" in key}
+    edit(histograms)
+    with uproot.recreate(folder / "histograms.root") as f:
+        for key, h in histograms.items():
+            f[key] = h
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: edit_summary(d, lambda s: s["datasets"].pop("data")), "no data dataset"),
+        (
+            lambda d: edit_summary(
+                d,
+                lambda s: [s["datasets"].pop(k) for k in list(s["datasets"]) if s["datasets"][k]["role"] == "signal"],
+            ),
+            "no signal dataset",
+        ),
+        (lambda d: (d / "histograms.root").unlink(), "histograms.root: cannot open"),
+        (lambda d: (d / "summary.json").write_text("{"), "summary.json: cannot read the dataset roles"),
+        (lambda d: rewrite_root(d, lambda h: h.pop("m4l/llll")), "no histogram 'm4l/llll'"),
+        (
+            lambda d: rewrite_root(d, lambda h: h.update({"m4l/llll": h["m4l/llll"][::2j]})),
+            "dataset 'llll' has binning 17 bins",
+        ),
+        (
+            lambda d: rewrite_root(d, lambda h: h.update({"m4l/data": h["m4l/data"] * 0})),
+            "the data histogram is empty",
+        ),
+        (
+            lambda d: rewrite_root(d, lambda h: h.update({"m4l/llll": h["m4l/llll"] * -1})),
+            "background is negative",
+        ),
+    ],
+)
+def test_bad_inputs_give_one_clear_line(fitted, tmp_path, change, message):
+    ran = break_results(fitted[0], tmp_path, change)
+    assert ran.returncode == 2
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], ran.stderr
