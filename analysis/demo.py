@@ -45,7 +45,7 @@ from analysis.samples import DATA_PERIODS, SAMPLES, data_filename
 
 __all__ = ["DEMO_PROCESSES", "GENERATOR_VERSION", "DemoProcess", "default_demo", "generate_demo"]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 LUMI_FB = 10.0
 M_Z = 91.1876
 M_H = 125.0
@@ -141,7 +141,7 @@ def _four_lepton_masses(rng: np.random.Generator, kind: str, n: int) -> np.ndarr
     component = rng.choice(3, size=n, p=[0.18, 0.27, 0.55])
     peak = rng.normal(M_Z, 2.2, n)
     continuum = rng.uniform(75.0, 2 * M_Z, n)
-    on_shell = 2 * M_Z + 1.0 + rng.gamma(2.0, 25.0, n)
+    on_shell = 2 * M_Z - 3.0 + rng.gamma(1.5, 30.0, n)
     return np.choose(component, [peak, continuum, on_shell])
 
 

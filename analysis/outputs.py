@@ -44,6 +44,9 @@ class ResultsError(ValueError):
     """A results folder that cannot be read back; the message names the file and the problem."""
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 VERSIONED = ("hzz4l", "coffea", "uproot", "awkward", "hist", "dask", "distributed", "numpy", "scipy")
 
 
@@ -55,6 +58,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -120,6 +124,7 @@ def write_outputs(
     from coffea.util import save as coffea_save
 
     from analysis.plots import plot_m4l
+    from analysis.style import save
 
     output = Path(output)
     summary = build_summary(result, fileset, proc, preset, fileset_path)
@@ -132,7 +137,7 @@ def write_outputs(
         coffea_save(result.output, tmp)
     with atomic_path(output / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    plot_m4l(histogram, roles(fileset), proc.lumi_fb, output / "plots" / "m4l")
+    save(plot_m4l(histogram, roles(fileset), proc.lumi_fb), output / "plots" / "m4l")
     return summary
 
 

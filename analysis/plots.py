@@ -1,16 +1,15 @@
 """The m4l plot of a run: stacked backgrounds and Higgs signal, data with Poisson error bars.
 
 Example:
-    >>> plot_m4l(output["mass"], roles, lumi_fb=10.0, path="results/plots/m4l")  # doctest: +SKIP
+    >>> fig = plot_m4l(output["mass"], roles, lumi_fb=10.0)  # doctest: +SKIP
+    >>> style.save(fig, "results/plots/m4l")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import hist
 import numpy as np
+from matplotlib.figure import Figure
 
 from analysis import style
 
@@ -37,15 +36,12 @@ def plot_m4l(
     histogram: hist.Hist,
     roles: dict[str, str],
     lumi_fb: float,
-    path: str | os.PathLike[str],
     signal_scale: float = 1.0,
     background_scale: float = 1.0,
-    title: str = "",
-) -> list[Path]:
-    """Draw m4l (GeV) for every dataset in ``histogram`` by role and save PNG and PDF at ``path``.
+) -> Figure:
+    """m4l (GeV) of every dataset in ``histogram``, stacked by role and process group.
 
     ``signal_scale`` and ``background_scale`` multiply the simulation (for post-fit plots).
-    Returns the written files.
     """
     present = set(histogram.axes["dataset"])
     by_role = {
@@ -80,8 +76,6 @@ def plot_m4l(
     ax.set_ylabel(f"Events / {edges[1] - edges[0]:g} GeV")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(0, 1.6 * top if top > 0 else 1.0)
-    ax.legend(loc="upper right", frameon=False)
     style.atlas_label(ax, lumi_fb)
-    if title:
-        ax.set_title(title, loc="right", fontsize="small")
-    return style.save(fig, path)
+    style.legend_clear_of_data(ax, loc="upper right", frameon=False)
+    return fig

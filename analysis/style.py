@@ -28,6 +28,7 @@ __all__ = [
     "atlas_label",
     "draw_data",
     "draw_stack",
+    "legend_clear_of_data",
     "new_figure",
     "poisson_interval",
     "save",
@@ -114,6 +115,12 @@ def draw_stack(
         label="Stat. unc.",
     )
     return total
+
+
+def legend_clear_of_data(ax: Axes, **legend: object) -> None:
+    """Draw the legend and raise the y range until it overlaps no drawn data (mplhep's yscale_legend)."""
+    ax.legend(**legend)
+    mplhep.yscale_legend(ax, soft_fail=True)
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> list[Path]:

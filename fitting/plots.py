@@ -1,7 +1,8 @@
 """Plots of a :class:`fitting.analysis.FitReport`, in the project's style (PNG and PDF).
 
 Example:
-    >>> paths = plot_all(report, "results/plots", lumi_fb=10.0)  # doctest: +SKIP
+    >>> fig = plot_contours(report, lumi_fb=10.0)  # a matplotlib Figure, shown inline in Jupyter  # doctest: +SKIP
+    >>> paths = plot_all(report, "results/plots", lumi_fb=10.0)  # every plot as PNG and PDF  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import os
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy import stats
 
 from analysis import style
 from fitting.analysis import FitReport
 from fitting.fit import CONTOUR_LEVELS, Model
 
-__all__ = ["plot_all", "plot_contours", "plot_coverage", "plot_gof", "plot_postfit", "plot_scans"]
+__all__ = ["plot_all", "plot_contours", "plot_coverage", "plot_gof", "plot_postfit", "plot_scan"]
 
 LABELS = {"s_s": r"signal strength $s_s$", "s_b": r"background scale $s_b$"}
 
@@ -28,7 +30,7 @@ def _full(report: FitReport, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def plot_postfit(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+def plot_postfit(report: FitReport, lumi_fb: float) -> Figure:
     """m4l with the best-fit signal and background stacked, and the data."""
     t = report.templates
     s_s, s_b = report.best
@@ -46,44 +48,42 @@ def plot_postfit(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
     ax.set_xlim(t.edges[0], t.edges[-1])
     ax.set_xlabel(r"$m_{4\ell}$ [GeV]")
     ax.set_ylabel(f"Events / {t.edges[1] - t.edges[0]:g} GeV")
-    ax.legend(loc="upper right", frameon=False, title=f"Post-fit ({report.statistic})")
     style.atlas_label(ax, lumi_fb)
-    return style.save(fig, path / "postfit_m4l")
+    style.legend_clear_of_data(ax, loc="upper right", frameon=False, title=f"Post-fit ({report.statistic})")
+    return fig
 
 
-def plot_scans(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
-    """Delta chi^2 of s_s and of s_b: one-parameter scans (other fixed at 1) and profiles."""
+def plot_scan(report: FitReport, name: str, lumi_fb: float) -> Figure:
+    """Delta chi^2 of ``name`` (``s_s`` or ``s_b``): the scan with the other fixed at 1, and the profile."""
     model = Model(report.templates, report.statistic, report.mc_stat)
-    written = []
-    for name, fit in (("s_s", report.fit_s_s), ("s_b", report.fit_s_b)):
-        k = 0 if name == "s_s" else 1
-        centre, width = fit.interval.value, 3.0 * max(fit.interval.err_low, fit.interval.err_high)
-        x = np.linspace(centre - width, centre + width, 200)
-        fixed = model.chi2(x, 1.0) if k == 0 else model.chi2(1.0, x)
-        profile = model.profile(name, x)
-        fig, ax = style.new_figure()
-        ax.plot(x, fixed - fit.chi2, color="black", label="other parameter fixed at 1")
-        ax.plot(
-            x,
-            profile - report.fit_2d.chi2,
-            color="tab:blue",
-            linestyle="--",
-            label="other parameter profiled",
-        )
-        low, high = centre - fit.interval.err_low, centre + fit.interval.err_high
-        result = rf"{centre:.3f}$_{{-{fit.interval.err_low:.3f}}}^{{+{fit.interval.err_high:.3f}}}$"
-        ax.axvspan(low, high, color="tab:green", alpha=0.25, label=rf"$\Delta\chi^2 \leq 1$: {result}")
-        ax.axhline(1.0, color="grey", linewidth=1)
-        ax.set_ylim(0, 9)
-        ax.set_xlabel(LABELS[name])
-        ax.set_ylabel(rf"$\Delta\chi^2$ ({report.statistic})")
-        ax.legend(loc="upper right", frameon=False)
-        style.atlas_label(ax, lumi_fb)
-        written += style.save(fig, path / f"scan_{name}")
-    return written
+    fit = report.fit_s_s if name == "s_s" else report.fit_s_b
+    k = 0 if name == "s_s" else 1
+    centre, width = fit.interval.value, 3.0 * max(fit.interval.err_low, fit.interval.err_high)
+    x = np.linspace(centre - width, centre + width, 200)
+    fixed = model.chi2(x, 1.0) if k == 0 else model.chi2(1.0, x)
+    profile = model.profile(name, x)
+    fig, ax = style.new_figure()
+    ax.plot(x, fixed - fit.chi2, color="black", label="other parameter fixed at 1")
+    ax.plot(
+        x,
+        profile - report.fit_2d.chi2,
+        color="tab:blue",
+        linestyle="--",
+        label="other parameter profiled",
+    )
+    low, high = centre - fit.interval.err_low, centre + fit.interval.err_high
+    result = rf"{centre:.3f}$_{{-{fit.interval.err_low:.3f}}}^{{+{fit.interval.err_high:.3f}}}$"
+    ax.axvspan(low, high, color="tab:green", alpha=0.25, label=rf"$\Delta\chi^2 \leq 1$: {result}")
+    ax.axhline(1.0, color="grey", linewidth=1)
+    ax.set_ylim(0, 9)
+    ax.set_xlabel(LABELS[name])
+    ax.set_ylabel(rf"$\Delta\chi^2$ ({report.statistic})")
+    ax.legend(loc="upper right", frameon=False)
+    style.atlas_label(ax, lumi_fb)
+    return fig
 
 
-def plot_contours(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+def plot_contours(report: FitReport, lumi_fb: float) -> Figure:
     """The 2-D Delta chi^2 map with the 68.3% and 95.4% contours and the best point."""
     model = Model(report.templates, report.statistic, report.mc_stat)
     outer = report.contours[CONTOUR_LEVELS[-1]]
@@ -121,10 +121,10 @@ def plot_contours(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
     ax.set_ylabel(LABELS["s_s"])
     ax.legend(loc="upper right", frameon=True, fontsize="small")
     style.atlas_label(ax, lumi_fb)
-    return style.save(fig, path / "contours")
+    return fig
 
 
-def plot_gof(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+def plot_gof(report: FitReport, lumi_fb: float) -> Figure:
     """The toys' statistic against the chi^2 pdf with nbins - 2 dof, with the data's value marked."""
     ndf = report.fit_2d.ndf
     fig, ax = style.new_figure()
@@ -150,10 +150,10 @@ def plot_gof(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
     ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
     ax.legend(loc="upper right", frameon=False, fontsize="small")
     style.atlas_label(ax, lumi_fb)
-    return style.save(fig, path / "gof_toys")
+    return fig
 
 
-def plot_coverage(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
+def plot_coverage(report: FitReport, lumi_fb: float) -> Figure:
     """f(d), the fraction of toys with Delta chi^2 at the truth <= d, against the chi^2 cdf with 2 dof."""
     d, f = report.coverage_d, report.coverage_fraction
     error = np.sqrt(f * (1 - f) / report.coverage_toys)
@@ -183,13 +183,18 @@ def plot_coverage(report: FitReport, path: Path, lumi_fb: float) -> list[Path]:
     ax.set_ylim(0, 1.25)
     ax.legend(loc="upper left", frameon=False, bbox_to_anchor=(0.0, 0.9), fontsize="small")
     style.atlas_label(ax, lumi_fb)
-    return style.save(fig, path / "coverage")
+    return fig
 
 
 def plot_all(report: FitReport, path: str | os.PathLike[str], lumi_fb: float) -> list[Path]:
-    """Every fit plot into folder ``path``; returns the files written."""
+    """Every fit plot as PNG and PDF into folder ``path``; returns the files written."""
     path = Path(path)
-    written: list[Path] = []
-    for plot in (plot_postfit, plot_scans, plot_contours, plot_gof, plot_coverage):
-        written += plot(report, path, lumi_fb)
-    return written
+    figures = {
+        "postfit_m4l": plot_postfit(report, lumi_fb),
+        "scan_s_s": plot_scan(report, "s_s", lumi_fb),
+        "scan_s_b": plot_scan(report, "s_b", lumi_fb),
+        "contours": plot_contours(report, lumi_fb),
+        "gof_toys": plot_gof(report, lumi_fb),
+        "coverage": plot_coverage(report, lumi_fb),
+    }
+    return [file for name, fig in figures.items() for file in style.save(fig, path / name)]
