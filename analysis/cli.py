@@ -1,4 +1,4 @@
-"""The ``hzz4l`` command line: ``hzz4l demo``, ``hzz4l run``, ``hzz4l fit``.
+"""The ``hzz4l`` command line: ``hzz4l demo``, ``hzz4l run``, ``hzz4l fit``, ``hzz4l report``.
 
 Heavy imports (coffea, dask, matplotlib) happen inside the commands, so ``hzz4l --help`` is
 quick. Expected failures (a bad fileset, an unreadable file) print one line and exit with
@@ -141,6 +141,7 @@ def demo(output: Path, scale: float, seed: int) -> None:
 )
 @click.option("--maxchunks", type=click.IntRange(min=1), help="Process at most this many chunks per dataset.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show coffea's progress bars.")
+@click.option("--fit", "then_fit", is_flag=True, help="Then run 'hzz4l fit' and 'hzz4l report' on the output.")
 @_fail_cleanly
 def run(
     fileset_path: Path | None,
@@ -154,8 +155,9 @@ def run(
     chunksize: int,
     maxchunks: int | None,
     progress: bool,
+    then_fit: bool,
 ) -> None:
-    """Run the selection over a fileset and write histograms, summary and plots."""
+    """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
     bins = _parse_bins(bins_text)
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
@@ -187,6 +189,10 @@ def run(
         f"{result.events} events in {result.wall_s:.2f} s ({result.events_per_s:,.0f} events/s, "
         f"{result.bytes_read / 1e6:.1f} MB read) with the {executor} executor; outputs in {output}/"
     )
+    if then_fit:
+        context = click.get_current_context()
+        context.invoke(fit, results=output)
+        context.invoke(report, results=output)
 
 
 @main.command()
@@ -263,6 +269,16 @@ def fit(
         plot_all(report, results / "plots", lumi_fb)
     click.echo(fit_table(document))
     click.echo(f"wrote {results / 'fit.json'}" + (f" and plots in {results / 'plots'}/" if plots else ""))
+
+
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"))
+@_fail_cleanly
+def report(results: Path) -> None:
+    """Write RESULTS/report.html: provenance, cutflow, yields, fit results and every plot on one page."""
+    from analysis.report import write_report
+
+    click.echo(f"wrote {write_report(results)}")
 
 
 def fit_table(document: dict[str, Any]) -> str:

@@ -1,0 +1,252 @@
+"""``report.html``: one self-contained page with the provenance, tables and plots of a results folder.
+
+Images are embedded as data URIs, so the page can be mailed or attached as one file. Every number
+in a table carries its full-precision value and its JSON path (``data-key``/``data-value``), so
+the page can be checked against ``summary.json`` and ``fit.json`` by a machine as well as read.
+
+Example:
+    >>> write_report("results")  # doctest: +SKIP
+    PosixPath('results/report.html')
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from analysis.outputs import atomic_path
+
+__all__ = ["render_report", "write_report"]
+
+PLOT_ORDER = ("m4l", "postfit_m4l", "scan_s_s", "scan_s_b", "contours", "gof_toys", "coverage")
+ROLES = ("data", "signal", "background")
+
+CSS = """
+body { font-family: -apple-system, "Helvetica Neue", Arial, sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.8em 0 1.5em; font-size: 0.9em; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e4e4e4; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f3f3f3; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 1em; }
+figure { margin: 0; } figure img { width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; text-align: center; }
+.muted { color: #777; font-size: 0.85em; }
+"""
+
+
+def _cell(value: Any, key: str, fmt: str = "{:.4g}") -> str:
+    if value is None:
+        return "<td>–</td>"
+    text = fmt.format(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+    return f'<td data-key="{html.escape(key)}" data-value="{html.escape(json.dumps(value))}">{html.escape(text)}</td>'
+
+
+def _table(head: list[str], rows: list[str]) -> str:
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _provenance(summary: dict[str, Any], fit: dict[str, Any] | None) -> str:
+    rows = [
+        ("fileset", summary.get("fileset")),
+        ("preset", summary.get("preset")),
+        ("luminosity [fb⁻¹]", summary.get("lumi_fb")),
+        ("executor", summary.get("executor")),
+        ("run at", summary.get("created")),
+        ("events processed", summary["metrics"]["events"]),
+        ("wall time of the run [s]", summary["metrics"]["wall_s"]),
+    ]
+    keys = ["fileset", "preset", "lumi_fb", "executor", "created", "metrics.events", "metrics.wall_s"]
+    if fit is not None:
+        rows += [("fit statistic", fit["statistic"]), ("fit method", fit["method"])]
+        keys += ["fit.statistic", "fit.method"]
+    formats = ["{}", "{}", "{:g}", "{}", "{}", "{:d}", "{:.2f}", "{}", "{}"]
+    body = [
+        f"<tr><th>{html.escape(label)}</th>{_cell(value, key, fmt)}</tr>"
+        for (label, value), key, fmt in zip(rows, keys, formats[: len(rows)], strict=True)
+    ]
+    versions = ", ".join(f"{name} {version}" for name, version in summary.get("versions", {}).items() if version)
+    return _table(["", ""], body) + f'<p class="muted">Packages: {html.escape(versions)}</p>'
+
+
+def _selection(summary: dict[str, Any]) -> str:
+    rows = [
+        f"<tr><td>{html.escape(k)}</td>{_cell(v, f'selection.{k}', '{}')}</tr>" for k, v in summary["selection"].items()
+    ]
+    return _table(["threshold", "value"], rows)
+
+
+def _cutflow(summary: dict[str, Any], measure: str, fmt: str) -> str:
+    datasets = summary["datasets"]
+    cuts = next((list(d["cutflow"]) for d in datasets.values() if d["cutflow"]), [])
+    rows = []
+    for name, d in datasets.items():
+        cells = "".join(
+            _cell(d["cutflow"][c][measure], f"datasets.{name}.cutflow.{c}.{measure}", fmt)
+            if c in d["cutflow"]
+            else "<td>–</td>"
+            for c in cuts
+        )
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{d['role']}</td>{cells}</tr>")
+    return _table(["dataset", "role", *cuts], rows)
+
+
+def _yields(summary: dict[str, Any]) -> str:
+    rows = []
+    for name, d in summary["datasets"].items():
+        rows.append(
+            f"<tr><td>{html.escape(name)}</td><td>{d['role']}</td>"
+            f"{_cell(d['events'], f'datasets.{name}.events', '{:d}')}"
+            f"{_cell(d['selected'], f'datasets.{name}.selected', '{:d}')}"
+            f"{_cell(d['yield'], f'datasets.{name}.yield', '{:.3f}')}</tr>"
+        )
+    per_role = []
+    for role in ROLES:
+        members = [d for d in summary["datasets"].values() if d["role"] == role]
+        total = sum(d["yield"] for d in members)
+        selected = sum(d["selected"] for d in members)
+        per_role.append(
+            f"<tr><td>{role}</td><td>{len(members)} datasets</td><td></td>"
+            f"{_cell(selected, f'roles.{role}.selected', '{:d}')}{_cell(total, f'roles.{role}.yield', '{:.3f}')}</tr>"
+        )
+    bins = summary["mass_bins"]
+    caption = (
+        f'<p class="muted">yield: weighted events with {bins["low"]:g} &lt; m4l &lt; {bins["high"]:g} GeV at '
+        f"{summary['lumi_fb']:g} fb⁻¹; selected: raw events passing every cut.</p>"
+    )
+    return (
+        _table(["dataset", "role", "events read", "selected", "yield"], rows)
+        + _table(["role", "", "", "selected", "yield"], per_role)
+        + caption
+    )
+
+
+def _row(label: str, cells: list[tuple[Any, str, str]], width: int) -> str:
+    """A table row: ``cells`` as (value, key under ``fit.``, format), padded to ``width`` cells."""
+    body = "".join(_cell(value, f"fit.{key}", fmt) for value, key, fmt in cells)
+    return f"<tr><td>{html.escape(label)}</td>{body}{'<td></td>' * (width - len(cells))}</tr>"
+
+
+def _fit(fit: dict[str, Any]) -> str:
+    fits, two = fit["fits"], fit["fits"]["s_s,s_b"]
+
+    def interval(entry: dict[str, Any], key: str) -> list[tuple[Any, str, str]]:
+        return [(entry[k], f"{key}.{k}", "{:.4f}") for k in ("value", "err_low", "err_high")]
+
+    def quality(key: str, entry: dict[str, Any]) -> list[tuple[Any, str, str]]:
+        return [(entry["chi2"], f"{key}.chi2", "{:.3f}"), (entry["ndf"], f"{key}.ndf", "{:d}")]
+
+    rows = [
+        _row("s_s alone (s_b = 1)", interval(fits["s_s"], "fits.s_s") + quality("fits.s_s", fits["s_s"]), 6),
+        _row("s_b alone (s_s = 1)", interval(fits["s_b"], "fits.s_b") + quality("fits.s_b", fits["s_b"]), 6),
+        _row(
+            "s_s (both free)",
+            interval(two["s_s"], "fits.s_s,s_b.s_s")
+            + quality("fits.s_s,s_b", two)
+            + [(two["p_value"], "fits.s_s,s_b.p_value", "{:.4f}")],
+            6,
+        ),
+        _row("s_b (both free)", interval(two["s_b"], "fits.s_s,s_b.s_b"), 6),
+    ]
+    table = _table(["fit", "value", "−error", "+error", "χ²", "ndf", "p-value"], rows)
+    prefit, gof, sig = fit["prefit"], fit["gof"], fit["significance"]
+    more = [
+        _row(
+            "pre-fit χ², ndf, p-value",
+            [
+                (prefit["chi2"], "prefit.chi2", "{:.3f}"),
+                (prefit["ndf"], "prefit.ndf", "{:d}"),
+                (prefit["p_value"], "prefit.p_value", "{:.4f}"),
+            ],
+            3,
+        ),
+        _row(
+            "post-fit χ², ndf, p-value from toys",
+            [
+                (gof["chi2"], "gof.chi2", "{:.3f}"),
+                (gof["ndf"], "gof.ndf", "{:d}"),
+                (gof["p_value_toys"], "gof.p_value_toys", "{:.4f}"),
+            ],
+            3,
+        ),
+        _row("correlation of s_s and s_b", [(two["correlation"], "fits.s_s,s_b.correlation", "{:.3f}")], 3),
+        _row(
+            "significance observed, expected [σ]",
+            [
+                (sig["observed"], "significance.observed", "{:.2f}"),
+                (sig["expected"], "significance.expected", "{:.2f}"),
+            ],
+            3,
+        ),
+    ]
+    return (
+        table
+        + _table(["", "", "", ""], more)
+        + (
+            f'<p class="muted">{fit["statistic"]} statistic, {fit["method"]} method, {fit["nbins"]} bins in '
+            f"[{fit['range'][0]:g}, {fit['range'][1]:g}] GeV; {gof['toys']} {gof['toy_kind']} toys for the goodness "
+            f"of fit, {fit['coverage']['toys']} toys per critical value for the coverage.</p>"
+        )
+    )
+
+
+def _plots(folder: Path) -> str:
+    pngs = sorted(
+        folder.glob("*.png"), key=lambda p: (PLOT_ORDER.index(p.stem) if p.stem in PLOT_ORDER else 99, p.name)
+    )
+    figures = []
+    for png in pngs:
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        figures.append(
+            f'<figure><img alt="{png.stem}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(png.stem)}</figcaption></figure>"
+        )
+    return f'<div class="plots">{"".join(figures)}</div>' if figures else "<p>No plots.</p>"
+
+
+def render_report(results: str | os.PathLike[str]) -> str:
+    """The HTML of the report of a results folder (``summary.json``, optional ``fit.json``, ``plots/``)."""
+    results = Path(results)
+    summary = json.loads((results / "summary.json").read_text())
+    fit_path = results / "fit.json"
+    fit = json.loads(fit_path.read_text()) if fit_path.exists() else None
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    sections = [
+        "<h2>Provenance</h2>",
+        _provenance(summary, fit),
+        "<h2>Selection</h2>",
+        _selection(summary),
+        "<h2>Yields</h2>",
+        _yields(summary),
+        "<h2>Cutflow: events after each cut</h2>",
+        _cutflow(summary, "events", "{:d}"),
+        "<h2>Cutflow: weighted events after each cut</h2>",
+        _cutflow(summary, "weighted", "{:.3f}"),
+    ]
+    if fit is not None:
+        sections += ["<h2>Fit results</h2>", _fit(fit)]
+    sections += ["<h2>Plots</h2>", _plots(results / "plots")]
+    title = "H→ZZ*→4ℓ with ATLAS Open Data"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{CSS}</style></head><body><h1>{title}</h1>"
+        f'<p class="muted">Report written {created} from {html.escape(str(results.resolve()))}</p>'
+        + "".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def write_report(results: str | os.PathLike[str]) -> Path:
+    """Write ``results/report.html`` (atomically) and return its path."""
+    target = Path(results) / "report.html"
+    page = render_report(results)
+    with atomic_path(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return target

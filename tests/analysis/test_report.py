@@ -1,0 +1,121 @@
+"""``report.html`` in a real headless browser: it loads without console errors, every image renders,
+and every number in its tables equals ``summary.json`` and ``fit.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.analysis.test_cli import hzz4l
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI"):
+        pytest.fail("CI needs chromium and chromedriver (.ci/run installs them)", pytrace=False)
+    pytest.skip("no chromium/chromedriver here: apt-get install chromium chromium-driver", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    steps = [
+        ("demo", "--scale", "0.05", "--seed", "8", "-o", "demo"),
+        ("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", "--fit"),
+    ]
+    for step in steps:
+        ran = hzz4l(*step, cwd=folder)
+        assert ran.returncode == 0, ran.stderr
+    return folder / "results"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def resolve(key: str, summary: dict, fit: dict):
+    """The JSON value a table cell claims to show, by its data-key."""
+    if key.startswith("roles."):
+        _, role, field = key.split(".")
+        return sum(d[field] for d in summary["datasets"].values() if d["role"] == role)
+    tree, path = (fit, key[4:]) if key.startswith("fit.") else (summary, key)
+    for part in path.split("."):
+        tree = tree[part]
+    return tree
+
+
+def test_page_loads_cleanly_with_every_image(results, browser):
+    browser.get((results / "report.html").as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == []
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+    )
+    expected = sorted(p.stem for p in (results / "plots").glob("*.png"))
+    assert sorted(alt for alt, *_ in images) == expected
+    assert len(expected) == 7
+    for alt, complete, width, height in images:
+        assert complete and width > 0 and height > 0, alt
+    assert 'src="http' not in (results / "report.html").read_text()  # self-contained
+
+
+def test_numbers_equal_summary_and_fit(results, browser):
+    browser.get((results / "report.html").as_uri())
+    summary = json.loads((results / "summary.json").read_text())
+    fit = json.loads((results / "fit.json").read_text())
+    cells = browser.find_elements(By.CSS_SELECTOR, "td[data-key]")
+    keys = {cell.get_attribute("data-key") for cell in cells}
+    for required in (
+        "lumi_fb",
+        "preset",
+        "executor",
+        "datasets.data.yield",
+        "datasets.llll.cutflow.isolation.events",
+        "roles.signal.yield",
+        "fit.fits.s_s,s_b.s_s.value",
+        "fit.fits.s_s,s_b.s_b.err_high",
+        "fit.gof.p_value_toys",
+        "fit.significance.observed",
+        "fit.prefit.chi2",
+    ):
+        assert required in keys, required
+    for cell in cells:
+        key = cell.get_attribute("data-key")
+        expected = resolve(key, summary, fit)
+        shown = json.loads(cell.get_attribute("data-value"))
+        if isinstance(expected, float):
+            assert shown == pytest.approx(expected, rel=1e-12), key
+            text = cell.text.replace(",", "")
+            decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+            assert float(text) == pytest.approx(expected, rel=1e-3, abs=0.5 * 10**-decimals), key
+        else:
+            assert shown == expected, key
+            assert cell.text == (str(expected) if not isinstance(expected, list) else cell.text), key
