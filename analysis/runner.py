@@ -90,6 +90,9 @@ def run_fileset(
     """
     if scheduler is not None and executor != "dask":
         raise ValueError("--scheduler needs --executor dask")
+    columns = getattr(processor_instance, "columns", None)
+    if columns is not None:  # read the processor's branches in bulk, one request per chunk
+        fileset = {name: {**entry, "preload": list(columns)} for name, entry in fileset.items()}
     with _executor(executor, workers, scheduler, status) as exe:
         runner = processor.Runner(
             executor=exe,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from processors.processor import DEFAULT_MASS_BINS, HZZ4lProcessor, event_weights, four_lepton_mass
 from processors.schema import MiniSchema
-from processors.selection import PRESETS, SelectionConfig, active_cuts, cut_masks
+from processors.selection import PRESETS, Leptons, Selection, SelectionConfig, active_cuts, select
 
 __all__ = [
     "DEFAULT_MASS_BINS",
     "PRESETS",
     "HZZ4lProcessor",
+    "Leptons",
     "MiniSchema",
+    "Selection",
     "SelectionConfig",
     "active_cuts",
-    "cut_masks",
     "event_weights",
     "four_lepton_mass",
+    "select",
 ]

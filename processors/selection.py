@@ -1,9 +1,11 @@
 """The four-lepton event selection: one function per cut, thresholds in one frozen config.
 
-Every cut takes the events (a record array with a ``lep`` collection, as made by
-:class:`processors.schema.MiniSchema`, with momenta in MeV) and a
-:class:`SelectionConfig` (thresholds in GeV), and returns a boolean numpy mask of shape
-``(n_events,)``. All comparisons are strict, as in the tutorial.
+Event cuts (``trigger``, ``four_leptons``) take the events (a record array with a ``lep``
+collection, as made by :class:`processors.schema.MiniSchema`). Lepton cuts (``kinematics``,
+``flavour``, ``isolation``, ``charge``) take :class:`Leptons`: the leptons of the events that
+passed the event cuts, as dense ``(events, 4)`` numpy arrays, so no jagged record is built for
+events the cuts already dropped. Every cut returns a boolean numpy mask; momenta are in MeV in
+the arrays and in GeV in :class:`SelectionConfig`. All comparisons are strict, as in the tutorial.
 
 Example:
     >>> cfg = PRESETS["default"]
@@ -24,15 +26,19 @@ import awkward as ak
 import numpy as np
 
 __all__ = [
+    "LEPTON_CUTS",
     "PRESETS",
+    "Leptons",
+    "Selection",
     "SelectionConfig",
     "active_cuts",
     "charge",
-    "cut_masks",
+    "event_cuts",
     "flavour",
     "four_leptons",
     "isolation",
     "kinematics",
+    "select",
     "trigger",
 ]
 
@@ -70,9 +76,43 @@ PRESETS: dict[str, SelectionConfig] = {
 }
 
 
-def _mask(array: ak.Array) -> np.ndarray:
-    """A per-event boolean awkward array as a numpy mask (missing values fail the cut)."""
-    return ak.to_numpy(ak.fill_none(array, False)).astype(bool, copy=False)
+@dataclass(frozen=True)
+class Leptons:
+    """Leptons of events that all have the same number of them, as dense ``(events, n)`` arrays.
+
+    Momenta and energies in MeV, as in the files; ``flavour`` is ``lep_type`` (11 e, 13 mu).
+    """
+
+    pt: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    energy: np.ndarray
+    charge: np.ndarray
+    flavour: np.ndarray
+    ptcone30: np.ndarray
+    etcone20: np.ndarray
+
+    @classmethod
+    def of(cls, lep: ak.Array, events: np.ndarray, n: int) -> Leptons:
+        """The leptons of the events where the boolean mask ``events`` is true, each with exactly ``n``."""
+        counts = ak.to_numpy(ak.num(lep, axis=1))
+        if np.any(counts[events] != n):
+            raise ValueError(f"every selected event must have exactly {n} leptons")
+        per_lepton = np.repeat(events, counts)  # a boolean mask over the flat lepton arrays
+        fields = {"energy": "energy", "flavour": "type"} | {
+            f: f for f in ("pt", "eta", "phi", "charge", "ptcone30", "etcone20")
+        }
+        # lep["type"], not lep.type (awkward's type of the array)
+        return cls(
+            **{name: ak.to_numpy(ak.flatten(lep[b], axis=1))[per_lepton].reshape(-1, n) for name, b in fields.items()}
+        )
+
+    def __len__(self) -> int:
+        return len(self.pt)
+
+    def take(self, mask: np.ndarray) -> Leptons:
+        """The leptons of the events where ``mask`` is true."""
+        return Leptons(**{f.name: getattr(self, f.name)[mask] for f in dataclasses.fields(self)})
 
 
 def trigger(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
@@ -85,62 +125,78 @@ def four_leptons(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
     return ak.to_numpy(ak.num(events.lep, axis=1)) == cfg.n_leptons
 
 
-def kinematics(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
+def kinematics(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
     """Leading pT > ``lead_pt``, every pT > ``min_pt`` and every |eta| < ``max_abs_eta``."""
-    lep = events.lep
-    lead = ak.max(lep.pt, axis=1) > cfg.lead_pt * MEV_PER_GEV
-    every = ak.all((lep.pt > cfg.min_pt * MEV_PER_GEV) & (abs(lep.eta) < cfg.max_abs_eta), axis=1)
-    return _mask(lead) & _mask(every)
+    lead = np.max(leptons.pt, axis=1) > cfg.lead_pt * MEV_PER_GEV
+    every = np.all((leptons.pt > cfg.min_pt * MEV_PER_GEV) & (np.abs(leptons.eta) < cfg.max_abs_eta), axis=1)
+    return lead & every
 
 
-def flavour(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
+def flavour(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
     """Sum of ``lep_type`` (11 e, 13 mu) in ``flavour_sums``: eeee 44, ee-mumu 48, mumumu 52."""
-    type_sum = ak.to_numpy(ak.sum(events.lep["type"], axis=1))
-    return np.isin(type_sum, cfg.flavour_sums)
+    return np.isin(np.sum(leptons.flavour, axis=1, dtype=np.int64), cfg.flavour_sums)
 
 
-def isolation(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
+def isolation(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
     """Every lepton ptcone30/pT < ``max_ptcone30_rel`` (and etcone20/pT < ``max_etcone20_rel``)."""
-    lep = events.lep
-    isolated = lep.ptcone30 / lep.pt < cfg.max_ptcone30_rel
+    isolated = leptons.ptcone30 / leptons.pt < cfg.max_ptcone30_rel
     if cfg.max_etcone20_rel is not None:
-        isolated = isolated & (lep.etcone20 / lep.pt < cfg.max_etcone20_rel)
-    return _mask(ak.all(isolated, axis=1))
+        isolated &= leptons.etcone20 / leptons.pt < cfg.max_etcone20_rel
+    return np.all(isolated, axis=1)
 
 
-def charge(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
+def charge(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
     """Sum of lepton charges equal to ``charge_sum``."""
-    return ak.to_numpy(ak.sum(events.lep.charge, axis=1)) == cfg.charge_sum
+    return np.sum(leptons.charge, axis=1, dtype=np.int64) == cfg.charge_sum
 
 
-Cut = Callable[[ak.Array, SelectionConfig], np.ndarray]
+EventCut = Callable[[ak.Array, SelectionConfig], np.ndarray]
+LeptonCut = Callable[[Leptons, SelectionConfig], np.ndarray]
+LEPTON_CUTS: tuple[tuple[str, LeptonCut], ...] = (
+    ("kinematics", kinematics),
+    ("flavour", flavour),
+    ("isolation", isolation),
+    ("charge", charge),
+)
 
 
-def active_cuts(cfg: SelectionConfig) -> list[tuple[str, Cut]]:
+def event_cuts(cfg: SelectionConfig) -> list[tuple[str, EventCut]]:
+    """The event cuts ``cfg`` applies, in order."""
+    return [*([("trigger", trigger)] if cfg.require_trigger else []), ("four_leptons", four_leptons)]
+
+
+def active_cuts(cfg: SelectionConfig) -> list[tuple[str, EventCut | LeptonCut]]:
     """The cuts ``cfg`` applies, in cutflow order, as ``(name, function)`` pairs."""
-    cuts: list[tuple[str, Cut]] = [("trigger", trigger)] if cfg.require_trigger else []
-    cuts += [
-        ("four_leptons", four_leptons),
-        ("kinematics", kinematics),
-        ("flavour", flavour),
-        ("isolation", isolation),
-        ("charge", charge),
-    ]
-    return cuts
+    return [*event_cuts(cfg), *LEPTON_CUTS]
 
 
-def cut_masks(events: ak.Array, cfg: SelectionConfig) -> dict[str, np.ndarray]:
-    """Cumulative masks: entry ``k`` holds the events that pass cuts ``0..k`` of :func:`active_cuts`.
+@dataclass(frozen=True)
+class Selection:
+    """The outcome of :func:`select`: cumulative masks over all events (``masks[cut]`` holds the events
+    passing every cut up to ``cut``) and the leptons of the events passing them all."""
 
-    The last entry is the full selection. Each cut is evaluated only on the events that
-    survived the previous ones, so no work is spent on events already dropped.
-    """
+    masks: dict[str, np.ndarray]
+    leptons: Leptons
+
+    @property
+    def passed(self) -> np.ndarray:
+        """Events passing every cut."""
+        return next(reversed(self.masks.values()))
+
+
+def select(events: ak.Array, cfg: SelectionConfig) -> Selection:
+    """Apply the cuts of ``cfg`` in order; lepton cuts only see the events that passed the event cuts."""
+    masks: dict[str, np.ndarray] = {}
     passing = np.ones(len(events), dtype=bool)
-    out: dict[str, np.ndarray] = {}
-    for name, cut in active_cuts(cfg):
-        index = np.flatnonzero(passing)
+    for name, cut in event_cuts(cfg):
+        passing = passing & cut(events, cfg)
+        masks[name] = passing
+    index = np.flatnonzero(passing)
+    leptons = Leptons.of(events.lep, passing, cfg.n_leptons)
+    keep = np.ones(len(index), dtype=bool)
+    for name, cut in LEPTON_CUTS:  # dense numpy over the candidates: cheaper than shrinking them cut by cut
+        keep &= cut(leptons, cfg)
         passing = np.zeros(len(events), dtype=bool)
-        if len(index):
-            passing[index] = cut(events[index], cfg)
-        out[name] = passing
-    return out
+        passing[index[keep]] = True
+        masks[name] = passing
+    return Selection(masks, leptons.take(keep))

@@ -10,7 +10,7 @@ import pytest
 
 from analysis.fileset import load_fileset, validate_fileset
 from analysis.runner import run_fileset
-from processors import PRESETS, HZZ4lProcessor, event_weights, four_lepton_mass
+from processors import PRESETS, HZZ4lProcessor, Leptons, event_weights, four_lepton_mass
 from tests import reference
 from tests.helpers import good_event, lepton, read_events
 
@@ -26,7 +26,8 @@ def test_m4l_against_numpy(write_events):
                 leptons=[lepton(*x, mass=m) for x, m in zip(zip(pts, etas, phis, strict=True), masses, strict=True)]
             )
         )
-    got = four_lepton_mass(read_events(write_events(events)).lep)
+    read = read_events(write_events(events))
+    got = four_lepton_mass(Leptons.of(read.lep, np.ones(len(read), dtype=bool), 4))
     expected = []
     for ev in events:
         # the file stores float32 (pT, eta, phi, E); the sum is done in float64
@@ -44,7 +45,8 @@ def test_m4l_of_a_z_pair_at_rest(write_events):
         lepton(45.6, 0.0, math.pi / 2),
         lepton(45.6, 0.0, -math.pi / 2),
     ]
-    assert four_lepton_mass(read_events(write_events([good_event(leptons=leps)])).lep)[0] == pytest.approx(182.4)
+    read = read_events(write_events([good_event(leptons=leps)]))
+    assert four_lepton_mass(Leptons.of(read.lep, np.ones(1, dtype=bool), 4))[0] == pytest.approx(182.4)
 
 
 def test_weight_formula(write_events):

@@ -9,13 +9,14 @@ import pytest
 
 from processors.selection import (
     PRESETS,
+    Leptons,
     active_cuts,
     charge,
-    cut_masks,
     flavour,
     four_leptons,
     isolation,
     kinematics,
+    select,
     trigger,
 )
 from tests.helpers import good_event, lepton, read_events
@@ -40,12 +41,16 @@ def with_lepton(index: int, **changes) -> dict:
 
 
 def evaluate(write_events, cut, events, cfg=DEFAULT):
-    return cut(read_events(write_events(events)), cfg).tolist()
+    """Write ``events``, read them back and apply ``cut`` (lepton cuts to the events' four leptons)."""
+    read = read_events(write_events(events))
+    if cut in (trigger, four_leptons):
+        return cut(read, cfg).tolist()
+    return cut(Leptons.of(read.lep, np.ones(len(read), dtype=bool), 4), cfg).tolist()
 
 
 def test_good_event_passes_everything(write_events):
     events = read_events(write_events([good_event()]))
-    masks = cut_masks(events, DEFAULT)
+    masks = select(events, DEFAULT).masks
     assert list(masks) == ["trigger", "four_leptons", "kinematics", "flavour", "isolation", "charge"]
     assert all(m.tolist() == [True] for m in masks.values())
 
@@ -136,24 +141,42 @@ def test_charge_sums(write_events, charges, expected):
 )
 def test_isolation_presets(write_events, ptcone, etcone, default, tutorial):
     event = with_lepton(3, pt=20.0, ptcone30=ptcone, etcone20=etcone)
-    events = read_events(write_events([event]))
-    assert isolation(events, DEFAULT).tolist() == [default]
-    assert isolation(events, TUTORIAL).tolist() == [tutorial]
+    assert evaluate(write_events, isolation, [event], DEFAULT) == [default]
+    assert evaluate(write_events, isolation, [event], TUTORIAL) == [tutorial]
 
 
 def test_tutorial_preset_ignores_trigger(write_events):
     events = read_events(write_events([good_event(trigE=False, trigM=False)]))
     assert next(n for n, _ in active_cuts(TUTORIAL)) == "four_leptons"
-    assert next(reversed(cut_masks(events, TUTORIAL).values())).tolist() == [True]
-    assert next(reversed(cut_masks(events, DEFAULT).values())).tolist() == [False]
+    assert select(events, TUTORIAL).passed.tolist() == [True]
+    assert select(events, DEFAULT).passed.tolist() == [False]
 
 
-def test_cut_masks_are_cumulative_and_handle_empty_input(write_events):
-    events = [good_event(), good_event(trigE=False), with_lepton(1, eta=3.0), good_event()]
-    masks = cut_masks(read_events(write_events(events)), DEFAULT)
-    assert masks["trigger"].tolist() == [True, False, True, True]
-    assert masks["charge"].tolist() == [True, False, False, True]
+def test_masks_are_cumulative_and_handle_empty_input(write_events):
+    leptons = good_event()["leptons"]
+    events = [
+        good_event(),
+        good_event(trigE=False),
+        with_lepton(1, eta=3.0),
+        good_event(leptons=leptons[:3]),
+        good_event(leptons=[*leptons, lepton(9.0)]),
+        good_event(),
+    ]
+    selection = select(read_events(write_events(events)), DEFAULT)
+    masks = selection.masks
+    assert masks["trigger"].tolist() == [True, False, True, True, True, True]
+    assert masks["four_leptons"].tolist() == [True, False, True, False, False, True]
+    assert masks["charge"].tolist() == [True, False, False, False, False, True]
     for before, after in zip(list(masks.values()), list(masks.values())[1:], strict=False):
         assert np.all(after <= before)
-    empty = cut_masks(read_events(write_events([])), DEFAULT)
-    assert all(len(m) == 0 for m in empty.values())
+    assert len(selection.leptons) == 2
+    assert selection.leptons.pt.shape == (2, 4)
+    empty = select(read_events(write_events([])), DEFAULT)
+    assert all(len(m) == 0 for m in empty.masks.values())
+    assert empty.leptons.pt.shape == (0, 4)
+
+
+def test_leptons_need_the_stated_multiplicity(write_events):
+    read = read_events(write_events([good_event(leptons=good_event()["leptons"][:3])]))
+    with pytest.raises(ValueError, match="exactly 4 leptons"):
+        Leptons.of(read.lep, np.ones(1, dtype=bool), 4)
