@@ -45,12 +45,13 @@ from analysis.samples import DATA_PERIODS, SAMPLES, data_filename
 
 __all__ = ["DEMO_PROCESSES", "GENERATOR_VERSION", "DemoProcess", "default_demo", "generate_demo"]
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 LUMI_FB = 10.0
 M_Z = 91.1876
 M_H = 125.0
 ELECTRON, MUON = 11, 13
-BLOCK = 250_000  # events generated and written at a time, bounds memory at large scale
+BLOCK = 250_000  # events generated at a time, bounds memory at large scale
+BASKET = 10_000  # events per basket: ROOT's default 32 kB baskets hold a few thousand events
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,7 @@ def _branch_types() -> dict[str, Any]:
 
 
 def _write(path: Path, blocks: list[dict[str, Any]]) -> None:
-    """Write event blocks to ``path`` as tree ``mini`` (one basket cluster per block)."""
+    """Write event blocks to ``path`` as tree ``mini``, in baskets of ``BASKET`` events like the real files."""
     with uproot.recreate(path) as f:
         tree = None
         for block in blocks:
@@ -356,7 +357,9 @@ def _write(path: Path, blocks: list[dict[str, Any]]) -> None:
                     counter_name=lambda name: f"{name}_n",
                     field_name=lambda outer, inner: f"{outer}_{inner}",
                 )
-            tree.extend(columns)
+            n = len(columns["trigE"])
+            for start in range(0, max(n, 1), BASKET):  # one extend writes one basket per branch
+                tree.extend({k: v[start : start + BASKET] for k, v in columns.items()})
 
 
 def _mc_blocks(rng: np.random.Generator, name: str, n: int) -> list[dict[str, Any]]:
