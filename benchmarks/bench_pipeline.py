@@ -1,0 +1,322 @@
+"""The pipeline against the read limit, the usual uproot + awkward + vector loop and RDataFrame.
+
+    python benchmarks/bench_pipeline.py [--scale 25] [--repeat 3] [--workers 2] [--chunksize 100000]
+
+Generates demo samples at ``--scale`` (25 is about 2 M simulated events, the size of the real 4lep
+set; cached under ``--data``), then runs every method ``--repeat`` times, each in a fresh process,
+and prints medians of events/s, MB/s and peak memory (RSS, the largest process of the method) as
+ratios to the read limit. Every method except the read limit must produce the same histograms
+(checked bin by bin against the iterative executor). RDataFrame needs ``pip install -e ".[bench]"``
+(the ``root`` package); without it those rows are skipped.
+
+Methods:
+  read       uproot reading and decompressing exactly the branches the processor uses
+  iterative  hzz4l processor, coffea IterativeExecutor
+  futures    hzz4l processor, coffea FuturesExecutor with --workers processes
+  dask       hzz4l processor, coffea DaskExecutor on a LocalCluster with --workers workers
+  awkward    uproot.iterate + awkward + vector, the style of the ATLAS outreach notebooks
+  rdf        ROOT RDataFrame, one thread
+  rdf-mt     ROOT RDataFrame with ImplicitMT on --workers threads
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT_DIR))
+
+from analysis.fileset import load_fileset  # noqa: E402
+from processors.selection import PRESETS  # noqa: E402
+
+BRANCHES = [
+    "trigE",
+    "trigM",
+    "mcWeight",
+    "scaleFactor_PILEUP",
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+    "lep_pt",
+    "lep_eta",
+    "lep_phi",
+    "lep_E",
+    "lep_charge",
+    "lep_type",
+    "lep_ptcone30",
+    "lep_etcone20",
+]
+METHODS = ("read", "iterative", "futures", "dask", "awkward", "rdf", "rdf-mt")
+LUMI_FB, BINS = 10.0, (34, 80.0, 250.0)
+
+
+def norm(meta: dict[str, Any]) -> float:
+    return 0.0 if meta["role"] == "data" else LUMI_FB * 1000 * meta["xsec"] / (meta["sumw"] * meta["red_eff"])
+
+
+# ------------------------------------------------------------------------------------------ methods
+
+
+def run_read(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
+    import uproot
+
+    events = 0
+    for entry in fileset.values():
+        for path, tree in entry["files"].items():
+            with uproot.open(path) as f:
+                for arrays in f[tree].iterate(BRANCHES, step_size=args.chunksize):
+                    events += len(arrays)
+    return {"events": events, "histograms": None}
+
+
+def run_coffea(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
+    from analysis.runner import run_fileset
+    from processors import HZZ4lProcessor
+
+    result = run_fileset(
+        fileset,
+        HZZ4lProcessor(lumi_fb=LUMI_FB, mass_bins=BINS),
+        executor=args.method,
+        workers=args.workers,
+        chunksize=args.chunksize,
+        status=False,
+    )
+    h = result.output["mass"]
+    return {"events": result.events, "histograms": {name: h[name, :].values().tolist() for name in h.axes["dataset"]}}
+
+
+def run_awkward(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
+    """The outreach-notebook way: uproot.iterate, awkward cuts, vector four-vectors, numpy histogram."""
+    import awkward as ak
+    import uproot
+    import vector
+
+    cfg, edges = PRESETS["default"], np.linspace(BINS[1], BINS[2], BINS[0] + 1)
+    events, histograms = 0, {}
+    for name, entry in fileset.items():
+        values = np.zeros(BINS[0])
+        for batch in uproot.iterate(entry["files"], BRANCHES, step_size=args.chunksize):
+            events += len(batch)
+            batch = batch[(batch.trigE | batch.trigM) & (ak.num(batch.lep_pt) == 4)]
+            pt, eta = batch.lep_pt, batch.lep_eta
+            keep = (
+                (ak.max(pt, axis=1) > cfg.lead_pt * 1000)
+                & ak.all(pt > cfg.min_pt * 1000, axis=1)
+                & ak.all(abs(eta) < cfg.max_abs_eta, axis=1)
+            )
+            keep = keep & np.isin(ak.sum(batch.lep_type, axis=1), cfg.flavour_sums)
+            keep = keep & ak.all(batch.lep_ptcone30 / pt < cfg.max_ptcone30_rel, axis=1)
+            keep = keep & ak.all(batch.lep_etcone20 / pt < cfg.max_etcone20_rel, axis=1)
+            batch = batch[keep & (ak.sum(batch.lep_charge, axis=1) == cfg.charge_sum)]
+            p4 = vector.zip(
+                {
+                    "pt": ak.values_astype(batch.lep_pt, np.float64),
+                    "eta": ak.values_astype(batch.lep_eta, np.float64),
+                    "phi": ak.values_astype(batch.lep_phi, np.float64),
+                    "energy": ak.values_astype(batch.lep_E, np.float64),
+                }
+            )
+            m4l = ak.to_numpy((p4[:, 0] + p4[:, 1] + p4[:, 2] + p4[:, 3]).mass) / 1000
+            weight = np.ones(len(batch))
+            if entry["metadata"]["role"] != "data":
+                weight = norm(entry["metadata"]) * ak.to_numpy(batch.mcWeight).astype(np.float64)
+                for sf in BRANCHES[3:7]:
+                    weight = weight * ak.to_numpy(batch[sf]).astype(np.float64)
+            values += np.histogram(m4l, bins=edges, weights=weight)[0]
+        histograms[name] = values.tolist()
+    return {"events": events, "histograms": histograms}
+
+
+def run_rdf(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
+    import ROOT
+
+    if args.method == "rdf-mt":
+        ROOT.EnableImplicitMT(args.workers)
+    cfg = PRESETS["default"]
+    sums = " || ".join(f"s == {v}" for v in cfg.flavour_sums)
+    results = {}
+    for name, entry in fileset.items():
+        weight = (
+            "1.0"
+            if entry["metadata"]["role"] == "data"
+            else (
+                f"{norm(entry['metadata'])!r} * (double)mcWeight * scaleFactor_PILEUP * scaleFactor_ELE * "
+                "scaleFactor_MUON * scaleFactor_LepTRIGGER"
+            )
+        )
+        df = ROOT.RDataFrame("mini", list(entry["files"]))
+        selected = (
+            df.Filter("trigE || trigM", "trigger")
+            .Filter(f"lep_pt.size() == {cfg.n_leptons}", "four_leptons")
+            .Filter(
+                f"ROOT::VecOps::Max(lep_pt) > {cfg.lead_pt * 1000} && ROOT::VecOps::All(lep_pt > "
+                f"{cfg.min_pt * 1000}) && ROOT::VecOps::All(abs(lep_eta) < {cfg.max_abs_eta})",
+                "kinematics",
+            )
+            .Filter(f"auto s = ROOT::VecOps::Sum(lep_type); return {sums};", "flavour")
+            .Filter(
+                f"ROOT::VecOps::All(lep_ptcone30 / lep_pt < {cfg.max_ptcone30_rel}) && "
+                f"ROOT::VecOps::All(lep_etcone20 / lep_pt < {cfg.max_etcone20_rel})",
+                "isolation",
+            )
+            .Filter(f"ROOT::VecOps::Sum(lep_charge) == {cfg.charge_sum}", "charge")
+            .Define(
+                "m4l",
+                "auto v = ROOT::VecOps::Construct<ROOT::Math::PtEtaPhiEVector>(ROOT::VecOps::RVec<double>"
+                "(lep_pt), ROOT::VecOps::RVec<double>(lep_eta), ROOT::VecOps::RVec<double>(lep_phi), "
+                "ROOT::VecOps::RVec<double>(lep_E)); return (v[0] + v[1] + v[2] + v[3]).M() / 1000.0;",
+            )
+            .Define("weight", weight)
+        )
+        results[name] = (df.Count(), selected.Histo1D(("m4l", "", BINS[0], BINS[1], BINS[2]), "m4l", "weight"))
+    ROOT.RDF.RunGraphs([ptr for pair in results.values() for ptr in pair])
+    histograms = {name: [h.GetBinContent(i + 1) for i in range(BINS[0])] for name, (_, h) in results.items()}
+    return {"events": sum(int(count.GetValue()) for count, _ in results.values()), "histograms": histograms}
+
+
+RUNNERS = {
+    "read": run_read,
+    "iterative": run_coffea,
+    "futures": run_coffea,
+    "dask": run_coffea,
+    "awkward": run_awkward,
+    "rdf": run_rdf,
+    "rdf-mt": run_rdf,
+}
+
+
+def child(args: argparse.Namespace) -> None:
+    """One measurement in this process: print a JSON line."""
+    fileset = load_fileset(args.fileset)
+    start = time.perf_counter()
+    out = RUNNERS[args.method](fileset, args)
+    out["wall_s"] = time.perf_counter() - start
+    kib = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    )
+    out["rss_mb"] = kib / 1024
+    print("RESULT " + json.dumps(out))
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def compressed_bytes(fileset: dict) -> int:
+    import uproot
+
+    total = 0
+    for entry in fileset.values():
+        for path, tree in entry["files"].items():
+            with uproot.open(path) as f:
+                total += sum(f[tree][b].compressed_bytes for b in BRANCHES)
+    return total
+
+
+def measure(method: str, args: argparse.Namespace, fileset_path: Path) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--method",
+        method,
+        "--fileset",
+        str(fileset_path),
+        "--workers",
+        str(args.workers),
+        "--chunksize",
+        str(args.chunksize),
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    total = time.perf_counter() - start
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"{method} failed:\n{done.stderr[-3000:]}")
+    out = json.loads(line[len("RESULT ") :])
+    out["process_s"] = total
+    return out
+
+
+def same_histograms(reference: dict[str, list[float]], other: dict[str, list[float]]) -> bool:
+    return set(reference) == set(other) and all(
+        np.allclose(other[name], values, rtol=1e-9, atol=1e-12) for name, values in reference.items()
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=25.0)
+    parser.add_argument("--data", type=Path, help="folder for the demo samples (default /tmp/hzz4l-bench-SCALE)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunksize", type=int, default=100_000)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--fileset", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    from analysis.demo import generate_demo
+
+    folder = args.data or Path(f"/tmp/hzz4l-bench-{args.scale:g}")
+    fileset_path = folder / "fileset.json"
+    if not fileset_path.exists():
+        print(f"generating demo samples at scale {args.scale:g} in {folder} ...", flush=True)
+        generate_demo(folder, scale=args.scale)
+    fileset = load_fileset(fileset_path)
+    megabytes = compressed_bytes(fileset) / 1e6
+    methods = [m for m in args.methods.split(",") if m]
+    if {"rdf", "rdf-mt"} & set(methods):
+        try:
+            import ROOT  # noqa: F401
+        except ImportError:
+            print("ROOT is not installed (pip install -e '.[bench]'): skipping rdf and rdf-mt")
+            methods = [m for m in methods if not m.startswith("rdf")]
+
+    rows, reference = {}, None
+    for method in methods:
+        runs = [measure(method, args, fileset_path) for _ in range(args.repeat)]
+        rows[method] = runs
+        if runs[0]["histograms"] is not None:
+            reference = reference or runs[0]["histograms"]
+            for run in runs:
+                if not same_histograms(reference, run["histograms"]):
+                    raise SystemExit(
+                        f"{method} does not reproduce the histograms of {methods[1]}: its numbers are void"
+                    )
+        print(f"  {method}: {[round(r['wall_s'], 2) for r in runs]} s", flush=True)
+
+    events = rows[methods[0]][0]["events"]
+    print(
+        f"\n{events:,} events, {megabytes:.1f} MB compressed in the {len(BRANCHES)} branches used, "
+        f"chunks of {args.chunksize:,}, {args.workers} workers where parallel; medians of {args.repeat} runs\n"
+    )
+    base = statistics.median(r["wall_s"] for r in rows["read"]) if "read" in rows else None
+    header = (
+        f"| method | events/s | MB/s | × read limit | wall incl. start-up [s] | peak RSS [MB] |\n"
+        f"|---|---:|---:|---:|---:|---:|"
+    )
+    print(header)
+    for method, runs in rows.items():
+        wall = statistics.median(r["wall_s"] for r in runs)
+        process = statistics.median(r["process_s"] for r in runs)
+        rss = max(r["rss_mb"] for r in runs)
+        ratio = f"{base / wall:.2f}" if base else "–"
+        print(f"| {method} | {events / wall:,.0f} | {megabytes / wall:.1f} | {ratio} | {process:.2f} | {rss:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
