@@ -141,6 +141,26 @@ def demo(output: Path, scale: float, seed: int) -> None:
 )
 @click.option("--maxchunks", type=click.IntRange(min=1), help="Process at most this many chunks per dataset.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show coffea's progress bars.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait on a remote file before giving up on a request.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Further attempts after a failed file open or chunk.",
+)
+@click.option(
+    "--skip-bad-files",
+    is_flag=True,
+    help="Leave out unreadable files and failing chunks; they and their events are reported.",
+)
+@click.option("--checkpoint", type=click.Path(file_okay=False), help="Keep finished chunks here; a rerun reuses them.")
 @click.option("--fit", "then_fit", is_flag=True, help="Then run 'hzz4l fit' and 'hzz4l report' on the output.")
 @_fail_cleanly
 def run(
@@ -155,6 +175,10 @@ def run(
     chunksize: int,
     maxchunks: int | None,
     progress: bool,
+    timeout: float,
+    retries: int,
+    skip_bad_files: bool,
+    checkpoint: str | None,
     then_fit: bool,
 ) -> None:
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
@@ -182,9 +206,17 @@ def run(
         chunksize=chunksize,
         maxchunks=maxchunks,
         status=progress,
+        timeout=timeout,
+        retries=retries,
+        skip_bad_files=skip_bad_files,
+        checkpoint=checkpoint,
     )
     summary = write_outputs(result, fileset, proc, preset, output, fileset_path=str(fileset_path))
     click.echo(cutflow_table(summary))
+    for skipped in result.skipped:
+        click.echo(f"SKIPPED {skipped.path} (dataset '{skipped.dataset}'): {skipped.reason}", err=True)
+    for name, lost in result.lost_events.items():
+        click.echo(f"LOST {lost} events of dataset '{name}' in chunks that failed and were skipped", err=True)
     click.echo(
         f"{result.events} events in {result.wall_s:.2f} s ({result.events_per_s:,.0f} events/s, "
         f"{result.bytes_read / 1e6:.1f} MB read) with the {executor} executor; outputs in {output}/"

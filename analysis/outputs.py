@@ -95,6 +95,8 @@ def build_summary(
         "fileset": fileset_path,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "datasets": datasets,
+        "skipped_files": [skipped.to_dict() for skipped in result.skipped],
+        "lost_events": dict(result.lost_events),
         "metrics": {
             "wall_s": result.wall_s,
             "events": result.events,

@@ -12,7 +12,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -100,6 +104,17 @@ class HZZ4lProcessor(processor.ProcessorABC):
         self.selection = selection
         self.lumi_fb = lumi_fb
         self.mass_bins = mass_bins
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that determines the output: the selection, luminosity, binning and
+        the source code of the processor, the selection and the schema."""
+        from processors import schema, selection
+
+        config = json.dumps([self.selection.to_dict(), self.lumi_fb, list(self.mass_bins)], sort_keys=True)
+        digest = hashlib.sha256(config.encode())
+        for module in (sys.modules[__name__], selection, schema):
+            digest.update(Path(module.__file__).read_bytes())
+        return digest.hexdigest()[:16]
 
     @property
     def columns(self) -> tuple[str, ...]:
