@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
+import uproot
 from coffea.nanoevents import NanoEventsFactory
 
 from processors.schema import MiniSchema
@@ -62,3 +69,102 @@ def read_events(path: Path, metadata: dict[str, Any] | None = None) -> ak.Array:
     return NanoEventsFactory.from_root(
         {str(path): "mini"}, schemaclass=MiniSchema, metadata=meta, mode="eager"
     ).events()
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, workers: int, nanny: bool = True) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """A real ``dask scheduler`` and ``workers`` single-threaded ``dask worker`` processes on 127.0.0.1.
+
+    Yields the scheduler address and the worker processes (without a nanny, each is the worker itself,
+    so killing it kills the worker); everything is stopped on exit.
+    """
+    from distributed import Client
+
+    scheduler_file = folder / "scheduler.json"
+    logs = [(folder / f"{name}.log").open("w") for name in ["scheduler", *(f"worker{i}" for i in range(workers))]]
+    command = [
+        sys.executable,
+        "-m",
+        "distributed.cli.dask_scheduler",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-dashboard",
+        "--scheduler-file",
+        str(scheduler_file),
+    ]
+    procs = [subprocess.Popen(command, stdout=logs[0], stderr=subprocess.STDOUT)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+            time.sleep(0.2)
+        for log in logs[1:]:
+            command = [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                "--scheduler-file",
+                str(scheduler_file),
+                "--nthreads",
+                "1",
+                "--nworkers",
+                "1",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                "--nanny" if nanny else "--no-nanny",
+            ]
+            procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder))
+        address = json.loads(scheduler_file.read_text())["address"]
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(workers, timeout=60)
+        yield address, procs[1:]
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # a worker without a nanny may linger on SIGTERM
+                proc.kill()
+                proc.wait()
+        for log in logs:
+            log.close()
+
+
+def write_root(path: Path, events: list[dict[str, Any]]) -> Path:
+    """Write hand-built events (see ``tests.helpers.good_event``) to ``path`` as tree ``mini``."""
+    fields = ("pt", "eta", "phi", "E", "charge", "type", "ptcone30", "etcone20")
+    dtypes = {"charge": "i4", "type": "u4"}
+    counts = [len(ev["leptons"]) for ev in events]
+    lep = ak.zip(
+        {
+            f: ak.unflatten(
+                np.array([lp[f] for ev in events for lp in ev["leptons"]], dtype=dtypes.get(f, "f4")),
+                np.array(counts, dtype=np.int64),
+            )
+            for f in fields
+        }
+    )
+    n = len(events)
+    columns: dict[str, Any] = {
+        "trigE": np.array([ev["trigE"] for ev in events], dtype=bool),
+        "trigM": np.array([ev["trigM"] for ev in events], dtype=bool),
+        "mcWeight": np.array([ev["mcWeight"] for ev in events], dtype="f4"),
+        **{sf: np.array([ev.get(sf, 1.0) for ev in events], dtype="f4") for sf in SCALE_FACTORS},
+        "lep": lep,
+    }
+    with uproot.recreate(path) as f:
+        types = {k: v.dtype for k, v in columns.items() if k != "lep"} | {"lep": lep.type.content}
+        tree = f.mktree(
+            "mini",
+            types,
+            counter_name=lambda name: f"{name}_n",
+            field_name=lambda outer, inner: f"{outer}_{inner}",
+        )
+        if n:
+            tree.extend(columns)
+    return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import uproot
 
 BRANCHES = [
@@ -47,8 +48,11 @@ def event_cuts(ev: dict[str, Any], tutorial: bool) -> list[str]:
     if sum(ev["lep_type"]) not in (44, 48, 52):
         return passed
     passed.append("flavour")
+    # the files hold float32, and the tutorial divided and compared in float32 (numpy casts the Python 0.3)
+    cut = np.float32(0.3)
     for pt, ptc, etc in zip(ev["lep_pt"], ev["lep_ptcone30"], ev["lep_etcone20"], strict=True):
-        if not ptc / pt < 0.3 or (not tutorial and not etc / pt < 0.3):
+        pt32 = np.float32(pt)
+        if not np.float32(ptc) / pt32 < cut or (not tutorial and not np.float32(etc) / pt32 < cut):
             return passed
     passed.append("isolation")
     if sum(ev["lep_charge"]) != 0:

@@ -3,19 +3,15 @@ real ``dask scheduler`` with two ``dask worker`` processes on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from distributed import Client
 
 from analysis.fileset import load_fileset
 from analysis.runner import run_fileset
 from processors import HZZ4lProcessor
+from tests.helpers import dask_cluster
 
 
 @pytest.fixture(scope="module")
@@ -27,65 +23,8 @@ def iterative(demo_fileset):
 @pytest.fixture(scope="module")
 def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real scheduler and two single-threaded worker processes on 127.0.0.1; stopped afterwards."""
-    folder = tmp_path_factory.mktemp("dask")
-    scheduler_file = folder / "scheduler.json"
-    logs = [open(folder / f"{name}.log", "w") for name in ("scheduler", "worker1", "worker2")]  # noqa: SIM115
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "distributed.cli.dask_scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(scheduler_file),
-            ],
-            stdout=logs[0],
-            stderr=subprocess.STDOUT,
-        )
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists():
-            assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
-            time.sleep(0.2)
-        for log in logs[1:]:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "distributed.cli.dask_worker",
-                        "--scheduler-file",
-                        str(scheduler_file),
-                        "--nthreads",
-                        "1",
-                        "--nworkers",
-                        "1",
-                        "--no-dashboard",
-                        "--host",
-                        "127.0.0.1",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=folder,
-                )
-            )
-        address = json.loads(scheduler_file.read_text())["address"]
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
+    with dask_cluster(tmp_path_factory.mktemp("dask"), workers=2) as (address, _):
         yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
-        for log in logs:
-            log.close()
 
 
 def assert_same(reference: dict, other: dict) -> None:

@@ -1,0 +1,307 @@
+"""Remote files over a real HTTP server with Range support, bad inputs, skipped files, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import uproot
+
+from analysis.fileset import load_fileset, validate_fileset
+from analysis.inputs import InputError
+from analysis.runner import run_fileset
+from processors import HZZ4lProcessor
+from tests.analysis.test_cli import HZZ4L, hzz4l
+from tests.helpers import dask_cluster
+
+SUBSET = ("llll", "ggH125_ZZ4lep", "data")
+
+
+class RangeHandler(SimpleHTTPRequestHandler):
+    """Serves files with single and multipart byte ranges; the first path element picks a behaviour:
+    ``ok``, ``404``, ``500`` (always), ``flaky`` (500 on the first request of each file), ``drop``
+    (closes the connection half-way through every body)."""
+
+    requests: ClassVar[Counter] = Counter()
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_GET(self):
+        mode, _, name = self.path.lstrip("/").partition("/")
+        type(self).requests[self.path] += 1
+        if mode == "404":
+            return self.send_error(HTTPStatus.NOT_FOUND)
+        if mode == "500" or (mode == "flaky" and type(self).requests[self.path] == 1):
+            return self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+        path = Path(self.directory) / name
+        if not path.is_file():
+            return self.send_error(HTTPStatus.NOT_FOUND)
+        data = path.read_bytes()
+        header = self.headers.get("Range")
+        if not header:
+            return self._send(HTTPStatus.OK, data, "application/octet-stream", mode)
+        ranges = []
+        for part in header.removeprefix("bytes=").split(","):
+            start, _, stop = part.strip().partition("-")
+            ranges.append((int(start), min(int(stop), len(data) - 1)))
+        if len(ranges) == 1:
+            start, stop = ranges[0]
+            return self._send(
+                HTTPStatus.PARTIAL_CONTENT,
+                data[start : stop + 1],
+                "application/octet-stream",
+                mode,
+                {"Content-Range": f"bytes {start}-{stop}/{len(data)}"},
+            )
+        boundary = "hzz4lboundary"
+        body = (
+            b"".join(
+                f"--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes {a}-{b}/{len(data)}"
+                f"\r\n\r\n".encode()
+                + data[a : b + 1]
+                + b"\r\n"
+                for a, b in ranges
+            )
+            + f"--{boundary}--\r\n".encode()
+        )
+        return self._send(HTTPStatus.PARTIAL_CONTENT, body, f"multipart/byteranges; boundary={boundary}", mode)
+
+    def _send(self, status, body, content_type, mode, extra=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if mode == "drop":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.wfile.write(body)
+        return
+
+
+@pytest.fixture(scope="module")
+def server(demo_fileset):
+    handler = type("Handler", (RangeHandler,), {"requests": Counter()})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(demo_fileset.parent), **k))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def subset(demo_fileset, base: str | None = None, mode: str = "ok") -> dict:
+    """The SUBSET datasets of the demo, local or served at ``base/mode/``."""
+    local = load_fileset(demo_fileset)
+    out = {}
+    for name in SUBSET:
+        files = {(f"{base}/{mode}/{Path(p).name}" if base else p): t for p, t in local[name]["files"].items()}
+        out[name] = {"files": files, "metadata": local[name]["metadata"]}
+    return validate_fileset(out)
+
+
+def assert_same_histograms(a: dict, b: dict) -> None:
+    assert set(a["mass"].axes["dataset"]) == set(b["mass"].axes["dataset"])
+    for name in a["mass"].axes["dataset"]:
+        np.testing.assert_allclose(a["mass"][name, :].values(), b["mass"][name, :].values(), rtol=1e-12)
+    assert a["processed"] == b["processed"]
+
+
+@pytest.fixture(scope="module")
+def local_output(demo_fileset):
+    return run_fileset(subset(demo_fileset), HZZ4lProcessor(), status=False, chunksize=2000).output
+
+
+def test_https_path_equals_local_run(server, demo_fileset, local_output):
+    base, handler = server
+    result = run_fileset(subset(demo_fileset, base), HZZ4lProcessor(), status=False, chunksize=2000, timeout=10)
+    assert_same_histograms(local_output, result.output)
+    assert result.lost_events == {} and result.skipped == ()
+    assert any(path.startswith("/ok/") for path in handler.requests)
+
+
+def test_flaky_server_recovers_with_retries(server, demo_fileset, local_output):
+    base, _ = server
+    result = run_fileset(
+        subset(demo_fileset, base, "flaky"), HZZ4lProcessor(), status=False, chunksize=2000, timeout=10, retries=2
+    )
+    assert_same_histograms(local_output, result.output)
+
+
+@pytest.mark.parametrize("mode", ["404", "500", "drop"])
+def test_server_failures_give_a_clear_error_not_a_hang(server, demo_fileset, mode):
+    base, _ = server
+    start = time.monotonic()
+    with pytest.raises(InputError, match=rf"dataset '\w+': {base}/{mode}/\S+\.root: cannot be read after 2 attempts"):
+        run_fileset(subset(demo_fileset, base, mode), HZZ4lProcessor(), status=False, timeout=5, retries=1)
+    assert time.monotonic() - start < 60
+
+
+# ------------------------------------------------------------------------------------------ bad local files
+
+
+def bad_copy(demo_fileset: Path, tmp_path: Path, damage: str) -> Path:
+    """A copy of the demo whose llll file is damaged in one way; returns its fileset.json."""
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_fileset.parent, folder)
+    target = folder / "mc_363490.llll.4lep.root"
+    if damage == "missing":
+        target.unlink()
+    elif damage == "truncated":
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    elif damage == "corrupt":  # garbage in the middle: the header and tree are fine, baskets are not
+        data = bytearray(target.read_bytes())
+        middle = len(data) // 3
+        data[middle : middle + len(data) // 3] = os.urandom(len(data) // 3)
+        target.write_bytes(bytes(data))
+    elif damage in ("tree", "branch"):
+        events = uproot.open(target)["mini"].arrays(["trigE", "trigM", "mcWeight"], library="np")
+        target.unlink()
+        with uproot.recreate(target) as f:
+            f.mktree("other" if damage == "tree" else "mini", {k: v.dtype for k, v in events.items()})
+            f["other" if damage == "tree" else "mini"].extend(events)
+    return folder / "fileset.json"
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("missing", "cannot be read"),
+        ("truncated", "failed: OSError"),
+        ("tree", "no tree 'mini'"),
+        ("branch", "lacks the branch(es) scaleFactor_PILEUP"),
+        ("corrupt", "(dataset 'llll', entries"),
+    ],
+)
+def test_bad_file_stops_the_run_naming_it(demo_fileset, tmp_path, damage, message):
+    fileset = bad_copy(demo_fileset, tmp_path, damage)
+    ran = hzz4l("run", "--fileset", str(fileset), "--no-progress", "--retries", "0", "-o", "out", cwd=tmp_path)
+    assert ran.returncode == 2
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mc_363490.llll.4lep.root" in lines[0] and message in lines[0], ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "tree", "corrupt"])
+def test_skip_bad_files_reports_what_is_lost(demo_fileset, tmp_path, damage):
+    fileset = bad_copy(demo_fileset, tmp_path, damage)
+    ran = hzz4l(
+        "run",
+        "--fileset",
+        str(fileset),
+        "--no-progress",
+        "--retries",
+        "0",
+        "--skip-bad-files",
+        "--chunksize",
+        "500",
+        "-o",
+        "out",
+        cwd=tmp_path,
+    )
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    expected_entries = uproot.open(demo_fileset.parent / "mc_363490.llll.4lep.root")["mini"].num_entries
+    if damage in ("corrupt", "truncated"):  # the file opens, chunks fail later: their events are counted as lost
+        assert 0 < summary["lost_events"]["llll"] <= expected_entries
+        assert summary["datasets"]["llll"]["events"] + summary["lost_events"]["llll"] == expected_entries
+        assert "LOST" in ran.stderr
+    else:
+        assert [s["path"].endswith("mc_363490.llll.4lep.root") for s in summary["skipped_files"]] == [True]
+        assert "SKIPPED" in ran.stderr and "mc_363490.llll.4lep.root" in ran.stderr
+        assert summary["datasets"]["llll"]["events"] == 0
+    assert summary["datasets"]["ggH125_ZZ4lep"]["events"] > 0  # the rest of the run completed
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+
+
+def histograms(folder: Path) -> dict[str, np.ndarray]:
+    with uproot.open(folder / "histograms.root") as f:
+        return {key: f[key].values() for key in f.keys(cycle=False) if "/" in key}
+
+
+def test_interrupted_run_resumes_from_checkpoints(demo_fileset, tmp_path):
+    args = ["run", "--fileset", str(demo_fileset), "--no-progress", "--chunksize", "200", "--checkpoint", "ckpt"]
+    reference = hzz4l(*args[:-2], "-o", "reference", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    process = subprocess.Popen(
+        [HZZ4L, *args, "-o", "out"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "ckpt").rglob("*.coffea"))) < 20 and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "out" / "summary.json").exists()
+    saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "ckpt").rglob("*.coffea")}
+    assert saved
+    resumed = hzz4l(*args, "-o", "out", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    for path, mtime in saved.items():  # reused, not recomputed
+        assert path.stat().st_mtime_ns == mtime
+    ref, out = histograms(tmp_path / "reference"), histograms(tmp_path / "out")
+    assert ref.keys() == out.keys()
+    for key in ref:
+        np.testing.assert_allclose(out[key], ref[key], rtol=1e-12)
+    # other settings never reuse these chunks: a different luminosity lands in another key
+    other = hzz4l(*args, "-o", "other", "--lumi", "5", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    assert len([p for p in (tmp_path / "ckpt").iterdir() if p.is_dir()]) == 2
+
+
+# ------------------------------------------------------------------------------------------ lost workers
+
+
+@pytest.mark.dask
+def test_killed_dask_worker_changes_nothing(demo_fileset, tmp_path):
+    """SIGKILL one of three real workers in the middle of a run: the scheduler reruns its tasks elsewhere."""
+    fileset = load_fileset(demo_fileset)
+    reference = run_fileset(fileset, HZZ4lProcessor(), status=False, chunksize=150).output
+    with dask_cluster(tmp_path, workers=3, nanny=False) as (address, workers):
+        from distributed import Client
+
+        outcome: dict = {}
+
+        def work():
+            outcome["result"] = run_fileset(
+                fileset, HZZ4lProcessor(), executor="dask", scheduler=address, chunksize=150, status=False
+            )
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        with Client(address) as client:
+            deadline = time.monotonic() + 120
+            while not any(
+                state == "memory"
+                for state in client.run_on_scheduler(
+                    lambda dask_scheduler: [t.state for t in dask_scheduler.tasks.values()]
+                )
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        workers[0].send_signal(signal.SIGKILL)
+        thread.join(timeout=300)
+        assert workers[0].wait(timeout=10) == -signal.SIGKILL
+    assert_same_histograms(reference, outcome["result"].output)
+    assert outcome["result"].lost_events == {}
