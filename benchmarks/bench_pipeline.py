@@ -36,8 +36,8 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
-from analysis.fileset import load_fileset  # noqa: E402
-from processors.selection import PRESETS  # noqa: E402
+from analysis.fileset import load_fileset
+from processors.selection import PRESETS
 
 BRANCHES = [
     "trigE",
@@ -105,9 +105,9 @@ def run_awkward(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
     events, histograms = 0, {}
     for name, entry in fileset.items():
         values = np.zeros(BINS[0])
-        for batch in uproot.iterate(entry["files"], BRANCHES, step_size=args.chunksize):
-            events += len(batch)
-            batch = batch[(batch.trigE | batch.trigM) & (ak.num(batch.lep_pt) == 4)]
+        for chunk in uproot.iterate(entry["files"], BRANCHES, step_size=args.chunksize):
+            events += len(chunk)
+            batch = chunk[(chunk.trigE | chunk.trigM) & (ak.num(chunk.lep_pt) == 4)]
             pt, eta = batch.lep_pt, batch.lep_eta
             keep = (
                 (ak.max(pt, axis=1) > cfg.lead_pt * 1000)
@@ -306,8 +306,8 @@ def main() -> None:
     )
     base = statistics.median(r["wall_s"] for r in rows["read"]) if "read" in rows else None
     header = (
-        f"| method | events/s | MB/s | × read limit | wall incl. start-up [s] | peak RSS [MB] |\n"
-        f"|---|---:|---:|---:|---:|---:|"
+        "| method | events/s | MB/s | × read limit | wall incl. start-up [s] | peak RSS [MB] |\n"
+        "|---|---:|---:|---:|---:|---:|"
     )
     print(header)
     for method, runs in rows.items():
