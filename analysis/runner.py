@@ -12,9 +12,12 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import json
+import multiprocessing
 import re
 import time
 import warnings
@@ -64,7 +67,10 @@ def _executor(name: str, workers: int, scheduler: str | None, status: bool) -> I
     if name == "iterative":
         yield processor.IterativeExecutor(status=status)
     elif name == "futures":
-        yield processor.FuturesExecutor(workers=workers, status=status)
+        # forked workers inherit the interpreter with coffea already imported, instead of importing it
+        # again in every worker (seconds each): the pool is ready at once
+        pool = functools.partial(concurrent.futures.ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"))
+        yield processor.FuturesExecutor(workers=workers, status=status, pool=pool)
     elif name == "dask":
         from distributed import Client, LocalCluster
 

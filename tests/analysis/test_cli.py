@@ -145,3 +145,10 @@ def test_help_is_fast_to_import():
     # the CLI module must not import coffea/dask at import time
     code = "import sys, analysis.cli; print(any(m.startswith(('coffea', 'dask')) for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "bad.json").write_text("{oops")
+    ran = hzz4l("run", "--fileset", "bad.json", "--debug", cwd=tmp_path)
+    assert ran.returncode != 0
+    assert "Traceback" in ran.stderr and "FilesetError" in ran.stderr
