@@ -72,10 +72,13 @@ def _executor(name: str, workers: int, scheduler: str | None, status: bool) -> I
         pool = functools.partial(concurrent.futures.ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"))
         yield processor.FuturesExecutor(workers=workers, status=status, pool=pool)
     elif name == "dask":
+        import dask
         from distributed import Client, LocalCluster
 
         with contextlib.ExitStack() as stack:
             if scheduler is None:
+                # forked workers start with this interpreter's imports instead of importing everything again
+                stack.enter_context(dask.config.set({"distributed.worker.multiprocessing-method": "fork"}))
                 cluster = stack.enter_context(
                     LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
                 )

@@ -37,25 +37,10 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
 from analysis.fileset import load_fileset
+from processors.processor import COLUMNS, SCALE_FACTORS
 from processors.selection import PRESETS
 
-BRANCHES = [
-    "trigE",
-    "trigM",
-    "mcWeight",
-    "scaleFactor_PILEUP",
-    "scaleFactor_ELE",
-    "scaleFactor_MUON",
-    "scaleFactor_LepTRIGGER",
-    "lep_pt",
-    "lep_eta",
-    "lep_phi",
-    "lep_E",
-    "lep_charge",
-    "lep_type",
-    "lep_ptcone30",
-    "lep_etcone20",
-]
+BRANCHES = list(COLUMNS)  # exactly the branches the processor reads
 METHODS = ("read", "iterative", "futures", "dask", "awkward", "rdf", "rdf-mt")
 LUMI_FB, BINS = 10.0, (34, 80.0, 250.0)
 
@@ -130,7 +115,7 @@ def run_awkward(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
             weight = np.ones(len(batch))
             if entry["metadata"]["role"] != "data":
                 weight = norm(entry["metadata"]) * ak.to_numpy(batch.mcWeight).astype(np.float64)
-                for sf in BRANCHES[3:7]:
+                for sf in SCALE_FACTORS:
                     weight = weight * ak.to_numpy(batch[sf]).astype(np.float64)
             values += np.histogram(m4l, bins=edges, weights=weight)[0]
         histograms[name] = values.tolist()

@@ -41,21 +41,11 @@ def assert_same(reference: dict, other: dict) -> None:
         )
 
 
-def test_futures_matches_iterative(iterative):
+@pytest.mark.parametrize("executor", ["futures", pytest.param("dask", marks=pytest.mark.dask)])
+def test_local_pool_matches_iterative(iterative, executor):
     fileset, reference = iterative
-    assert_same(
-        reference,
-        run_fileset(fileset, HZZ4lProcessor(), executor="futures", workers=2, chunksize=500, status=False).output,
-    )
-
-
-@pytest.mark.dask
-def test_dask_local_cluster_matches_iterative(iterative):
-    fileset, reference = iterative
-    assert_same(
-        reference,
-        run_fileset(fileset, HZZ4lProcessor(), executor="dask", workers=2, chunksize=500, status=False).output,
-    )
+    result = run_fileset(fileset, HZZ4lProcessor(), executor=executor, workers=2, chunksize=500, status=False)
+    assert_same(reference, result.output)
 
 
 @pytest.mark.dask

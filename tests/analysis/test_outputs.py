@@ -13,6 +13,7 @@ from analysis.outputs import atomic_path
 def test_interrupted_write_leaves_the_old_file(tmp_path):
     target = tmp_path / "summary.json"
     target.write_text('{"old": true}')
+
     def interrupted_write():
         with atomic_path(target) as tmp:
             tmp.write_text('{"half')
