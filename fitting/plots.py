@@ -167,7 +167,7 @@ def plot_coverage(report: FitReport, lumi_fb: float) -> Figure:
         fmt="o",
         color="black",
         markersize=4,
-        label=f"toys ({report.coverage_toys:,} per point, {report.gof_toy_kind})",
+        label=f"{report.coverage_toys:,} {report.gof_toy_kind} toys per point, {report.statistic} statistic",
     )
     ax.plot(
         [2.30],
