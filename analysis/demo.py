@@ -204,10 +204,9 @@ def _leptons(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, n
         pair_flavour = rng.choice([ELECTRON, MUON], size=(n, 1))
         if proc.prompt == "Z":
             flavour = np.concatenate([np.repeat(pair_flavour, 2, axis=1), rng.choice([ELECTRON, MUON], (n, 2))], axis=1)
-            charge = np.concatenate([np.tile([1, -1], (n, 1)), rng.choice([-1, 1], (n, 2))], axis=1)
         else:
             flavour = rng.choice([ELECTRON, MUON], size=(n, 4))
-            charge = np.concatenate([np.tile([1, -1], (n, 1)), rng.choice([-1, 1], (n, 2))], axis=1)
+        charge = np.concatenate([np.tile([1, -1], (n, 1)), rng.choice([-1, 1], (n, 2))], axis=1)
     else:
         p4 = _genuine_four_leptons(rng, proc.kind, n)
         prompt = np.ones(4, dtype=bool)

@@ -158,8 +158,7 @@ def analyse(
         fit_s_s, fit_s_b = tutorial.scan_1d(model, "s_s"), tutorial.scan_1d(model, "s_b")
         scan = tutorial.scan_2d(model)
         best = np.array([scan.s_s.value, scan.s_b.value])
-        _, _, hessian = model._evaluate(templates.data[None, :], best[None, :])
-        covariance = 2.0 * np.linalg.inv(hessian[0])
+        covariance = model.covariance(best)
         fit_2d = Fit2D(
             scan.s_s,
             scan.s_b,

@@ -87,23 +87,28 @@ class Model:
     # ------------------------------------------------------------------ evaluation
 
     def chi2(self, s_s: float | np.ndarray, s_b: float | np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-        """The statistic at ``(s_s, s_b)`` (broadcast) for ``counts`` (default: the data)."""
+        """The statistic at ``(s_s, s_b)`` (broadcast) for ``counts`` (default: the data); inf where some nu <= 0."""
         counts = self.templates.data if counts is None else counts
-        nu = self.templates.predict(s_s, s_b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.sum(terms(self.statistic, counts, nu, self._r2)[0], axis=-1)
-        return np.where(np.all(nu > 0, axis=-1), value, np.inf)
+        return self._statistic(counts, self.templates.predict(s_s, s_b))[0]
 
-    def _evaluate(self, counts: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Statistic ``(T,)`` (inf where some nu <= 0), gradient ``(T, 2)`` and Hessian ``(T, 2, 2)``."""
-        nu = params @ self._basis
+    def _statistic(self, counts: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Summed statistic (inf where some nu <= 0) and the per-bin first and second derivatives in nu."""
         with np.errstate(divide="ignore", invalid="ignore"):
             t, t1, t2 = terms(self.statistic, counts, nu, self._r2)
             value = t.sum(axis=-1)
-        value = np.where(np.all(nu > 0, axis=-1) & np.isfinite(value), value, np.inf)
+        return np.where(np.all(nu > 0, axis=-1) & np.isfinite(value), value, np.inf), t1, t2
+
+    def _evaluate(self, counts: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Statistic ``(T,)`` (inf where some nu <= 0), gradient ``(T, 2)`` and Hessian ``(T, 2, 2)``."""
+        value, t1, t2 = self._statistic(counts, params @ self._basis)
         h = t2 @ self._products  # (T, 3): d2/ds_s2, d2/ds_s ds_b, d2/ds_b2
         hessian = np.stack([h[:, :2], h[:, 1:]], axis=1)
         return value, t1 @ self._basis.T, hessian
+
+    def covariance(self, params: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+        """2 H^-1 at ``params = (s_s, s_b)``: the covariance of the fit (the statistic is -2 ln L); ``(2, 2)``."""
+        data = self.templates.data if counts is None else counts
+        return 2.0 * np.linalg.inv(self._evaluate(np.atleast_2d(data), np.asarray(params)[None, :])[2][0])
 
     # ------------------------------------------------------------------ minimisation
 
@@ -164,7 +169,7 @@ class Model:
         return params, value
 
     def _value(self, counts: np.ndarray, params: np.ndarray) -> np.ndarray:
-        return self._evaluate(counts, params)[0]
+        return self._statistic(counts, params @ self._basis)[0]
 
     # ------------------------------------------------------------------ fits
 
@@ -190,8 +195,7 @@ class Model:
         """Fit both parameters: profile Delta chi^2 = 1 intervals, covariance 2 H^-1, p-value."""
         best, minimum = self.minimize(counts)
         data = self.templates.data if counts is None else counts
-        _, _, hessian = self._evaluate(np.atleast_2d(data), best[None, :])
-        covariance = 2.0 * np.linalg.inv(hessian[0])
+        covariance = self.covariance(best, data)
         sigma = np.sqrt(np.diag(covariance))
         intervals = []
         for k in range(2):

@@ -15,7 +15,7 @@ import numpy as np
 
 from fitting.fit import Model
 
-__all__ = ["TOY_KINDS", "coverage", "draw_toys", "goodness_of_fit_toys"]
+__all__ = ["TOY_KINDS", "coverage", "draw_toys", "goodness_of_fit_toys", "usable_toys"]
 
 TOY_KINDS = ("poisson", "gaussian")
 COVERAGE_BLOCK = 50_000  # toys drawn and fitted at once in the coverage study (bounds memory)
@@ -34,8 +34,8 @@ def draw_toys(means: np.ndarray, ntoys: int, rng: np.random.Generator, kind: str
     raise ValueError(f"unknown toy kind {kind!r} (expected one of {', '.join(TOY_KINDS)})")
 
 
-def _usable(model: Model, toys: np.ndarray) -> np.ndarray:
-    """Gaussian toys can go negative; the Poisson likelihood needs counts >= 0."""
+def usable_toys(model: Model, toys: np.ndarray) -> np.ndarray:
+    """Gaussian toys can go negative; the Poisson likelihood needs counts >= 0, so clip them for it."""
     return np.maximum(toys, 0.0) if model.statistic == "poisson" else toys
 
 
@@ -53,7 +53,7 @@ def goodness_of_fit_toys(
     data's post-fit statistic (chi^2 with nbins - 2 dof asymptotically). ``refit=False`` evaluates
     each toy at ``params``, as the tutorial does. Returns shape ``(ntoys,)``.
     """
-    toys = _usable(model, draw_toys(model.templates.predict(*params), ntoys, rng, kind))
+    toys = usable_toys(model, draw_toys(model.templates.predict(*params), ntoys, rng, kind))
     if refit:
         return model.minimize(toys, start=params)[1]
     return model.chi2(params[0], params[1], toys)
@@ -76,7 +76,7 @@ def coverage(
     for i, d in enumerate(d_values):
         inside = 0
         for start in range(0, ntoys, COVERAGE_BLOCK):
-            toys = _usable(model, draw_toys(means, min(COVERAGE_BLOCK, ntoys - start), rng, kind))
+            toys = usable_toys(model, draw_toys(means, min(COVERAGE_BLOCK, ntoys - start), rng, kind))
             _, minima = model.minimize(toys, start=truth)
             inside += int(np.sum(model.chi2(truth[0], truth[1], toys) - minima <= d))
         fractions[i] = inside / ntoys

@@ -23,7 +23,7 @@ import numpy as np
 
 from fitting.fit import Fit1D, Interval, Model
 from fitting.statistics import chi2_matrix
-from fitting.toys import draw_toys
+from fitting.toys import draw_toys, usable_toys
 
 __all__ = ["GRID_1D", "GRID_2D", "Scan2D", "coverage_grid", "scan_1d", "scan_2d"]
 
@@ -97,9 +97,7 @@ def coverage_grid(
     for n, d in enumerate(d_values):
         inside = 0
         for start in range(0, ntoys, block):
-            toys = draw_toys(means, min(block, ntoys - start), rng, "gaussian")
-            if model.statistic == "poisson":  # the Poisson likelihood needs counts >= 0
-                toys = np.maximum(toys, 0.0)
+            toys = usable_toys(model, draw_toys(means, min(block, ntoys - start), rng, "gaussian"))
             grid = _grid_chi2(model, toys)
             minima = grid.reshape(len(toys), -1).min(axis=1)
             inside += int(np.sum(grid[:, index[0], index[1]] - minima <= d))

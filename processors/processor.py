@@ -104,17 +104,21 @@ class HZZ4lProcessor(processor.ProcessorABC):
         self.selection = selection
         self.lumi_fb = lumi_fb
         self.mass_bins = mass_bins
+        self._fingerprint: str | None = None
 
     def fingerprint(self) -> str:
         """A short hash of everything that determines the output: the selection, luminosity, binning and
-        the source code of the processor, the selection and the schema."""
-        from processors import schema, selection
+        the source code of the processor, the selection and the schema. Computed once per instance (a
+        checkpointer asks for it for every chunk)."""
+        if self._fingerprint is None:
+            from processors import schema, selection
 
-        config = json.dumps([self.selection.to_dict(), self.lumi_fb, list(self.mass_bins)], sort_keys=True)
-        digest = hashlib.sha256(config.encode())
-        for module in (sys.modules[__name__], selection, schema):
-            digest.update(Path(module.__file__).read_bytes())
-        return digest.hexdigest()[:16]
+            config = json.dumps([self.selection.to_dict(), self.lumi_fb, list(self.mass_bins)], sort_keys=True)
+            digest = hashlib.sha256(config.encode())
+            for module in (sys.modules[__name__], selection, schema):
+                digest.update(Path(module.__file__).read_bytes())
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
     @property
     def columns(self) -> tuple[str, ...]:
