@@ -94,17 +94,36 @@ class Leptons:
 
     @classmethod
     def of(cls, lep: ak.Array, events: np.ndarray, n: int) -> Leptons:
-        """The leptons of the events where the boolean mask ``events`` is true, each with exactly ``n``."""
-        counts = ak.to_numpy(ak.num(lep, axis=1))
-        if np.any(counts[events] != n):
+        """The leptons of the events where the boolean mask ``events`` is true, each with exactly ``n``.
+
+        The arrays are gathered straight from the flat lepton columns, lepton-major in memory (shape
+        ``(events, n)``, Fortran order), so per-event reductions over the ``n`` leptons run as
+        vectorised operations across ``n`` contiguous columns.
+        """
+        layout = ak.to_layout(lep)
+        if not (
+            isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray)
+        ):
+            layout = ak.to_layout(ak.to_packed(lep))  # e.g. a sliced collection: make it plain lists of records
+        offsets = np.asarray(layout.offsets.data)
+        starts = offsets[:-1][events]
+        if np.any(offsets[1:][events] - starts != n):
             raise ValueError(f"every selected event must have exactly {n} leptons")
-        per_lepton = np.repeat(events, counts)  # a boolean mask over the flat lepton arrays
-        fields = {"energy": "energy", "flavour": "type"} | {
-            f: f for f in ("pt", "eta", "phi", "charge", "ptcone30", "etcone20")
-        }
-        # lep["type"], not lep.type (awkward's type of the array)
+        index = starts + np.arange(n)[:, None]  # (n, events): lepton k of each event in row k
+
+        def gather(field: str) -> np.ndarray:
+            # the field "type" (lep["type"]; lep.type would be awkward's type of the array)
+            return np.asarray(layout.content.content(field).data)[index].T
+
         return cls(
-            **{name: ak.to_numpy(ak.flatten(lep[b], axis=1))[per_lepton].reshape(-1, n) for name, b in fields.items()}
+            pt=gather("pt"),
+            eta=gather("eta"),
+            phi=gather("phi"),
+            energy=gather("energy"),
+            charge=gather("charge"),
+            flavour=gather("type"),
+            ptcone30=gather("ptcone30"),
+            etcone20=gather("etcone20"),
         )
 
     def __len__(self) -> int:
@@ -112,7 +131,8 @@ class Leptons:
 
     def take(self, mask: np.ndarray) -> Leptons:
         """The leptons of the events where ``mask`` is true."""
-        return Leptons(**{f.name: getattr(self, f.name)[mask] for f in dataclasses.fields(self)})
+        rows = np.flatnonzero(mask)  # taken along the contiguous axis, which keeps the arrays lepton-major
+        return Leptons(**{f.name: np.take(getattr(self, f.name).T, rows, axis=1).T for f in dataclasses.fields(self)})
 
 
 def trigger(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
