@@ -13,14 +13,14 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import uproot
 
-__all__ = ["Checked", "InputError", "SkippedFile", "check_file", "preflight"]
+__all__ = ["Checked", "FileInfo", "InputError", "Mapper", "SkippedFile", "check_file", "preflight", "thread_map"]
 
 
 class InputError(RuntimeError):
@@ -41,12 +41,24 @@ class SkippedFile:
 
 
 @dataclass(frozen=True)
+class FileInfo:
+    """What a run needs to know about a readable file: its entries, its ROOT UUID (16 bytes) and the
+    entry numbers where the basket clusters of the checked branches start (ending with ``entries``)."""
+
+    entries: int
+    uuid: bytes
+    clusters: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Checked:
-    """The fileset of usable files, their entries per dataset, and what was skipped."""
+    """The fileset of usable files, their entries per dataset, what was skipped, and per
+    ``(dataset, path)`` the :class:`FileInfo` of every usable file."""
 
     fileset: dict[str, Any]
     entries: dict[str, int]
     skipped: tuple[SkippedFile, ...]
+    files: dict[tuple[str, str], FileInfo]
 
 
 class _Permanent(Exception):
@@ -57,7 +69,7 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def _open_and_count(path: str, tree: str, columns: Sequence[str], timeout: float) -> int:
+def _open_and_inspect(path: str, tree: str, columns: Sequence[str], timeout: float) -> FileInfo:
     with uproot.open(path, timeout=timeout) as f:
         if tree not in f:
             raise _Permanent(f"no tree '{tree}' (keys: {', '.join(sorted(set(f.keys(cycle=False)))) or 'none'})")
@@ -65,18 +77,19 @@ def _open_and_count(path: str, tree: str, columns: Sequence[str], timeout: float
         missing = [c for c in columns if c not in ttree]
         if missing:
             raise _Permanent(f"tree '{tree}' lacks the branch(es) {', '.join(missing)}")
-        return int(ttree.num_entries)
+        clusters = ttree.common_entry_offsets(filter_name=list(columns) or None)
+        return FileInfo(int(ttree.num_entries), f.file.fUUID, tuple(int(c) for c in clusters))
 
 
-def check_file(path: str, tree: str, columns: Sequence[str], timeout: float, retries: int) -> int:
-    """Open ``path`` and return the entries of ``tree``; retry transient failures ``retries`` times.
+def check_file(path: str, tree: str, columns: Sequence[str], timeout: float, retries: int) -> FileInfo:
+    """Open ``path`` and inspect ``tree`` and its ``columns``; retry transient failures ``retries`` times.
 
     Raises:
         InputError: naming the file and the last problem.
     """
     for attempt in range(retries + 1):
         try:
-            return _open_and_count(path, tree, columns, timeout)
+            return _open_and_inspect(path, tree, columns, timeout)
         except _Permanent as err:
             raise InputError(f"{path}: {err}") from None
         except Exception as err:  # network, HTTP status, truncated or non-ROOT file: try again, then give up
@@ -87,31 +100,42 @@ def check_file(path: str, tree: str, columns: Sequence[str], timeout: float, ret
     raise AssertionError("unreachable")
 
 
+#: Runs a function over a list of arguments and returns the results in order (``map`` of a pool).
+Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
+
+
+def thread_map(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``map`` in up to 8 threads: remote files are slow to open, and opening them waits on the network."""
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(items)))) as pool:
+        return list(pool.map(function, items))
+
+
+def _check(job: tuple[str, str, Sequence[str], float, int]) -> FileInfo | InputError:
+    try:
+        return check_file(*job)
+    except InputError as err:
+        return err
+
+
 def preflight(
     fileset: dict[str, Any],
     columns: Sequence[str],
     timeout: float,
     retries: int,
     skip_bad_files: bool,
+    mapper: Mapper = thread_map,
 ) -> Checked:
-    """Check every file of a validated fileset (in parallel threads, as remote files are slow to open).
+    """Check every file of a validated fileset, in parallel with ``mapper`` (threads by default; a runner
+    passes its worker pool or Dask cluster, so that files are checked where they will be read).
 
     Raises:
         InputError: on the first bad file, unless ``skip_bad_files``.
     """
     jobs = [(name, path, tree) for name, entry in fileset.items() for path, tree in entry["files"].items()]
-
-    def check(job: tuple[str, str, str]) -> int | InputError:
-        try:
-            return check_file(job[1], job[2], columns, timeout, retries)
-        except InputError as err:
-            return err
-
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(jobs)))) as pool:
-        outcomes = list(pool.map(check, jobs))
+    outcomes = mapper(_check, [(path, tree, tuple(columns), timeout, retries) for _, path, tree in jobs])
     kept: dict[str, Any] = {name: {**entry, "files": {}} for name, entry in fileset.items()}
     entries = dict.fromkeys(fileset, 0)
-    skipped = []
+    skipped, files = [], {}
     for (name, path, tree), outcome in zip(jobs, outcomes, strict=True):
         if isinstance(outcome, InputError):
             if not skip_bad_files:
@@ -119,6 +143,7 @@ def preflight(
             skipped.append(SkippedFile(name, path, str(outcome), None))
         else:
             kept[name]["files"][path] = tree
-            entries[name] += outcome
+            entries[name] += outcome.entries
+            files[name, path] = outcome
     kept = {name: entry for name, entry in kept.items() if entry["files"]}
-    return Checked(kept, entries, tuple(skipped))
+    return Checked(kept, entries, tuple(skipped), files)

@@ -102,6 +102,8 @@ def build_summary(
             "events": result.events,
             "events_per_s": result.events_per_s,
             "bytes_read": result.bytes_read,
+            "preflight_s": result.preflight_s,
+            "process_s": result.process_s,
         },
         "versions": {name: _version(name) for name in VERSIONED},
     }

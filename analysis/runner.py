@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import functools
 import hashlib
 import json
 import multiprocessing
@@ -28,11 +27,12 @@ from typing import Any
 
 from coffea import processor
 from coffea.processor import SimpleCheckpointer
+from coffea.processor.executor import FileMeta
 
-from analysis.inputs import InputError, SkippedFile, preflight
+from analysis.inputs import Checked, InputError, Mapper, SkippedFile, preflight, thread_map
 from processors.schema import MiniSchema
 
-__all__ = ["EXECUTORS", "RunResult", "run_fileset"]
+__all__ = ["EXECUTORS", "RunResult", "local_cluster", "run_fileset"]
 
 EXECUTORS = ("iterative", "futures", "dask")
 
@@ -45,7 +45,8 @@ class RunResult:
     the executor run itself (seconds); ``bytes_read``: compressed bytes requested from files;
     ``events``: events processed; ``skipped``: files left out with ``--skip-bad-files``;
     ``lost_events``: per dataset, events of readable files that were not processed (chunks that
-    failed and were skipped).
+    failed and were skipped); ``preflight_s``: wall time of the file checks before the run;
+    ``process_s``: time spent in the processor's ``process``, summed over chunks (and workers).
     """
 
     output: dict[str, Any]
@@ -53,6 +54,8 @@ class RunResult:
     wall_s: float
     bytes_read: int
     events: int
+    preflight_s: float = 0.0
+    process_s: float = 0.0
     skipped: tuple[SkippedFile, ...] = ()
     lost_events: dict[str, int] = field(default_factory=dict)
 
@@ -63,31 +66,56 @@ class RunResult:
 
 
 @contextlib.contextmanager
-def _executor(name: str, workers: int, scheduler: str | None, status: bool) -> Iterator[processor.ExecutorBase]:
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A Dask ``LocalCluster`` of ``workers`` single-threaded worker processes on this machine, closed on exit.
+
+    The workers are forked, so they start with this interpreter's imports (coffea, uproot, numba) instead of
+    importing them again, which takes seconds per worker.
+
+    Example:
+        >>> with local_cluster(2) as cluster:  # doctest: +SKIP
+        ...     result = run_fileset(fileset, HZZ4lProcessor(), executor="dask", scheduler=cluster.scheduler_address)
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def _executor(
+    name: str, workers: int, scheduler: str | None, status: bool
+) -> Iterator[tuple[processor.ExecutorBase, Mapper]]:
+    """coffea's executor ``name``, and a mapper that runs the file checks on the same workers."""
     if name == "iterative":
-        yield processor.IterativeExecutor(status=status)
+        yield processor.IterativeExecutor(status=status), thread_map
     elif name == "futures":
         # forked workers inherit the interpreter with coffea already imported, instead of importing it
-        # again in every worker (seconds each): the pool is ready at once
-        pool = functools.partial(concurrent.futures.ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"))
-        yield processor.FuturesExecutor(workers=workers, status=status, pool=pool)
+        # again in every worker (seconds each): the pool is ready at once, for the checks and the chunks
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield processor.FuturesExecutor(workers=workers, status=status, pool=pool), _pool_map(pool)
     elif name == "dask":
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         with contextlib.ExitStack() as stack:
             if scheduler is None:
-                # forked workers start with this interpreter's imports instead of importing everything again
-                stack.enter_context(dask.config.set({"distributed.worker.multiprocessing-method": "fork"}))
-                cluster = stack.enter_context(
-                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-                )
-                client = stack.enter_context(Client(cluster))
-            else:
-                client = stack.enter_context(Client(scheduler, timeout="30s"))
-            yield processor.DaskExecutor(client=client, status=status)
+                scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
+            client = stack.enter_context(Client(scheduler, timeout="30s"))
+            yield processor.DaskExecutor(client=client, status=status), _dask_map(client)
     else:
         raise ValueError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")
+
+
+def _pool_map(pool: concurrent.futures.Executor) -> Mapper:
+    return lambda function, items: list(pool.map(function, items))
+
+
+def _dask_map(client: Any) -> Mapper:
+    return lambda function, items: client.gather(client.map(function, items, pure=False))
 
 
 _WORK_ITEM = re.compile(
@@ -125,6 +153,33 @@ class KeyedCheckpointer(SimpleCheckpointer):
         return str(Path(self.checkpoint_dir) / fingerprint / meta_key / path.relative_to(self.checkpoint_dir))
 
 
+def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
+    """Entry numbers where chunks may start: the basket-cluster edges, plus extra edges every ``chunksize``
+    entries inside clusters longer than that. coffea merges consecutive clusters up to ``chunksize``, so a
+    chunk never decompresses a basket another chunk also needs, and stays below twice ``chunksize``."""
+    edges = [0]
+    for stop in clusters[1:]:
+        edges.extend(range(edges[-1] + chunksize, stop, chunksize))
+        edges.append(stop)
+    return edges
+
+
+def _file_metadata(checked: Checked, chunksize: int) -> dict[FileMeta, dict[str, Any]]:
+    """coffea's per-file metadata (entries, UUID, chunk edges) from the preflight, given to the ``Runner`` as
+    its metadata cache so that coffea does not open every file a second time to plan the chunks."""
+    return {
+        FileMeta(name, path, tree): {
+            **entry.get("metadata", {}),
+            "numentries": info.entries,
+            "uuid": info.uuid,
+            "clusters": _chunk_edges(info.clusters, chunksize),
+        }
+        for name, entry in checked.fileset.items()
+        for path, tree in entry["files"].items()
+        for info in [checked.files[name, path]]
+    }
+
+
 def run_fileset(
     fileset: dict[str, Any],
     processor_instance: processor.ProcessorABC,
@@ -156,11 +211,13 @@ def run_fileset(
     if scheduler is not None and executor != "dask":
         raise ValueError("--scheduler needs --executor dask")
     columns = tuple(getattr(processor_instance, "columns", ()))
-    checked = preflight(fileset, columns, timeout, retries, skip_bad_files)
-    fileset = checked.fileset
-    if columns:  # read the processor's branches in bulk, one request per chunk
-        fileset = {name: {**entry, "preload": list(columns)} for name, entry in fileset.items()}
-    with _executor(executor, workers, scheduler, status) as exe, warnings.catch_warnings():
+    with _executor(executor, workers, scheduler, status) as (exe, mapper), warnings.catch_warnings():
+        start = time.perf_counter()
+        checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper)
+        preflight_s = time.perf_counter() - start
+        fileset = checked.fileset
+        if columns:  # read the processor's branches in bulk, one request per chunk
+            fileset = {name: {**entry, "preload": list(columns)} for name, entry in fileset.items()}
         # skipped chunks are accounted for below, not only warned about
         warnings.filterwarnings("ignore", message="Skipping bad file", category=UserWarning)
         exe.retries = retries
@@ -170,6 +227,8 @@ def run_fileset(
             chunksize=chunksize,
             maxchunks=maxchunks,
             savemetrics=True,
+            align_clusters=True,  # chunks start on the edges of _chunk_edges
+            metadata_cache=_file_metadata(checked, chunksize),
             xrootdtimeout=int(timeout),
             skipbadfiles=(Exception,) if skip_bad_files else False,
             checkpointer=KeyedCheckpointer(checkpoint) if checkpoint else None,
@@ -194,6 +253,8 @@ def run_fileset(
         wall_s=wall,
         bytes_read=int(metrics.get("bytesread", 0)),
         events=int(sum(processed.values())),
+        preflight_s=preflight_s,
+        process_s=float(metrics.get("processtime", 0.0)),
         skipped=checked.skipped,
         lost_events=lost,
     )

@@ -50,7 +50,8 @@ def test_outputs_exist_and_agree(cli_run):
     root = uproot.open(out / "histograms.root")
     assert summary["preset"] == "default" and summary["lumi_fb"] == 10.0 and summary["executor"] == "iterative"
     assert summary["selection"]["lead_pt"] == 20.0
-    assert set(summary["metrics"]) >= {"wall_s", "events", "events_per_s", "bytes_read"}
+    assert set(summary["metrics"]) >= {"wall_s", "events", "events_per_s", "bytes_read", "preflight_s", "process_s"}
+    assert 0 < summary["metrics"]["process_s"] < summary["metrics"]["wall_s"]  # one process: part of the run
     assert summary["metrics"]["events"] == sum(d["events"] for d in summary["datasets"].values())
     assert summary["metrics"]["bytes_read"] > 0
     for name, d in summary["datasets"].items():

@@ -3,13 +3,14 @@ real ``dask scheduler`` with two ``dask worker`` processes on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from analysis.fileset import load_fileset
-from analysis.runner import run_fileset
+from analysis.runner import _chunk_edges, run_fileset
 from processors import HZZ4lProcessor
 from tests.helpers import dask_cluster
 
@@ -66,3 +67,25 @@ def test_scheduler_needs_dask(iterative):
 def test_unknown_executor(iterative):
     with pytest.raises(ValueError, match="unknown executor 'spark'"):
         run_fileset(iterative[0], HZZ4lProcessor(), executor="spark")
+
+
+@pytest.mark.parametrize("chunksize", [777, 10**9])
+def test_chunk_size_does_not_change_the_result(iterative, chunksize):
+    # chunks start on basket-cluster edges, with extra edges inside clusters longer than the chunk size
+    fileset, reference = iterative
+    result = run_fileset(fileset, HZZ4lProcessor(), chunksize=chunksize, status=False)
+    assert_same(reference, result.output)
+
+
+@pytest.mark.parametrize(
+    ("clusters", "chunksize"),
+    [((0, 10_000, 20_000, 22_450), 200), ((0, 10_000, 20_000, 22_450), 100_000), ((0, 1000), 300), ((0,), 100)],
+)
+def test_chunk_edges_keep_the_clusters_and_bound_the_chunks(clusters, chunksize):
+    edges = _chunk_edges(clusters, chunksize)
+    assert edges[0] == 0 and edges[-1] == clusters[-1]
+    assert set(clusters) <= set(edges)
+    steps = np.diff(edges)
+    assert np.all(steps > 0) and np.all(steps <= chunksize)
+    # nothing added where the clusters are already short enough
+    assert len(edges) == len(clusters) + sum(-(-(b - a) // chunksize) - 1 for a, b in itertools.pairwise(clusters))
