@@ -21,7 +21,7 @@ import mplhep
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "COLORS",
@@ -58,11 +58,15 @@ def atlas_label(ax: Axes, lumi_fb: float, loc: int = 0) -> None:
 
 
 def poisson_interval(counts: np.ndarray, cl: float = 0.682689) -> tuple[np.ndarray, np.ndarray]:
-    """Garwood (exact Poisson) interval of observed ``counts``: (lower, upper), same shape."""
+    """Garwood (exact Poisson) interval of observed ``counts``: (lower, upper), same shape.
+
+    ``chi2.ppf(q, 2n) / 2`` written as the inverse regularised gamma function ``gammaincinv(n, q)``:
+    scipy.special is a tenth of scipy.stats' import time.
+    """
     counts = np.asarray(counts, dtype=float)
     alpha = 1.0 - cl
-    lower = np.where(counts > 0, stats.chi2.ppf(alpha / 2, 2 * counts) / 2, 0.0)
-    upper = stats.chi2.ppf(1 - alpha / 2, 2 * (counts + 1)) / 2
+    lower = np.where(counts > 0, special.gammaincinv(np.maximum(counts, 1.0), alpha / 2), 0.0)
+    upper = special.gammaincinv(counts + 1, 1 - alpha / 2)
     return lower, upper
 
 
