@@ -13,7 +13,10 @@ Methods:
   read       uproot reading and decompressing exactly the branches the processor uses
   iterative  hzz4l processor, coffea IterativeExecutor
   futures    hzz4l processor, coffea FuturesExecutor with --workers processes
-  dask       hzz4l processor, coffea DaskExecutor on a LocalCluster with --workers workers
+  dask       hzz4l processor, coffea DaskExecutor on a LocalCluster of --workers workers started by the run
+             (what `hzz4l run --executor dask` does)
+  dask-cluster  the same on a LocalCluster already running, started before the clock (what
+             `hzz4l run --executor dask --scheduler ADDRESS` does on an existing cluster)
   awkward    uproot.iterate + awkward + vector, the style of the ATLAS outreach notebooks
   rdf        ROOT RDataFrame, one thread
   rdf-mt     ROOT RDataFrame with ImplicitMT on --workers threads
@@ -22,6 +25,7 @@ Methods:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -41,7 +45,7 @@ from processors.processor import COLUMNS, SCALE_FACTORS
 from processors.selection import PRESETS
 
 BRANCHES = list(COLUMNS)  # exactly the branches the processor reads
-METHODS = ("read", "iterative", "futures", "dask", "awkward", "rdf", "rdf-mt")
+METHODS = ("read", "iterative", "futures", "dask", "dask-cluster", "awkward", "rdf", "rdf-mt")
 LUMI_FB, BINS = 10.0, (34, 80.0, 250.0)
 
 
@@ -71,13 +75,19 @@ def run_coffea(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
     result = run_fileset(
         fileset,
         HZZ4lProcessor(lumi_fb=LUMI_FB, mass_bins=BINS),
-        executor=args.method,
+        executor=args.method.partition("-")[0],
         workers=args.workers,
+        scheduler=args.scheduler,
         chunksize=args.chunksize,
         status=False,
     )
     h = result.output["mass"]
-    return {"events": result.events, "histograms": {name: h[name, :].values().tolist() for name in h.axes["dataset"]}}
+    return {
+        "events": result.events,
+        "histograms": {name: h[name, :].values().tolist() for name in h.axes["dataset"]},
+        "preflight_s": result.preflight_s,
+        "process_s": result.process_s,
+    }
 
 
 def run_awkward(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
@@ -174,6 +184,7 @@ RUNNERS = {
     "iterative": run_coffea,
     "futures": run_coffea,
     "dask": run_coffea,
+    "dask-cluster": run_coffea,
     "awkward": run_awkward,
     "rdf": run_rdf,
     "rdf-mt": run_rdf,
@@ -182,10 +193,16 @@ RUNNERS = {
 
 def child(args: argparse.Namespace) -> None:
     """One measurement in this process: print a JSON line."""
+    from analysis.runner import local_cluster
+
     fileset = load_fileset(args.fileset)
-    start = time.perf_counter()
-    out = RUNNERS[args.method](fileset, args)
-    out["wall_s"] = time.perf_counter() - start
+    with contextlib.ExitStack() as stack:
+        args.scheduler = None
+        if args.method == "dask-cluster":  # an existing cluster: started before the clock
+            args.scheduler = stack.enter_context(local_cluster(args.workers)).scheduler_address
+        start = time.perf_counter()
+        out = RUNNERS[args.method](fileset, args)
+        out["wall_s"] = time.perf_counter() - start
     kib = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     )
@@ -228,7 +245,7 @@ def measure(method: str, args: argparse.Namespace, fileset_path: Path) -> dict[s
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"{method} failed:\n{done.stderr[-3000:]}")
     out = json.loads(line[len("RESULT ") :])
-    out["process_s"] = total
+    out["whole_process_s"] = total
     return out
 
 
@@ -297,10 +314,25 @@ def main() -> None:
     print(header)
     for method, runs in rows.items():
         wall = statistics.median(r["wall_s"] for r in runs)
-        process = statistics.median(r["process_s"] for r in runs)
+        whole = statistics.median(r["whole_process_s"] for r in runs)
         rss = max(r["rss_mb"] for r in runs)
         ratio = f"{base / wall:.2f}" if base else "–"
-        print(f"| {method} | {events / wall:,.0f} | {megabytes / wall:.1f} | {ratio} | {process:.2f} | {rss:.0f} |")
+        print(f"| {method} | {events / wall:,.0f} | {megabytes / wall:.1f} | {ratio} | {whole:.2f} | {rss:.0f} |")
+
+    coffea = {m: runs for m, runs in rows.items() if "preflight_s" in runs[0]}
+    if coffea:
+        print(
+            "\nWhere the hzz4l time goes (medians; process() per worker: summed over the chunks, divided by the\n"
+            "workers):\n\n"
+            "| method | run [s] | file checks [s] | process() per worker [s] | reading, coffea and the rest [s] |\n"
+            "|---|---:|---:|---:|---:|"
+        )
+        for method, runs in coffea.items():
+            workers = 1 if method == "iterative" else args.workers
+            parts = [(r["wall_s"], r["preflight_s"], r["process_s"] / workers) for r in runs]
+            wall, checks, work = (statistics.median(p[i] for p in parts) for i in range(3))
+            rest = statistics.median(w - c - p for w, c, p in parts)
+            print(f"| {method} | {wall:.2f} | {checks:.2f} | {work:.2f} | {rest:.2f} |")
 
 
 if __name__ == "__main__":
