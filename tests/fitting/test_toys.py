@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from fitting.fit import Model
 from fitting.toys import coverage, draw_toys, goodness_of_fit_toys
@@ -41,11 +41,25 @@ def test_coverage_of_two_point_three_is_68_percent(statistic):
     assert np.all(np.abs(fraction - expected) < 4 * error), (fraction, expected, error)
 
 
-def test_coverage_is_binomial_fraction_per_d():
+def test_coverage_counts_toys_like_a_toy_by_toy_scipy_fit():
+    # the same toys (same generator, fresh toys for every d), each fitted on its own by scipy
     model = Model(pseudo(5), "poisson")
-    fractions = coverage(model, TRUTH, np.linspace(1, 5, 5), 200, np.random.default_rng(4))
-    assert np.all(np.diff(fractions) >= -0.1)  # fresh toys per d, so only roughly monotonic
-    assert np.all((fractions * 200) == np.round(fractions * 200))
+    d_values, ntoys = np.array([1.0, 2.3, 4.0]), 60
+    fractions = coverage(model, TRUTH, d_values, ntoys, np.random.default_rng(4))
+    rng, expected = np.random.default_rng(4), []
+    for d in d_values:
+        inside = 0
+        for toy in draw_toys(model.templates.predict(*TRUTH), ntoys, rng):
+            fit = optimize.minimize(
+                lambda p, toy=toy: model.chi2(p[0], p[1], toy),
+                TRUTH,
+                method="Nelder-Mead",
+                options={"xatol": 1e-9, "fatol": 1e-11},
+            )
+            inside += model.chi2(*TRUTH, toy) - fit.fun <= d
+        expected.append(inside / ntoys)
+    np.testing.assert_array_equal(fractions, expected)
+    assert 0 < fractions[0] < fractions[-1] < 1  # the test discriminates: some toys in, some out
 
 
 def test_gaussian_toys_are_drawn_in_the_tutorials_order():
