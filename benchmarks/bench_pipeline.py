@@ -6,8 +6,9 @@ Generates demo samples at ``--scale`` (25 is about 2 M simulated events, the siz
 set; cached under ``--data``), then runs every method ``--repeat`` times, each in a fresh process,
 and prints medians of events/s, MB/s and peak memory (RSS, the largest process of the method) as
 ratios to the read limit. events/s is timed from the fileset to the histograms, after the method's
-imports; the whole process, imports and start-up (ROOT's JIT, a LocalCluster) included, is timed too. Every method except the read limit must produce the same histograms
-(checked bin by bin against the iterative executor). RDataFrame needs ``pip install -e ".[bench]"``
+imports; the whole process, imports and start-up (ROOT's JIT, a LocalCluster) included, is timed too.
+Every method except the read limit must produce the same histograms (checked bin by bin against the
+iterative executor). RDataFrame needs ``pip install -e ".[bench]"``
 (the ``root`` package); without it those rows are skipped.
 
 Methods:

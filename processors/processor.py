@@ -72,12 +72,14 @@ def four_lepton_mass(leptons: Leptons) -> np.ndarray:
 
     The file's float32 values are summed in float64, so m4l does not suffer from the cancellation in
     E^2 - p^2. Two transcendental functions per lepton instead of three: sin(phi) is
-    ``copysign(sqrt(1 - cos^2), phi)`` (phi in [-pi, pi]) and sinh(eta) is ``(e^eta - e^-eta) / 2``;
-    both agree with ``np.sin``/``np.sinh`` to about 1e-13 of m4l.
+    ``copysign(sqrt(1 - cos^2), phi)`` with phi brought into [-pi, pi], and sinh(eta) is
+    ``(e^eta - e^-eta) / 2``; both agree with ``np.sin``/``np.sinh`` to about 1e-13 of m4l.
     """
     px, py, pz, energy = (np.zeros(len(leptons)) for _ in range(4))
     for k in range(leptons.pt.shape[1]):  # lepton by lepton: contiguous columns of the lepton-major arrays
         pt, phi = leptons.pt[:, k].astype(np.float64), leptons.phi[:, k].astype(np.float64)
+        if np.any(np.abs(phi) > np.pi):  # e.g. float32(pi) > pi, or a file storing phi in [0, 2 pi)
+            phi = np.remainder(phi + np.pi, 2 * np.pi) - np.pi
         cos = np.cos(phi)
         exp_eta = np.exp(leptons.eta[:, k].astype(np.float64))
         px += pt * cos

@@ -15,11 +15,16 @@ from tests import reference
 from tests.helpers import good_event, lepton, read_events
 
 
-def test_m4l_against_numpy(write_events):
+@pytest.mark.parametrize(
+    "phi_range",
+    [(-math.pi, math.pi), (0.0, 2 * math.pi), (-3 * math.pi, 3 * math.pi)],
+    ids=["atlas", "zero-to-two-pi", "wide"],
+)
+def test_m4l_against_numpy(write_events, phi_range):
     rng = np.random.default_rng(3)
     events = []
     for _ in range(50):
-        pts, etas, phis = rng.uniform(5, 200, 4), rng.uniform(-2.4, 2.4, 4), rng.uniform(-math.pi, math.pi, 4)
+        pts, etas, phis = rng.uniform(5, 200, 4), rng.uniform(-2.4, 2.4, 4), rng.uniform(*phi_range, 4)
         masses = rng.choice([0.000511, 0.10566], 4)
         events.append(
             good_event(
