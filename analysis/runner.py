@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -153,6 +154,32 @@ class KeyedCheckpointer(SimpleCheckpointer):
         return str(Path(self.checkpoint_dir) / fingerprint / meta_key / path.relative_to(self.checkpoint_dir))
 
 
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Move the objects that exist before the run out of the garbage collector's sight (``gc.freeze``) for its
+    duration, so that collecting after every chunk scans only that chunk's objects. Forked workers inherit it."""
+    freeze = gc.get_freeze_count() == 0  # never undo a freeze that is not ours
+    if freeze:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.unfreeze()
+
+
+def _chunk_buffers() -> dict[str, Any]:
+    """A new chunk's NanoEvents buffer cache (coffea's ``Runner(cachestrategy=...)``), made after collecting the
+    previous chunk: its NanoEvents and uproot objects are cyclic garbage holding about 25 MB per 100k events,
+    which Python's generational collector frees only every several chunks, so that peak memory grew with the
+    number of chunks (474 MB at 8 M events against 244 MB with this). In a worker that did not inherit
+    :func:`_frozen_heap` (a remote Dask worker), the worker's own objects are frozen at its first chunk."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+    gc.collect()
+    return {}
+
+
 def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
     """Entry numbers where chunks may start: the basket-cluster edges, plus extra edges every ``chunksize``
     entries inside clusters longer than that. coffea merges consecutive clusters up to ``chunksize``, so a
@@ -211,7 +238,11 @@ def run_fileset(
     if scheduler is not None and executor != "dask":
         raise ValueError("--scheduler needs --executor dask")
     columns = tuple(getattr(processor_instance, "columns", ()))
-    with _executor(executor, workers, scheduler, status) as (exe, mapper), warnings.catch_warnings():
+    with (
+        _frozen_heap(),
+        _executor(executor, workers, scheduler, status) as (exe, mapper),
+        warnings.catch_warnings(),
+    ):
         start = time.perf_counter()
         checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper)
         preflight_s = time.perf_counter() - start
@@ -229,6 +260,7 @@ def run_fileset(
             savemetrics=True,
             align_clusters=True,  # chunks start on the edges of _chunk_edges
             metadata_cache=_file_metadata(checked, chunksize),
+            cachestrategy=_chunk_buffers,
             xrootdtimeout=int(timeout),
             skipbadfiles=(Exception,) if skip_bad_files else False,
             checkpointer=KeyedCheckpointer(checkpoint) if checkpoint else None,

@@ -3,6 +3,7 @@ real ``dask scheduler`` with two ``dask worker`` processes on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Iterator
 
@@ -89,3 +90,19 @@ def test_chunk_edges_keep_the_clusters_and_bound_the_chunks(clusters, chunksize)
     assert np.all(steps > 0) and np.all(steps <= chunksize)
     # nothing added where the clusters are already short enough
     assert len(edges) == len(clusters) + sum(-(-(b - a) // chunksize) - 1 for a, b in itertools.pairwise(clusters))
+
+
+def test_run_leaves_the_garbage_collector_as_it_found_it(iterative):
+    # the run freezes the objects that exist before it (so collecting after each chunk is cheap) and
+    # unfreezes them afterwards, but never undoes a freeze of the caller
+    fileset, _ = iterative
+    assert gc.get_freeze_count() == 0
+    run_fileset(fileset, HZZ4lProcessor(), chunksize=5000, status=False)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        run_fileset(fileset, HZZ4lProcessor(), chunksize=5000, status=False)
+        assert gc.get_freeze_count() > frozen // 2  # some frozen objects die during the run; the freeze stays
+    finally:
+        gc.unfreeze()
