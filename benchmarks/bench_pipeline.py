@@ -188,8 +188,9 @@ IMPORTS = {
     "read": ("uproot",),
     "iterative": ("analysis.runner", "processors"),
     "futures": ("analysis.runner", "processors"),
-    "dask": ("analysis.runner", "processors", "distributed"),
-    "dask-cluster": ("analysis.runner", "processors", "distributed"),
+    # coffea's DaskExecutor imports dask.dataframe (and pandas) on its first call: about 1.5 s here
+    "dask": ("analysis.runner", "processors", "distributed", "dask.dataframe"),
+    "dask-cluster": ("analysis.runner", "processors", "distributed", "dask.dataframe"),
     "awkward": ("uproot", "awkward", "vector"),
     "rdf": ("ROOT",),
     "rdf-mt": ("ROOT",),
