@@ -3,13 +3,14 @@
     python benchmarks/bench_pipeline.py [--scale 25] [--repeat 3] [--workers 2] [--chunksize 100000]
 
 Generates demo samples at ``--scale`` (25 is about 2 M simulated events, the size of the real 4lep
-set; cached under ``--data``), then runs every method ``--repeat`` times, each in a fresh process,
-and prints medians of events/s, MB/s and peak memory (RSS, the largest process of the method) as
-ratios to the read limit. events/s is timed from the fileset to the histograms, after the method's
-imports; the whole process, imports and start-up (ROOT's JIT, a LocalCluster) included, is timed too.
-Every method except the read limit must produce the same histograms (checked bin by bin against the
-iterative executor). RDataFrame needs ``pip install -e ".[bench]"``
-(the ``root`` package); without it those rows are skipped.
+set; cached under ``--data``), reads every file once (a warm page cache, as for a rerun), then runs
+every method ``--repeat`` times, round robin, each run in a fresh process, and prints medians of
+events/s, MB/s and peak memory (RSS, the largest process of the method) as ratios to the read limit.
+events/s is timed from the fileset to the histograms, after the method's imports; the whole process,
+imports and start-up (ROOT's JIT, a LocalCluster) included, is timed too. Every method except the
+read limit must produce the same histograms (checked bin by bin against the first such method).
+RDataFrame needs ``pip install -e ".[bench]"`` (the ``root`` package); without it those rows are
+skipped.
 
 Methods:
   read       uproot reading and decompressing exactly the branches the processor uses
@@ -232,6 +233,15 @@ def child(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------ driver
 
 
+def warm_page_cache(fileset: dict) -> None:
+    """Read every file once, so that every method finds them in the page cache (as a rerun does)."""
+    for entry in fileset.values():
+        for path in entry["files"]:
+            with open(path, "rb") as f:
+                while f.read(1 << 24):
+                    pass
+
+
 def compressed_bytes(fileset: dict) -> int:
     import uproot
 
@@ -307,18 +317,18 @@ def main() -> None:
             print("ROOT is not installed (pip install -e '.[bench]'): skipping rdf and rdf-mt")
             methods = [m for m in methods if not m.startswith("rdf")]
 
-    rows, reference = {}, None
-    for method in methods:
-        runs = [measure(method, args, fileset_path) for _ in range(args.repeat)]
-        rows[method] = runs
-        if runs[0]["histograms"] is not None:
-            reference = reference or runs[0]["histograms"]
-            for run in runs:
-                if not same_histograms(reference, run["histograms"]):
-                    raise SystemExit(
-                        f"{method} does not reproduce the histograms of {methods[1]}: its numbers are void"
-                    )
+    warm_page_cache(fileset)
+    # round robin: a drift of the machine during the benchmark affects every method alike
+    rows: dict[str, list[dict[str, Any]]] = {method: [] for method in methods}
+    for _ in range(args.repeat):
+        for method in methods:
+            rows[method].append(measure(method, args, fileset_path))
+    reference = next(((m, runs[0]["histograms"]) for m, runs in rows.items() if runs[0]["histograms"]), None)
+    for method, runs in rows.items():
         print(f"  {method}: {[round(r['wall_s'], 2) for r in runs]} s", flush=True)
+        for run in runs:
+            if run["histograms"] is not None and not same_histograms(reference[1], run["histograms"]):
+                raise SystemExit(f"{method} does not reproduce the histograms of {reference[0]}: its numbers are void")
 
     events = rows[methods[0]][0]["events"]
     print(
