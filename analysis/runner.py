@@ -182,8 +182,9 @@ def _chunk_buffers() -> dict[str, Any]:
 
 def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
     """Entry numbers where chunks may start: the basket-cluster edges, plus extra edges every ``chunksize``
-    entries inside clusters longer than that. coffea merges consecutive clusters up to ``chunksize``, so a
-    chunk never decompresses a basket another chunk also needs, and stays below twice ``chunksize``."""
+    entries inside clusters longer than that. coffea merges consecutive edges up to ``chunksize``: chunks that
+    meet on a cluster edge share no basket (none is decompressed twice), and no chunk reaches twice
+    ``chunksize`` however long the file's clusters are."""
     edges = [0]
     for stop in clusters[1:]:
         edges.extend(range(edges[-1] + chunksize, stop, chunksize))
