@@ -52,13 +52,20 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class Checked:
-    """The fileset of usable files, their entries per dataset, what was skipped, and per
-    ``(dataset, path)`` the :class:`FileInfo` of every usable file."""
+    """The fileset of usable files, what was skipped, and per ``(dataset, path)`` the :class:`FileInfo` of
+    every usable file."""
 
     fileset: dict[str, Any]
-    entries: dict[str, int]
     skipped: tuple[SkippedFile, ...]
     files: dict[tuple[str, str], FileInfo]
+
+    @property
+    def entries(self) -> dict[str, int]:
+        """Entries of the usable files, per dataset."""
+        totals = dict.fromkeys(self.fileset, 0)
+        for (name, _), info in self.files.items():
+            totals[name] += info.entries
+        return totals
 
 
 class _Permanent(Exception):
@@ -134,7 +141,6 @@ def preflight(
     jobs = [(name, path, tree) for name, entry in fileset.items() for path, tree in entry["files"].items()]
     outcomes = mapper(_check, [(path, tree, tuple(columns), timeout, retries) for _, path, tree in jobs])
     kept: dict[str, Any] = {name: {**entry, "files": {}} for name, entry in fileset.items()}
-    entries = dict.fromkeys(fileset, 0)
     skipped, files = [], {}
     for (name, path, tree), outcome in zip(jobs, outcomes, strict=True):
         if isinstance(outcome, InputError):
@@ -143,7 +149,6 @@ def preflight(
             skipped.append(SkippedFile(name, path, str(outcome), None))
         else:
             kept[name]["files"][path] = tree
-            entries[name] += outcome.entries
             files[name, path] = outcome
     kept = {name: entry for name, entry in kept.items() if entry["files"]}
-    return Checked(kept, entries, tuple(skipped), files)
+    return Checked(kept, tuple(skipped), files)

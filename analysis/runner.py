@@ -172,7 +172,7 @@ def _chunk_buffers() -> dict[str, Any]:
     """A new chunk's NanoEvents buffer cache (coffea's ``Runner(cachestrategy=...)``), made after collecting the
     previous chunk: its NanoEvents and uproot objects are cyclic garbage holding about 25 MB per 100k events,
     which Python's generational collector frees only every several chunks, so that peak memory grew with the
-    number of chunks (474 MB at 8 M events against 244 MB with this). In a worker that did not inherit
+    number of chunks (see docs/performance.md). In a worker that did not inherit
     :func:`_frozen_heap` (a remote Dask worker), the worker's own objects are frozen at its first chunk."""
     if gc.get_freeze_count() == 0:
         gc.freeze()
@@ -195,17 +195,16 @@ def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
 def _file_metadata(checked: Checked, chunksize: int) -> dict[FileMeta, dict[str, Any]]:
     """coffea's per-file metadata (entries, UUID, chunk edges) from the preflight, given to the ``Runner`` as
     its metadata cache so that coffea does not open every file a second time to plan the chunks."""
-    return {
-        FileMeta(name, path, tree): {
+    metadata = {}
+    for (name, path), info in checked.files.items():
+        entry = checked.fileset[name]
+        metadata[FileMeta(name, path, entry["files"][path])] = {
             **entry.get("metadata", {}),
             "numentries": info.entries,
             "uuid": info.uuid,
             "clusters": _chunk_edges(info.clusters, chunksize),
         }
-        for name, entry in checked.fileset.items()
-        for path, tree in entry["files"].items()
-        for info in [checked.files[name, path]]
-    }
+    return metadata
 
 
 def run_fileset(
