@@ -180,3 +180,14 @@ def test_leptons_need_the_stated_multiplicity(write_events):
     read = read_events(write_events([good_event(leptons=good_event()["leptons"][:3])]))
     with pytest.raises(ValueError, match="exactly 4 leptons"):
         Leptons.of(read.lep, np.ones(1, dtype=bool), 4)
+
+
+def test_leptons_of_a_sliced_collection(write_events):
+    # a collection that is no longer plain lists of records (here: every other event) is packed first
+    events = [good_event(leptons=[lepton(30 + i + k, 0.1 * k, 0.2 * k) for k in range(4)]) for i in range(6)]
+    read = read_events(write_events(events))
+    every = np.ones(6, dtype=bool)
+    whole = Leptons.of(read.lep, every, 4)
+    sliced = Leptons.of(read.lep[::2], every[::2], 4)
+    for field in ("pt", "eta", "phi", "energy", "charge", "flavour", "ptcone30", "etcone20"):
+        np.testing.assert_array_equal(getattr(sliced, field), getattr(whole, field)[::2])
