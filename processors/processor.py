@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import awkward as ak
 import hist
@@ -26,7 +26,15 @@ from coffea import processor
 
 from processors.selection import MEV_PER_GEV, PRESETS, Leptons, SelectionConfig, select
 
-__all__ = ["COLUMNS", "DEFAULT_MASS_BINS", "SCALE_FACTORS", "HZZ4lProcessor", "event_weights", "four_lepton_mass"]
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_MASS_BINS",
+    "SCALE_FACTORS",
+    "BranchType",
+    "HZZ4lProcessor",
+    "event_weights",
+    "four_lepton_mass",
+]
 
 #: (number of bins, low edge, high edge) of the m4l axis, in GeV — the tutorial's binning.
 DEFAULT_MASS_BINS: tuple[int, float, float] = (34, 80.0, 250.0)
@@ -34,21 +42,36 @@ DEFAULT_MASS_BINS: tuple[int, float, float] = (34, 80.0, 250.0)
 #: Scale-factor branches multiplied into the simulation weight.
 SCALE_FACTORS = ("scaleFactor_PILEUP", "scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER")
 
-#: Every branch the processor reads: a runner can load them in bulk (one request per chunk).
-COLUMNS = (
-    "trigE",
-    "trigM",
-    "mcWeight",
-    *SCALE_FACTORS,
-    "lep_pt",
-    "lep_eta",
-    "lep_phi",
-    "lep_E",
-    "lep_charge",
-    "lep_type",
-    "lep_ptcone30",
-    "lep_etcone20",
-)
+
+class BranchType(NamedTuple):
+    """What a branch must hold: one value per event or a list per event (``jagged``), of numpy dtype ``kinds``.
+
+    Both ROOT layouts of a jagged branch qualify: the ``std::vector`` branches of the real files and the counted
+    arrays (``lep_pt[lep_n]``) that uproot writes.
+
+    Example:
+        >>> COLUMNS["lep_pt"]
+        BranchType(jagged=True, kinds='f')
+    """
+
+    jagged: bool
+    kinds: str  # numpy dtype kinds accepted: "f" float, "i"/"u" (un)signed integer, "b" boolean
+
+
+_FLOAT, _INTEGER, _BOOL = BranchType(False, "f"), BranchType(False, "iu"), BranchType(False, "b")
+_FLOATS, _INTEGERS = BranchType(True, "f"), BranchType(True, "iu")
+
+#: Every branch the processor reads and what it must hold: a runner loads them in bulk (one request per chunk)
+#: and checks them in every file before processing. ``lep_n`` is the lepton collection's counter.
+COLUMNS: dict[str, BranchType] = {
+    "trigE": _BOOL,
+    "trigM": _BOOL,
+    "mcWeight": _FLOAT,
+    **dict.fromkeys(SCALE_FACTORS, _FLOAT),
+    "lep_n": _INTEGER,
+    **dict.fromkeys(("lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_ptcone30", "lep_etcone20"), _FLOATS),
+    **dict.fromkeys(("lep_charge", "lep_type"), _INTEGERS),
+}
 
 
 def event_weights(events: ak.Array, metadata: Mapping[str, Any], lumi_fb: float) -> np.ndarray:
@@ -128,8 +151,8 @@ class HZZ4lProcessor(processor.ProcessorABC):
         return self._fingerprint
 
     @property
-    def columns(self) -> tuple[str, ...]:
-        """The branches ``process`` reads."""
+    def columns(self) -> dict[str, BranchType]:
+        """The branches ``process`` reads, with what each must hold."""
         return COLUMNS
 
     def make_histogram(self, datasets: tuple[str, ...] = ()) -> hist.Hist:
