@@ -17,7 +17,7 @@ import click
 
 __all__ = ["main"]
 
-PRESET_NAMES = ("default", "tutorial")
+PRESET_NAMES = ("default", "tutorial", "outreach")
 EXECUTOR_NAMES = ("iterative", "futures", "dask")
 
 
@@ -115,7 +115,8 @@ def demo(output: Path, scale: float, seed: int) -> None:
     type=click.Choice(PRESET_NAMES),
     default="default",
     show_default=True,
-    help="Selection: 'default' (full) or 'tutorial' (the tutorial's cuts exactly).",
+    help="Selection: 'default' (full), 'tutorial' (the tutorial's cuts exactly) or 'outreach' (the ATLAS "
+    "outreach notebook's cuts exactly).",
 )
 @click.option(
     "--lumi",

@@ -24,6 +24,7 @@ import hist
 import numpy as np
 from coffea import processor
 
+from processors.schema import check_counts
 from processors.selection import MEV_PER_GEV, PRESETS, Leptons, SelectionConfig, select
 
 __all__ = [
@@ -72,6 +73,8 @@ COLUMNS: dict[str, BranchType] = {
     **dict.fromkeys(("lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_ptcone30", "lep_etcone20"), _FLOATS),
     **dict.fromkeys(("lep_charge", "lep_type"), _INTEGERS),
 }
+
+_JAGGED_COLUMNS = tuple(name for name, kind in COLUMNS.items() if kind.jagged)
 
 
 def event_weights(events: ak.Array, metadata: Mapping[str, Any], lumi_fb: float) -> np.ndarray:
@@ -165,8 +168,13 @@ class HZZ4lProcessor(processor.ProcessorABC):
         )
 
     def process(self, events: ak.Array) -> dict[str, Any]:
-        """Run the selection on one chunk of events and return its accumulator."""
+        """Run the selection on one chunk of events and return its accumulator.
+
+        Raises:
+            processors.schema.BranchLengthError: a lepton branch disagrees with ``lep_n`` (file, branch, entry).
+        """
         dataset = events.metadata["dataset"]
+        check_counts(events, _JAGGED_COLUMNS)
         weights = event_weights(events, events.metadata, self.lumi_fb)
         selection = select(events, self.selection)
 

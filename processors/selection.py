@@ -13,6 +13,8 @@ Example:
     ['trigger', 'four_leptons', 'kinematics', 'flavour', 'isolation', 'charge']
     >>> [name for name, _ in active_cuts(PRESETS["tutorial"])]
     ['four_leptons', 'kinematics', 'flavour', 'isolation', 'charge']
+    >>> [name for name, _ in active_cuts(PRESETS["outreach"])]
+    ['four_leptons', 'flavour', 'charge']
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "four_leptons",
     "isolation",
     "kinematics",
+    "lepton_cuts",
     "select",
     "trigger",
 ]
@@ -49,17 +52,20 @@ MEV_PER_GEV = 1000.0
 class SelectionConfig:
     """Thresholds of the selection. Momenta in GeV; isolation as a fraction of the lepton pT.
 
-    ``max_etcone20_rel=None`` drops the calorimeter isolation and ``require_trigger=False``
-    drops the trigger requirement (both as in the tutorial preset).
+    ``n_leptons`` leptons are required, exactly, or at least with ``allow_extra_leptons`` (the first
+    ``n_leptons`` as stored in the file are then the candidates the lepton cuts and m4l use). A threshold set to
+    ``None`` is not applied; the kinematic and isolation cuts drop out of the cutflow when all of theirs are
+    ``None``, and ``require_trigger=False`` drops the trigger requirement.
     """
 
     require_trigger: bool = True
     n_leptons: int = 4
-    lead_pt: float = 20.0
-    min_pt: float = 7.0
-    max_abs_eta: float = 2.5
+    allow_extra_leptons: bool = False
+    lead_pt: float | None = 20.0
+    min_pt: float | None = 7.0
+    max_abs_eta: float | None = 2.5
     flavour_sums: tuple[int, ...] = (44, 48, 52)
-    max_ptcone30_rel: float = 0.3
+    max_ptcone30_rel: float | None = 0.3
     max_etcone20_rel: float | None = 0.3
     charge_sum: int = 0
 
@@ -68,11 +74,22 @@ class SelectionConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
-#: ``default``: the full selection. ``tutorial``: the tutorial's selection exactly — its trigger
-#: requirement is computed but never applied, and its isolation tests ptcone30/pT twice.
+#: ``default``: the full selection. ``tutorial``: the tutorial's selection exactly — its trigger requirement is
+#: computed but never applied, and its isolation tests ptcone30/pT twice. ``outreach``: the ATLAS outreach HZZ
+#: notebook's selection exactly — at least four leptons, the first four with charges summing to 0 and
+#: ``lep_type`` summing to 44, 48 or 52, nothing else.
 PRESETS: dict[str, SelectionConfig] = {
     "default": SelectionConfig(),
     "tutorial": SelectionConfig(require_trigger=False, max_etcone20_rel=None),
+    "outreach": SelectionConfig(
+        require_trigger=False,
+        allow_extra_leptons=True,
+        lead_pt=None,
+        min_pt=None,
+        max_abs_eta=None,
+        max_ptcone30_rel=None,
+        max_etcone20_rel=None,
+    ),
 }
 
 
@@ -94,7 +111,7 @@ class Leptons:
 
     @classmethod
     def of(cls, lep: ak.Array, events: np.ndarray, n: int) -> Leptons:
-        """The leptons of the events where the boolean mask ``events`` is true, each with exactly ``n``.
+        """The first ``n`` leptons of the events where the boolean mask ``events`` is true (each has ``n`` or more).
 
         The arrays are gathered straight from the flat lepton columns, lepton-major in memory (shape
         ``(events, n)``, Fortran order), so per-event reductions over the ``n`` leptons run as
@@ -107,8 +124,8 @@ class Leptons:
             layout = ak.to_layout(ak.to_packed(lep))  # e.g. a sliced collection: make it plain lists of records
         offsets = np.asarray(layout.offsets.data)
         starts = offsets[:-1][events]
-        if np.any(offsets[1:][events] - starts != n):
-            raise ValueError(f"every selected event must have exactly {n} leptons")
+        if np.any(offsets[1:][events] - starts < n):
+            raise ValueError(f"every selected event must have at least {n} leptons")
         index = starts + np.arange(n)[:, None]  # (n, events): lepton k of each event in row k
 
         def gather(field: str) -> np.ndarray:
@@ -141,15 +158,22 @@ def trigger(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
 
 
 def four_leptons(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
-    """Exactly ``cfg.n_leptons`` leptons."""
-    return ak.to_numpy(ak.num(events.lep, axis=1)) == cfg.n_leptons
+    """Exactly ``cfg.n_leptons`` leptons (at least, with ``allow_extra_leptons``), counted by ``lep_n``."""
+    counts = np.asarray(events.lep_n)
+    return counts >= cfg.n_leptons if cfg.allow_extra_leptons else counts == cfg.n_leptons
 
 
 def kinematics(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
-    """Leading pT > ``lead_pt``, every pT > ``min_pt`` and every |eta| < ``max_abs_eta``."""
-    lead = np.max(leptons.pt, axis=1) > cfg.lead_pt * MEV_PER_GEV
-    every = np.all((leptons.pt > cfg.min_pt * MEV_PER_GEV) & (np.abs(leptons.eta) < cfg.max_abs_eta), axis=1)
-    return lead & every
+    """Leading pT > ``lead_pt``, every pT > ``min_pt`` and every |eta| < ``max_abs_eta`` (those not None)."""
+    passed = np.ones(len(leptons), dtype=bool)
+    if cfg.lead_pt is not None:
+        passed &= np.max(leptons.pt, axis=1) > cfg.lead_pt * MEV_PER_GEV
+    every = np.ones(leptons.pt.shape, dtype=bool)
+    if cfg.min_pt is not None:
+        every &= leptons.pt > cfg.min_pt * MEV_PER_GEV
+    if cfg.max_abs_eta is not None:
+        every &= np.abs(leptons.eta) < cfg.max_abs_eta
+    return passed & np.all(every, axis=1)
 
 
 def flavour(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
@@ -158,8 +182,10 @@ def flavour(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
 
 
 def isolation(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
-    """Every lepton ptcone30/pT < ``max_ptcone30_rel`` (and etcone20/pT < ``max_etcone20_rel``)."""
-    isolated = leptons.ptcone30 / leptons.pt < cfg.max_ptcone30_rel
+    """Every lepton ptcone30/pT < ``max_ptcone30_rel`` and etcone20/pT < ``max_etcone20_rel`` (those not None)."""
+    isolated = np.ones(leptons.pt.shape, dtype=bool)
+    if cfg.max_ptcone30_rel is not None:
+        isolated &= leptons.ptcone30 / leptons.pt < cfg.max_ptcone30_rel
     if cfg.max_etcone20_rel is not None:
         isolated &= leptons.etcone20 / leptons.pt < cfg.max_etcone20_rel
     return np.all(isolated, axis=1)
@@ -185,9 +211,18 @@ def event_cuts(cfg: SelectionConfig) -> list[tuple[str, EventCut]]:
     return [*([("trigger", trigger)] if cfg.require_trigger else []), ("four_leptons", four_leptons)]
 
 
+def lepton_cuts(cfg: SelectionConfig) -> list[tuple[str, LeptonCut]]:
+    """The lepton cuts ``cfg`` applies, in order: a cut whose thresholds are all None is left out."""
+    thresholds = {
+        "kinematics": (cfg.lead_pt, cfg.min_pt, cfg.max_abs_eta),
+        "isolation": (cfg.max_ptcone30_rel, cfg.max_etcone20_rel),
+    }
+    return [(name, cut) for name, cut in LEPTON_CUTS if any(t is not None for t in thresholds.get(name, (0,)))]
+
+
 def active_cuts(cfg: SelectionConfig) -> list[tuple[str, EventCut | LeptonCut]]:
     """The cuts ``cfg`` applies, in cutflow order, as ``(name, function)`` pairs."""
-    return [*event_cuts(cfg), *LEPTON_CUTS]
+    return [*event_cuts(cfg), *lepton_cuts(cfg)]
 
 
 @dataclass(frozen=True)
@@ -214,7 +249,7 @@ def select(events: ak.Array, cfg: SelectionConfig) -> Selection:
     index = np.flatnonzero(passing)
     leptons = Leptons.of(events.lep, passing, cfg.n_leptons)
     keep = np.ones(len(index), dtype=bool)
-    for name, cut in LEPTON_CUTS:  # dense numpy over the candidates: cheaper than shrinking them cut by cut
+    for name, cut in lepton_cuts(cfg):  # dense numpy over the candidates: cheaper than shrinking them cut by cut
         keep &= cut(leptons, cfg)
         passing = np.zeros(len(events), dtype=bool)
         passing[index[keep]] = True

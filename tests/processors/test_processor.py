@@ -70,12 +70,12 @@ def test_weight_formula(write_events):
     assert event_weights(read_events(path), {"role": "data"}, 10.0).tolist() == [1.0, 1.0]
 
 
-@pytest.mark.parametrize("preset", ["default", "tutorial"])
+@pytest.mark.parametrize("preset", ["default", "tutorial", "outreach"])
 def test_processor_matches_per_event_reference(demo_fileset, preset):
     fileset = load_fileset(demo_fileset)
     bins = (34, 80.0, 250.0)
     result = run_fileset(fileset, HZZ4lProcessor(PRESETS[preset], lumi_fb=10.0, mass_bins=bins), status=False)
-    expected = reference.reference(fileset, tutorial=preset == "tutorial", lumi_fb=10.0, bins=bins)
+    expected = reference.reference(fileset, preset, lumi_fb=10.0, bins=bins)
     histogram = result.output["mass"]
     for name, ref in expected.items():
         view = histogram[name, :].view()

@@ -39,7 +39,7 @@ EVENT = st.fixed_dictionaries(
 counter = itertools.count()
 
 
-@pytest.mark.parametrize("preset", ["default", "tutorial"])
+@pytest.mark.parametrize("preset", ["default", "tutorial", "outreach"])
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=st.lists(EVENT, min_size=1, max_size=30))
 def test_random_events_match_the_reference(tmp_path_factory, preset, events):
@@ -48,7 +48,7 @@ def test_random_events_match_the_reference(tmp_path_factory, preset, events):
     out = HZZ4lProcessor(PRESETS[preset], lumi_fb=10.0).process(read_events(path, meta))
     expected = reference.reference(
         {"mc": {"files": {str(path): "mini"}, "metadata": meta}},
-        tutorial=preset == "tutorial",
+        preset,
         lumi_fb=10.0,
         bins=(34, 80.0, 250.0),
     )["mc"]

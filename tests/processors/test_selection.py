@@ -23,6 +23,7 @@ from tests.helpers import good_event, lepton, read_events
 
 DEFAULT = PRESETS["default"]
 TUTORIAL = PRESETS["tutorial"]
+OUTREACH = PRESETS["outreach"]
 
 
 def with_lepton(index: int, **changes) -> dict:
@@ -178,7 +179,7 @@ def test_masks_are_cumulative_and_handle_empty_input(write_events):
 
 def test_leptons_need_the_stated_multiplicity(write_events):
     read = read_events(write_events([good_event(leptons=good_event()["leptons"][:3])]))
-    with pytest.raises(ValueError, match="exactly 4 leptons"):
+    with pytest.raises(ValueError, match="at least 4 leptons"):
         Leptons.of(read.lep, np.ones(1, dtype=bool), 4)
 
 
@@ -191,3 +192,27 @@ def test_leptons_of_a_sliced_collection(write_events):
     sliced = Leptons.of(read.lep[::2], every[::2], 4)
     for field in ("pt", "eta", "phi", "energy", "charge", "flavour", "ptcone30", "etcone20"):
         np.testing.assert_array_equal(getattr(sliced, field), getattr(whole, field)[::2])
+
+
+def test_outreach_preset_judges_the_first_four_leptons_only(write_events):
+    leptons = good_event()["leptons"]
+    # soft, forward, non-isolated: fails every kinematic and isolation cut
+    soft = lepton(3.0, 3.5, 0.0, +1, 13, ptcone30=10.0, etcone20=10.0)
+    soft_electron = lepton(3.0, 3.5, 0.0, +1, 11, ptcone30=10.0, etcone20=10.0)
+    events = [
+        good_event(),  # passes
+        good_event(leptons=[*leptons, soft]),  # a fifth lepton (making both sums odd) is ignored: passes
+        good_event(leptons=[*leptons[:3], soft, leptons[3]]),  # the first four sum to charge +2: fails charge
+        good_event(leptons=[*leptons[:3], lepton(25.0, flavour=11, charge=-1)]),  # types sum to 46: fails flavour
+        good_event(leptons=leptons[:3]),  # three leptons: fails the count
+        good_event(trigE=False, leptons=[soft_electron, *leptons[1:]]),  # no trigger, soft and not isolated: passes
+    ]
+    selection = select(read_events(write_events(events)), OUTREACH)
+    assert list(selection.masks) == ["four_leptons", "flavour", "charge"]
+    assert selection.masks["four_leptons"].tolist() == [True, True, True, True, False, True]
+    assert selection.masks["flavour"].tolist() == [True, True, True, False, False, True]
+    assert selection.passed.tolist() == [True, True, False, False, False, True]
+    # the candidates are the first four leptons as stored
+    np.testing.assert_allclose(selection.leptons.pt[1], [lp["pt"] for lp in leptons], rtol=1e-6)
+    default = select(read_events(write_events(events)), DEFAULT)
+    assert default.passed.tolist() == [True, False, False, False, False, False]
