@@ -18,6 +18,9 @@ from coffea.nanoevents import NanoEventsFactory
 
 from processors.schema import MiniSchema
 
+#: The real ATLAS Open Data files shipped with the project (see tests/data/atlas/README.md).
+ATLAS = Path(__file__).parent / "data" / "atlas"
+
 SCALE_FACTORS = ("scaleFactor_PILEUP", "scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER")
 
 
@@ -63,12 +66,11 @@ def good_event(**changes: Any) -> dict[str, Any]:
     return event
 
 
-def read_events(path: Path, metadata: dict[str, Any] | None = None) -> ak.Array:
-    """Read a ``mini`` tree with the project's schema, as the processor sees it."""
+def read_events(path: Path, metadata: dict[str, Any] | None = None, mode: str = "eager") -> ak.Array:
+    """Read a ``mini`` tree with the project's schema, as the processor sees it (``mode="virtual"``: lazily,
+    as a runner reads it)."""
     meta = {"dataset": "hand", "role": "data"} | (metadata or {})
-    return NanoEventsFactory.from_root(
-        {str(path): "mini"}, schemaclass=MiniSchema, metadata=meta, mode="eager"
-    ).events()
+    return NanoEventsFactory.from_root({str(path): "mini"}, schemaclass=MiniSchema, metadata=meta, mode=mode).events()
 
 
 @contextlib.contextmanager
