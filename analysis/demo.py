@@ -18,8 +18,14 @@ The physics is built to be believable for the selection and the fit:
   counts of the expected yields times the true scale factors recorded in the fileset
   (``metadata.truth`` of ``data``).
 
-Storage note: uproot writes jagged branches as counted C arrays (``lep_pt[lep_n]``) rather
-than ``std::vector``; uproot and coffea read both the same way.
+The files carry the real ``mini`` tree's 81 branches in the real order with the real element types
+(:data:`MINI_BRANCHES`, read off the shipped real files), and the traps of the real format: in data the
+truth branches (``lep_truthMatched``, ``jet_truthMatched``, ``jet_trueflav``) are empty in every event,
+``mcWeight`` and the scale factors are 0 and ``XSection``/``SumWeights`` are 1; some events have five
+leptons. What uproot cannot write differs from the real files: jagged branches are counted C arrays
+(``lep_pt[lep_n]``) rather than ``std::vector``, counters are ``Int_t`` rather than ``UInt_t``, and the
+empty truth branches of data need counters of their own (``lep_truthMatched_n``, ...). The shipped
+real files (``tests/data/atlas``) cover the ``std::vector`` layout in the tests.
 
 Example:
     >>> path = generate_demo("demo", scale=0.1, seed=1)  # doctest: +SKIP
@@ -43,9 +49,9 @@ import uproot
 
 from analysis.samples import DATA_PERIODS, SAMPLES, data_filename
 
-__all__ = ["DEMO_PROCESSES", "GENERATOR_VERSION", "DemoProcess", "default_demo", "generate_demo"]
+__all__ = ["DEMO_PROCESSES", "GENERATOR_VERSION", "MINI_BRANCHES", "DemoProcess", "default_demo", "generate_demo"]
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 LUMI_FB = 10.0
 M_Z = 91.1876
 M_H = 125.0
@@ -84,6 +90,52 @@ DEMO_PROCESSES: dict[str, DemoProcess] = {
     "VBFH125_ZZ4lep": DemoProcess("higgs", 8000, 0.85),
     "ZH125_ZZ4lep": DemoProcess("higgs", 3000, 0.0018, extra_lepton=0.16),
 }
+
+_F, _I, _U, _B = "f4", "i4", "u4", "?"
+
+#: The real ``mini`` tree: ``(branch, element dtype, jagged)`` in the files' order (read off the release's files).
+MINI_BRANCHES: tuple[tuple[str, str, bool], ...] = (
+    *((name, _I, False) for name in ("runNumber", "eventNumber", "channelNumber")),
+    ("mcWeight", _F, False),
+    *((f"scaleFactor_{sf}", _F, False) for sf in ("PILEUP", "ELE", "MUON", "PHOTON", "TAU", "BTAG", "LepTRIGGER")),
+    ("scaleFactor_PhotonTRIGGER", _F, False),
+    *((name, _B, False) for name in ("trigE", "trigM", "trigP")),
+    ("lep_n", _U, False),
+    *((f"lep_{a}", _B, True) for a in ("truthMatched", "trigMatched")),
+    *((f"lep_{a}", _F, True) for a in ("pt", "eta", "phi", "E", "z0")),
+    ("lep_charge", _I, True),
+    ("lep_type", _U, True),
+    ("lep_isTightID", _B, True),
+    *((f"lep_{a}", _F, True) for a in ("ptcone30", "etcone20", "trackd0pvunbiased", "tracksigd0pvunbiased")),
+    *((f"met_{a}", _F, False) for a in ("et", "phi")),
+    ("jet_n", _U, False),
+    *((f"jet_{a}", _F, True) for a in ("pt", "eta", "phi", "E", "jvt")),
+    ("jet_trueflav", _I, True),
+    ("jet_truthMatched", _B, True),
+    ("jet_MV2c10", _F, True),
+    ("photon_n", _U, False),
+    *((f"photon_{a}", _B, True) for a in ("truthMatched", "trigMatched")),
+    *((f"photon_{a}", _F, True) for a in ("pt", "eta", "phi", "E")),
+    ("photon_isTightID", _B, True),
+    *((f"photon_{a}", _F, True) for a in ("ptcone30", "etcone20")),
+    ("photon_convType", _I, True),
+    ("tau_n", _U, False),
+    *((f"tau_{a}", _F, True) for a in ("pt", "eta", "phi", "E")),
+    *((f"tau_{a}", _B, True) for a in ("isTightID", "truthMatched", "trigMatched")),
+    ("tau_nTracks", _I, True),
+    ("tau_BDTid", _F, True),
+    ("ditau_m", _F, False),
+    ("lep_pt_syst", _F, True),
+    ("met_et_syst", _F, False),
+    *((f"{o}_pt_syst", _F, True) for o in ("jet", "photon", "tau")),
+    *((name, _F, False) for name in ("XSection", "SumWeights")),
+    ("largeRjet_n", _U, False),
+    *((f"largeRjet_{a}", _F, True) for a in ("pt", "eta", "phi", "E", "m", "truthMatched", "D2", "tau32", "pt_syst")),
+    ("tau_charge", _I, True),
+)
+
+#: Branches filled only in simulation: empty vectors in every data event of the release.
+TRUTH_BRANCHES = ("lep_truthMatched", "jet_truthMatched", "jet_trueflav")
 
 # ---------------------------------------------------------------- kinematics (GeV, numpy)
 
@@ -319,8 +371,7 @@ def _simulate(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, 
         "trigP": np.zeros(n, dtype=bool),
         "met_et": rng.exponential(60.0 if proc.prompt == "W" else 15.0, n).astype("f4") * mev,
         "met_phi": rng.uniform(-np.pi, np.pi, n).astype("f4"),
-        "photon_n": np.zeros(n, dtype="u4"),
-        "tau_n": np.zeros(n, dtype="u4"),
+        "met_et_syst": np.where(rng.random(n) < 0.3, 0.0, rng.exponential(8.0, n) * mev).astype("f4"),
     }
 
 
@@ -329,33 +380,50 @@ def _simulate(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, 
 _SCALE_FACTORS = ("PILEUP", "ELE", "MUON", "PHOTON", "TAU", "BTAG", "LepTRIGGER", "PhotonTRIGGER")
 
 
-def _branch_types() -> dict[str, Any]:
-    types: dict[str, Any] = {"runNumber": "i4", "eventNumber": "i4", "channelNumber": "i4", "mcWeight": "f4"}
-    types |= {f"scaleFactor_{sf}": "f4" for sf in _SCALE_FACTORS}
-    types |= {"XSection": "f4", "SumWeights": "f4", "trigE": "?", "trigM": "?", "trigP": "?"}
-    types |= {"photon_n": "u4", "tau_n": "u4", "met_et": "f4", "met_phi": "f4"}
-    return types
+def _branches(block: dict[str, Any]) -> dict[str, Any]:
+    """Every branch of :data:`MINI_BRANCHES` from a block of events: collections (``block["lep"]``) become
+    ``lep_<attribute>`` branches; branches the generator does not model (photons, taus, large-R jets: none in
+    the release's 4-lepton files) are zeros or empty lists, as in the real files."""
+    n = len(block["trigE"])
+    flat: dict[str, Any] = {}
+    for key, value in block.items():
+        if isinstance(value, dict):
+            flat |= {f"{key}_{field}": array for field, array in value.items()}
+        else:
+            flat[key] = value
+    out: dict[str, Any] = {}
+    for name, dtype, jagged in MINI_BRANCHES:
+        if name in flat:
+            out[name] = flat[name] if jagged else np.asarray(flat[name], dtype=dtype)
+        elif jagged:
+            out[name] = ak.unflatten(np.zeros(0, dtype=dtype), np.zeros(n, dtype=np.int64))
+        else:
+            out[name] = np.zeros(n, dtype=dtype)
+    return out
 
 
 def _write(path: Path, blocks: list[dict[str, Any]]) -> None:
-    """Write event blocks to ``path`` as tree ``mini``, in baskets of ``BASKET`` events like the real files."""
+    """Write event blocks to ``path`` as tree ``mini`` with the branches of :data:`MINI_BRANCHES`, in their order,
+    in baskets of ``BASKET`` events like the real files. A jagged branch is counted by its object's counter
+    (``lep_n``) unless its lengths disagree with it (the empty truth branches of data): it then gets a counter of
+    its own (``lep_truthMatched_n``)."""
     with uproot.recreate(path) as f:
         tree = None
         for block in blocks:
-            columns = {k: v for k, v in block.items() if k not in ("lep", "jet", "lep_n", "jet_n")}
-            columns["lep"] = ak.zip(block["lep"])
-            columns["jet"] = ak.zip(block["jet"])
+            branches = _branches(block)
+            # counters are written by uproot from the jagged branches (in place of the scalar named like them)
+            columns = {name: array for name, array in branches.items() if not name.endswith("_n")}
             if tree is None:
-                types = _branch_types() | {
-                    "lep": columns["lep"].type.content,
-                    "jet": columns["jet"].type.content,
+                counters = {}
+                for name, array in columns.items():
+                    counter = f"{name.partition('_')[0]}_n"
+                    if isinstance(array, ak.Array):
+                        counters[name] = counter if ak.all(ak.num(array) == branches[counter]) else f"{name}_n"
+                types = {
+                    name: array.type.content if isinstance(array, ak.Array) else array.dtype
+                    for name, array in branches.items()
                 }
-                tree = f.mktree(
-                    "mini",
-                    types,
-                    counter_name=lambda name: f"{name}_n",
-                    field_name=lambda outer, inner: f"{outer}_{inner}",
-                )
+                tree = f.mktree("mini", types, counter_name=counters.__getitem__)
             n = len(columns["trigE"])
             for start in range(0, max(n, 1), BASKET):  # one extend writes one basket per branch
                 tree.extend({k: v[start : start + BASKET] for k, v in columns.items()})
@@ -403,12 +471,19 @@ def _data_blocks(rng: np.random.Generator, truth: dict[str, float]) -> dict[str,
         size = len(block["trigE"])
         run = np.sort(rng.integers(297730 + 4000 * i, 297730 + 4000 * (i + 1), size))
         block |= {"runNumber": run, "channelNumber": run, "eventNumber": rng.integers(1, 2**31 - 1, size)}
+        # as in the release's data files: no weights, no scale factors, no systematic shifts, no truth
         block |= {
             "mcWeight": np.zeros(size, "f4"),
-            "XSection": np.zeros(size, "f4"),
-            "SumWeights": np.zeros(size, "f4"),
+            "XSection": np.ones(size, "f4"),
+            "SumWeights": np.ones(size, "f4"),
+            "met_et_syst": np.zeros(size, "f4"),
         }
-        block |= {f"scaleFactor_{sf}": np.ones(size, "f4") for sf in _SCALE_FACTORS}
+        block |= {f"scaleFactor_{sf}": np.zeros(size, "f4") for sf in _SCALE_FACTORS}
+        for name in TRUTH_BRANCHES:
+            prefix, _, attribute = name.partition("_")
+            block[prefix][attribute] = ak.unflatten(ak.flatten(block[prefix][attribute])[:0], np.zeros(size, int))
+        for prefix in ("lep", "jet"):
+            block[prefix]["pt_syst"] = ak.zeros_like(block[prefix]["pt_syst"])
         out[key] = block
     return out
 
@@ -453,14 +528,15 @@ def generate_demo(
             rng = np.random.default_rng([seed, index])
             n = max(1, round(DEMO_PROCESSES[name].events * scale))
             _write(tmp / SAMPLES[name].filename, _mc_blocks(rng, name, n))
-            fileset[name] = {"files": {SAMPLES[name].filename: "mini"}, "metadata": SAMPLES[name].metadata()}
+            metadata = SAMPLES[name].metadata() | {"synthetic": True}
+            fileset[name] = {"files": {SAMPLES[name].filename: "mini"}, "metadata": metadata}
         data = _data_blocks(np.random.default_rng([seed, len(DEMO_PROCESSES)]), truth)
         for period, block in data.items():
             _write(tmp / data_filename(period), [block])
         generator = {"version": GENERATOR_VERSION, "seed": seed, "scale": scale}
         fileset["data"] = {
             "files": {data_filename(p): "mini" for p in data},
-            "metadata": {"role": "data", "truth": truth, "generator": generator},
+            "metadata": {"role": "data", "synthetic": True, "truth": truth, "generator": generator},
         }
         (tmp / "fileset.json").write_text(json.dumps(fileset, indent=2) + "\n")
         if output.exists():

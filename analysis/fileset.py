@@ -24,7 +24,7 @@ from typing import Any
 
 from analysis.samples import ROLES
 
-__all__ = ["FilesetError", "load_fileset", "roles", "validate_fileset"]
+__all__ = ["FilesetError", "is_synthetic", "load_fileset", "roles", "validate_fileset"]
 
 
 class FilesetError(ValueError):
@@ -121,3 +121,9 @@ def load_fileset(path: str | os.PathLike[str]) -> dict[str, Any]:
 def roles(fileset: dict[str, Any]) -> dict[str, str]:
     """``{dataset: role}`` of a validated fileset."""
     return {name: entry["metadata"]["role"] for name, entry in fileset.items()}
+
+
+def is_synthetic(fileset: dict[str, Any]) -> bool:
+    """Whether any dataset of the fileset is marked ``"synthetic": true`` in its metadata (as the demo's are):
+    its results must then never be labelled as ATLAS data."""
+    return any(entry["metadata"].get("synthetic") is True for entry in fileset.values())

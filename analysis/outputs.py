@@ -24,7 +24,8 @@ import hist
 import numpy as np
 import uproot
 
-from analysis.fileset import roles
+from analysis.fileset import is_synthetic, roles
+from analysis.samples import missing_samples
 
 if TYPE_CHECKING:
     from analysis.runner import RunResult
@@ -86,7 +87,13 @@ def build_summary(
             "cutflow": {cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()},
         }
     nbins, low, high = proc.mass_bins
+    synthetic = is_synthetic(fileset)
+    truth = next((e["metadata"]["truth"] for e in fileset.values() if "truth" in e["metadata"]), None)
     return {
+        "source": "synthetic demo" if synthetic else "ATLAS Open Data",
+        "synthetic": synthetic,
+        **({"truth": truth} if synthetic and truth is not None else {}),
+        "missing_samples": missing_samples(fileset),
         "lumi_fb": proc.lumi_fb,
         "preset": preset,
         "selection": proc.selection.to_dict(),
@@ -141,7 +148,14 @@ def write_outputs(
         coffea_save(result.output, tmp)
     with atomic_path(output / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    save(plot_m4l(histogram, roles(fileset), proc.lumi_fb), output / "plots" / "m4l")
+    figure = plot_m4l(
+        histogram,
+        roles(fileset),
+        proc.lumi_fb,
+        synthetic=summary["synthetic"],
+        missing=summary["missing_samples"],
+    )
+    save(figure, output / "plots" / "m4l")
     return summary
 
 
@@ -157,6 +171,10 @@ def cutflow_table(summary: dict[str, Any]) -> str:
         lines.append(f"{name:<{width}} {d['role']:<10} {counts} {d['yield']:>10.3f}")
     lo, hi = summary["mass_bins"]["low"], summary["mass_bins"]["high"]
     lines.append(f"yield: weighted events with {lo:g} < m4l < {hi:g} GeV at {summary['lumi_fb']:g} fb^-1")
+    if summary.get("synthetic"):
+        lines.append("SYNTHETIC DEMO: these are generated events, not ATLAS data")
+    if summary.get("missing_samples"):
+        lines.append(f"prediction incomplete: the fileset lacks {', '.join(summary['missing_samples'])}")
     return "\n".join(lines)
 
 

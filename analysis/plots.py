@@ -7,19 +7,24 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import hist
 import numpy as np
 from matplotlib.figure import Figure
 
 from analysis import style
+from analysis.samples import SAMPLES
 
-__all__ = ["BACKGROUND_GROUPS", "plot_m4l"]
+__all__ = ["BACKGROUND_GROUPS", "SIGNAL_SAMPLES", "missing_note", "plot_m4l"]
 
 #: Display groups of the tutorial's background datasets; other backgrounds go to "Other".
 BACKGROUND_GROUPS = {
     "ZZ*": ("llll", "llvv", "ZqqZll"),
     "Z+jets, $t\\bar{t}$": ("Zee", "Zmumu", "ttbar_lep"),
 }
+#: The tutorial's Higgs signal samples.
+SIGNAL_SAMPLES = tuple(name for name, sample in SAMPLES.items() if sample.role == "signal")
 
 
 def _sum(histogram: hist.Hist, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,10 +43,14 @@ def plot_m4l(
     lumi_fb: float,
     signal_scale: float = 1.0,
     background_scale: float = 1.0,
+    synthetic: bool = False,
+    missing: Sequence[str] = (),
 ) -> Figure:
     """m4l (GeV) of every dataset in ``histogram``, stacked by role and process group.
 
-    ``signal_scale`` and ``background_scale`` multiply the simulation (for post-fit plots).
+    ``signal_scale`` and ``background_scale`` multiply the simulation (for post-fit plots). ``synthetic`` labels
+    the figure as the synthetic demo's; ``missing`` names samples absent from the prediction (see
+    :func:`analysis.samples.missing_samples`), which the figure then states.
     """
     present = set(histogram.axes["dataset"])
     by_role = {
@@ -70,12 +79,32 @@ def plot_m4l(
     top = float(np.max(total + np.sqrt(variance), initial=0.0))
     if by_role["data"]:
         data, _ = _sum(histogram, by_role["data"])
-        style.draw_data(ax, edges, data)
+        style.draw_data(ax, edges, data, label=style.data_label(synthetic))
         top = max(top, float(np.max(style.poisson_interval(data)[1])))
     ax.set_xlabel(r"$m_{4\ell}$ [GeV]")
     ax.set_ylabel(f"Events / {edges[1] - edges[0]:g} GeV")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(0, 1.6 * top if top > 0 else 1.0)
-    style.atlas_label(ax, lumi_fb)
+    style.atlas_label(ax, lumi_fb, synthetic=synthetic)
+    if missing:
+        ax.text(0.03, 0.80, missing_note(missing), transform=ax.transAxes, fontsize="small", va="top")
     style.legend_clear_of_data(ax, loc="upper right", frameon=False)
     return fig
+
+
+def missing_note(missing: Sequence[str]) -> str:
+    """What a prediction lacks, by display group: a whole group by its name, else the samples.
+
+    Example:
+        >>> print(missing_note(["llll", "llvv", "ZqqZll", "ggH125_ZZ4lep", "VBFH125_ZZ4lep"]))
+        Prediction incomplete, not in the fileset:
+        ZZ*; Higgs ggH125_ZZ4lep, VBFH125_ZZ4lep
+    """
+    groups = dict(BACKGROUND_GROUPS) | {"Higgs": SIGNAL_SAMPLES}
+    parts = []
+    for label, names in groups.items():
+        absent = [name for name in names if name in missing]
+        if absent:
+            parts.append(label if len(absent) == len(names) else f"{label} {', '.join(absent)}")
+    others = [name for name in missing if not any(name in names for names in groups.values())]
+    return "Prediction incomplete, not in the fileset:\n" + "; ".join(parts + others)

@@ -26,6 +26,7 @@ from scipy import special
 __all__ = [
     "COLORS",
     "atlas_label",
+    "data_label",
     "draw_data",
     "draw_stack",
     "legend_clear_of_data",
@@ -52,9 +53,20 @@ def new_figure(figsize: tuple[float, float] = (8.0, 6.0)) -> tuple[Figure, Axes]
     return fig, ax
 
 
-def atlas_label(ax: Axes, lumi_fb: float, loc: int = 0) -> None:
-    """ "ATLAS Open Data" with sqrt(s) = 13 TeV and the luminosity in fb^-1."""
-    mplhep.atlas.label(text="Open Data", data=True, lumi=f"{lumi_fb:g}", com=13, loc=loc, ax=ax)
+def atlas_label(ax: Axes, lumi_fb: float, loc: int = 0, synthetic: bool = False) -> None:
+    """ "ATLAS Open Data" with sqrt(s) = 13 TeV and the luminosity in fb^-1; for results of the synthetic demo
+    ``synthetic=True`` writes "Synthetic demo, not ATLAS data" instead, so that no demo figure passes for ATLAS's."""
+    if synthetic:
+        mplhep.label.exp_label(
+            exp="Synthetic demo", text="not ATLAS data", data=True, lumi=f"{lumi_fb:g}", com=13, loc=loc, ax=ax
+        )
+    else:
+        mplhep.atlas.label(text="Open Data", data=True, lumi=f"{lumi_fb:g}", com=13, loc=loc, ax=ax)
+
+
+def data_label(synthetic: bool) -> str:
+    """The legend entry of the data: "Data", or "Pseudo-data (synthetic)" for the demo."""
+    return "Pseudo-data (synthetic)" if synthetic else "Data"
 
 
 def poisson_interval(counts: np.ndarray, cl: float = 0.682689) -> tuple[np.ndarray, np.ndarray]:
