@@ -11,75 +11,60 @@ import uproot
 from analysis.demo import DEMO_PROCESSES, generate_demo
 from analysis.fileset import load_fileset
 from analysis.samples import SAMPLES
+from tests.helpers import ATLAS
 
-REQUIRED = {
-    "runNumber": "int32",
-    "eventNumber": "int32",
-    "channelNumber": "int32",
-    "mcWeight": "float32",
-    "XSection": "float32",
-    "SumWeights": "float32",
-    "trigE": "bool",
-    "trigM": "bool",
-    "trigP": "bool",
-    "scaleFactor_PILEUP": "float32",
-    "scaleFactor_ELE": "float32",
-    "scaleFactor_MUON": "float32",
-    "scaleFactor_LepTRIGGER": "float32",
-    "scaleFactor_PHOTON": "float32",
-    "scaleFactor_TAU": "float32",
-    "scaleFactor_BTAG": "float32",
-    "scaleFactor_PhotonTRIGGER": "float32",
-    "lep_pt": "float32",
-    "lep_eta": "float32",
-    "lep_phi": "float32",
-    "lep_E": "float32",
-    "lep_z0": "float32",
-    "lep_charge": "int32",
-    "lep_type": "uint32",
-    "lep_ptcone30": "float32",
-    "lep_etcone20": "float32",
-    "lep_trackd0pvunbiased": "float32",
-    "lep_tracksigd0pvunbiased": "float32",
-    "lep_pt_syst": "float32",
-    "lep_isTightID": "bool",
-    "lep_truthMatched": "bool",
-    "lep_trigMatched": "bool",
-    "jet_pt": "float32",
-    "jet_eta": "float32",
-    "jet_phi": "float32",
-    "jet_E": "float32",
-    "jet_jvt": "float32",
-    "jet_MV2c10": "float32",
-    "jet_trueflav": "int32",
-    "jet_truthMatched": "bool",
-    "jet_pt_syst": "float32",
-}
+
+def layout(path) -> list[tuple[str, str, bool]]:
+    """(branch, element dtype, jagged) of every branch of a file's ``mini`` tree, in order."""
+    out = []
+    for branch in uproot.open(path)["mini"].branches:
+        interpretation = branch.interpretation
+        jagged = hasattr(interpretation, "content")
+        dtype = np.dtype((interpretation.content if jagged else interpretation).to_dtype)
+        out.append((branch.name, dtype.name, jagged))
+    return out
 
 
 def arrays(folder, name):
     return uproot.open(folder / name)["mini"].arrays()
 
 
-def test_files_branches_and_metadata(demo_fileset):
+def test_files_have_the_real_files_branches_and_metadata(demo_fileset):
     folder = demo_fileset.parent
     fileset = json.loads(demo_fileset.read_text())
     assert set(fileset) == set(SAMPLES) | {"data"}
     for name, sample in SAMPLES.items():
         assert fileset[name]["files"] == {sample.filename: "mini"}
-        assert fileset[name]["metadata"] == sample.metadata()
+        assert fileset[name]["metadata"] == sample.metadata() | {"synthetic": True}
     assert sorted(fileset["data"]["files"]) == [f"data_{p}.4lep.root" for p in "ABCD"]
     assert fileset["data"]["metadata"]["truth"] == {"s_s": 1.0, "s_b": 1.2}
+    assert fileset["data"]["metadata"]["synthetic"] is True
     load_fileset(demo_fileset)  # valid as a fileset
+    # the real files are the ground truth: the same branches, in the same order, with the same element types;
+    # what uproot cannot write differs: counters are Int_t, not UInt_t, and the empty truth branches of data
+    # need counters of their own
+    own_counters = {"lep_truthMatched_n", "jet_truthMatched_n", "jet_trueflav_n"}
+    for demo, real in (("mc_361106.Zee.4lep.root", "MC"), ("data_D.4lep.root", "Data")):
+        expected = [(n, "int32" if n.endswith("_n") else d, j) for n, d, j in layout(ATLAS / real / demo)]
+        written = [entry for entry in layout(folder / demo) if entry[0] not in own_counters]
+        assert written == expected, demo
     tree = uproot.open(folder / SAMPLES["llll"].filename)["mini"]
-    for branch, dtype in REQUIRED.items():
-        interp = tree[branch].interpretation
-        content = getattr(interp, "content", interp)
-        assert np.dtype(content.to_dtype) == np.dtype(dtype), branch
     events = tree.arrays(["lep_pt", "lep_n", "channelNumber", "XSection"])
     assert ak.all(ak.num(events.lep_pt) == events.lep_n)
     assert np.all(events.channelNumber == SAMPLES["llll"].dsid)
     assert ak.min(events.lep_pt) > 5000  # MeV, as in the files
+
+
+def test_data_have_the_real_datas_traps(demo_fileset):
+    """What the real data files have and a reader can trip on (checked on the real files as well)."""
+    for path in (demo_fileset.parent / "data_B.4lep.root", ATLAS / "Data/data_B.4lep.root"):
+        data = uproot.open(path)["mini"].arrays()
+        for truth in ("lep_truthMatched", "jet_truthMatched", "jet_trueflav"):
+            assert ak.all(ak.num(data[truth]) == 0), (path, truth)
+        assert np.all(data.mcWeight == 0) and np.all(data.scaleFactor_ELE == 0), path
+        assert np.all(data.XSection == 1) and np.all(data.SumWeights == 1), path
+        assert set(np.unique(data.lep_n).tolist()) == {4, 5}, path
+        assert np.all(data.channelNumber == data.runNumber), path
 
 
 def test_physics_is_believable(demo_fileset):
