@@ -57,9 +57,9 @@ def atlas_label(ax: Axes, lumi_fb: float, loc: int = 0, synthetic: bool = False)
     """ "ATLAS Open Data" with sqrt(s) = 13 TeV and the luminosity in fb^-1; for results of the synthetic demo
     ``synthetic=True`` writes "Synthetic demo, not ATLAS data" instead, so that no demo figure passes for ATLAS's."""
     if synthetic:
-        mplhep.label.exp_label(
-            exp="Synthetic demo", text="not ATLAS data", data=True, lumi=f"{lumi_fb:g}", com=13, loc=loc, ax=ax
-        )
+        # mplhep strips the text's leading space; a zero-width space in front keeps it apart from the bold part
+        text = "\u200b not ATLAS data"
+        mplhep.label.exp_label(exp="Synthetic demo", text=text, data=True, lumi=f"{lumi_fb:g}", com=13, loc=loc, ax=ax)
     else:
         mplhep.atlas.label(text="Open Data", data=True, lumi=f"{lumi_fb:g}", com=13, loc=loc, ax=ax)
 

@@ -1,0 +1,123 @@
+"""The pipeline on the real ATLAS Open Data files shipped in tests/data/atlas: every executor, over HTTP, and
+from the command line without a network; what the outputs say about where the events come from."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+
+from analysis.fileset import load_fileset, validate_fileset
+from analysis.plots import plot_m4l
+from analysis.runner import run_fileset
+from analysis.samples import SAMPLES
+from processors import PRESETS, HZZ4lProcessor
+from tests import reference
+from tests.analysis.test_cli import hzz4l
+from tests.analysis.test_executors import assert_same
+from tests.analysis.test_reliability import RangeHandler
+from tests.helpers import ATLAS, dask_cluster
+
+BINS = (34, 80.0, 250.0)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict:
+    return load_fileset(ATLAS / "fileset.json")
+
+
+@pytest.fixture(scope="module")
+def iterative(shipped: dict) -> dict:
+    # chunks of 100 events: several chunks per file, so chunk boundaries are exercised on the real layout
+    return run_fileset(shipped, HZZ4lProcessor(), chunksize=100, status=False).output
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A real HTTP server with byte ranges, serving tests/data/atlas."""
+    handler = type("Handler", (RangeHandler,), {"requests": Counter()})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(ATLAS), **k))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_iterative_run_matches_the_reference(shipped, iterative):
+    expected = reference.reference(shipped, "default", lumi_fb=10.0, bins=BINS)
+    for name, ref in expected.items():
+        np.testing.assert_allclose(iterative["mass"][name, :].values(), ref["values"], rtol=1e-9, atol=1e-12)
+        assert iterative["cutflow"][name]["events"] == {c: ref["cutflow"].get(c, 0) for c in ref["cutflow"]}
+
+
+@pytest.mark.parametrize("executor", ["futures", pytest.param("dask", marks=pytest.mark.dask)])
+def test_executors_agree_on_the_real_files(shipped, iterative, executor):
+    result = run_fileset(shipped, HZZ4lProcessor(), executor=executor, workers=2, chunksize=100, status=False)
+    assert_same(iterative, result.output)
+
+
+@pytest.mark.dask
+def test_a_dask_cluster_of_real_processes_agrees_on_the_real_files(shipped, iterative, tmp_path):
+    with dask_cluster(tmp_path, workers=2) as (address, _):
+        result = run_fileset(shipped, HZZ4lProcessor(), executor="dask", scheduler=address, chunksize=100, status=False)
+    assert_same(iterative, result.output)
+
+
+def test_real_files_over_http_equal_local(shipped, iterative, server):
+    remote = {
+        name: {
+            "files": {f"{server}/ok/{Path(p).relative_to(ATLAS)}": tree for p, tree in entry["files"].items()},
+            "metadata": entry["metadata"],
+        }
+        for name, entry in shipped.items()
+    }
+    result = run_fileset(validate_fileset(remote), HZZ4lProcessor(), chunksize=100, status=False, timeout=10)
+    assert_same(iterative, result.output)
+
+
+def test_cli_runs_the_shipped_real_files_without_a_network(tmp_path, shipped):
+    ran = hzz4l("run", "--fileset", str(ATLAS / "fileset.json"), "--output", "out", "--no-progress", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    expected = reference.reference(shipped, "default", lumi_fb=10.0, bins=BINS)
+    data_line = next(line for line in ran.stdout.splitlines() if line.startswith("data "))
+    assert data_line.split()[2] == "832"
+    assert data_line.split()[-2] == str(len(expected["data"]["selected"]))  # events passing the last cut
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["source"] == "ATLAS Open Data"
+    assert summary["synthetic"] is False
+    assert set(summary["missing_samples"]) == set(SAMPLES) - {"Zee", "Zmumu", "ttbar_lep"}
+    assert "prediction incomplete" in ran.stdout
+    with uproot.open(tmp_path / "out" / "histograms.root") as f:
+        np.testing.assert_array_equal(f["m4l/data"].values(), expected["data"]["values"])
+    assert (tmp_path / "out" / "plots" / "m4l.png").stat().st_size > 0
+
+
+def texts(figure) -> str:
+    return " ".join(t.get_text() for ax in figure.axes for t in ax.texts)
+
+
+def legend(figure) -> list[str]:
+    return [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+
+
+def test_plots_say_what_is_real(shipped, iterative, demo_fileset):
+    roles = {name: entry["metadata"]["role"] for name, entry in shipped.items()}
+    real = plot_m4l(iterative["mass"], roles, 10.0, missing=["llll", "ggH125_ZZ4lep"])
+    assert "ATLAS" in texts(real) and "Open Data" in texts(real) and "Synthetic" not in texts(real)
+    assert "Prediction incomplete" in texts(real) and "ZZ*" in texts(real)
+    assert "Data" in legend(real)
+    demo = load_fileset(demo_fileset)
+    output = run_fileset(demo, HZZ4lProcessor(PRESETS["default"]), status=False).output
+    roles = {name: entry["metadata"]["role"] for name, entry in demo.items()}
+    synthetic = plot_m4l(output["mass"], roles, 10.0, synthetic=True)
+    assert "Synthetic demo" in texts(synthetic) and "not ATLAS data" in texts(synthetic)
+    assert "Open Data" not in texts(synthetic) and "Prediction incomplete" not in texts(synthetic)
+    assert "Pseudo-data (synthetic)" in legend(synthetic) and "Data" not in legend(synthetic)
