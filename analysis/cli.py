@@ -233,9 +233,8 @@ def run(
 @click.option(
     "--statistic",
     type=click.Choice(("pearson", "neyman", "poisson")),
-    default="pearson",
-    show_default=True,
-    help="Test statistic; 'poisson' (Baker-Cousins) is right for low counts.",
+    help="Test statistic. Default: 'poisson' (the likelihood ratio, right at low counts); with --method "
+    "tutorial, the tutorial's 'pearson'.",
 )
 @click.option(
     "--method",
@@ -268,10 +267,16 @@ def run(
 @click.option("--range", "range_text", help="Fit only the bins inside LOW,HIGH (GeV).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
 @click.option("--plots/--no-plots", default=True, show_default=True)
+@click.option(
+    "--workspace",
+    "workspace_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the model as a HistFactory workspace (pyhf JSON) to this file.",
+)
 @_fail_cleanly
 def fit(
     results: Path,
-    statistic: str,
+    statistic: str | None,
     method: str,
     mc_stat: bool,
     toys: int,
@@ -280,6 +285,7 @@ def fit(
     range_text: str | None,
     seed: int,
     plots: bool,
+    workspace_path: Path | None,
 ) -> None:
     """Fit s_s and s_b to RESULTS/histograms.root (roles from RESULTS/summary.json); write fit.json and plots."""
     fit_range = _parse_range(range_text)
@@ -287,15 +293,37 @@ def fit(
     import json
 
     from analysis.outputs import atomic_path, read_histograms
-    from fitting.analysis import analyse
+    from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
+    from fitting.fit import FitError
     from fitting.templates import Templates
+    from fitting.workspace import workspace
 
+    if statistic is None:
+        statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
     histogram, roles, lumi_fb = read_histograms(results)
     templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
-    report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
+    if workspace_path is not None:
+        with atomic_path(workspace_path) as tmp:
+            tmp.write_text(json.dumps(workspace(templates, mc_stat), indent=2) + "\n")
+        click.echo(f"wrote the HistFactory workspace {workspace_path}")
+    try:
+        report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
+    except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
+        failed = {"schema_version": SCHEMA_VERSION, "status": "failed", "error": str(err), "statistic": statistic,
+                  "method": method, "mc_stat": mc_stat}
+        with atomic_path(results / "fit.json") as tmp:
+            tmp.write_text(json.dumps(failed, indent=2) + "\n")
+        raise
     document = report.to_json()
     with atomic_path(results / "fit.json") as tmp:
-        tmp.write_text(json.dumps(document, indent=2) + "\n")
+        tmp.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    for study in ("gof", "coverage"):
+        if document[study]["failed_toys"]:
+            click.echo(
+                f"hzz4l fit: warning: {document[study]['failed_toys']} toys of the {study} study did not converge "
+                "and are left out (fit.json: failed_toys)",
+                err=True,
+            )
     if plots:
         from fitting.plots import plot_all
 
@@ -315,29 +343,41 @@ def report(results: Path) -> None:
 
 
 def fit_table(document: dict[str, Any]) -> str:
-    """A plain-text summary of ``fit.json``."""
+    """A plain-text summary of ``fit.json``; ``|`` marks an interval end cut by the physical boundary."""
     fits = document["fits"]
 
-    def value(entry: dict[str, float]) -> str:
-        return f"{entry['value']:.3f} -{entry['err_low']:.3f} +{entry['err_high']:.3f}"
+    def number(x: float | None, fmt: str) -> str:
+        return "n/a" if x is None else format(x, fmt)
+
+    def value(entry: dict[str, Any]) -> str:
+        cut = entry["at_boundary"]
+        low = ("|" if cut["low"] else "-") + f"{entry['err_low']:.3f}"
+        high = ("|" if cut["high"] else "+") + f"{entry['err_high']:.3f}"
+        return f"{entry['value']:.3f} {low} {high}"
 
     two = fits["s_s,s_b"]
-    prefit, gof, sig = document["prefit"], document["gof"], document["significance"]
-    return "\n".join(
-        [
-            f"{document['statistic']} statistic, {document['method']} method, {document['nbins']} bins "
-            f"in [{document['range'][0]:g}, {document['range'][1]:g}] GeV",
-            f"pre-fit        chi2/ndf = {prefit['chi2']:.2f}/{prefit['ndf']}   p = {prefit['p_value']:.4f}",
-            f"s_s alone      {value(fits['s_s'])}   chi2/ndf = {fits['s_s']['chi2']:.2f}/{fits['s_s']['ndf']}",
-            f"s_b alone      {value(fits['s_b'])}   chi2/ndf = {fits['s_b']['chi2']:.2f}/{fits['s_b']['ndf']}",
-            f"s_s, s_b       s_s = {value(two['s_s'])}   s_b = {value(two['s_b'])}   "
-            f"correlation {two['correlation']:+.3f}",
-            f"post-fit       chi2/ndf = {two['chi2']:.2f}/{two['ndf']}   p = {two['p_value']:.4f}   "
-            f"p(toys) = {gof['p_value_toys']:.4f} ({gof['toys']} {gof['toy_kind']} toys)",
-            f"significance   observed {sig['observed']:.2f} sigma, expected {sig['expected']:.2f} sigma (best fit), "
-            f"{sig['expected_sm']:.2f} sigma (s_s = 1)",
-        ]
+    prefit, gof, sig, cov = document["prefit"], document["gof"], document["significance"], document["coverage"]
+    coverage = ", ".join(
+        f"{100 * n['nominal']:.1f}% -> {100 * n['measured']:.1f} ± {100 * n['error']:.1f}%" for n in cov["nominal"]
     )
+    lines = [
+        f"{document['statistic']} statistic, {document['method']} method, {document['nbins']} bins "
+        f"in [{document['range'][0]:g}, {document['range'][1]:g}] GeV",
+        f"pre-fit        chi2/ndf = {prefit['chi2']:.2f}/{prefit['ndf']}   p = {prefit['p_value']:.4f}",
+        f"s_s alone      {value(fits['s_s'])}   chi2/ndf = {fits['s_s']['chi2']:.2f}/{fits['s_s']['ndf']}",
+        f"s_b alone      {value(fits['s_b'])}   chi2/ndf = {fits['s_b']['chi2']:.2f}/{fits['s_b']['ndf']}",
+        f"s_s, s_b       s_s = {value(two['s_s'])}   s_b = {value(two['s_b'])}   "
+        f"correlation {number(two['correlation'], '+.3f')}"
+        + ("   (best fit on the physical boundary)" if two["best_at_boundary"] else ""),
+        f"post-fit       chi2/ndf = {two['chi2']:.2f}/{two['ndf']}   p = {two['p_value']:.4f}   "
+        f"p(toys) = {gof['p_value_toys']:.4f} ({gof['toys']} {gof['toy_kind']} toys)",
+        f"significance   observed {number(sig['observed'], '.2f')} sigma "
+        f"(signed {number(sig['observed_signed'], '+.2f')}), expected {sig['expected']:.2f} sigma (best fit), "
+        f"{sig['expected_sm']:.2f} sigma (s_s = 1); one-sided q0 of the {sig['likelihood']} likelihood",
+        f"coverage       nominal -> measured: {coverage} ({cov['toy_kind']} toys)",
+    ]
+    lines += [f"null           {path}: {reason}" for path, reason in document.get("nulls", {}).items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

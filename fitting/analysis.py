@@ -7,19 +7,95 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
 
 from fitting import toys, tutorial
-from fitting.fit import CONTOUR_LEVELS, Fit1D, Fit2D, Interval, Model
+from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, Interval, Model, Significance, significance
 from fitting.templates import Templates
 
-__all__ = ["METHODS", "FitReport", "analyse"]
+__all__ = [
+    "DEFAULT_STATISTIC",
+    "METHODS",
+    "SCHEMA_VERSION",
+    "Coverage",
+    "FitReport",
+    "GoodnessOfFit",
+    "Significances",
+    "significances",
+    "analyse",
+    "strict_json",
+]
 
 METHODS = ("profile", "tutorial")
+#: The statistic of the default fit: the Poisson likelihood ratio (coverage study: docs/statistics.md).
+DEFAULT_STATISTIC = "poisson"
+#: Version of the layout of ``fit.json``; 2 added the boundary flags, significance definitions and ``nulls``.
+SCHEMA_VERSION = 2
+SIGNIFICANCE_DEFINITION = (
+    "one-sided discovery significance Z = sqrt(q0) (Cowan, Cranmer, Gross, Vitells 2011, eq. 12): "
+    "q0 = -2 ln[L(s_s = 0, s_b profiled) / L(best fit)] of the Poisson likelihood, 0 when the best s_s < 0; "
+    "observed_signed = sign(s_s) sqrt(-2 ln lambda(0)); expected: the same on the Asimov data of the best fit, "
+    "and (expected_sm) of s_s = 1 with s_b fitted to the data at s_s = 1"
+)
+
+
+class GoodnessOfFit(NamedTuple):
+    """Post-fit statistic of the data against toys drawn at the best fit."""
+
+    chi2: float
+    ndf: int
+    p_value: float
+    toys: np.ndarray
+    kind: str
+    refit: bool
+    failed: int
+
+    @property
+    def p_value_toys(self) -> float:
+        """Fraction of toys with a statistic at least as large as the data's post-fit value."""
+        return float(np.mean(self.toys >= self.chi2))
+
+
+class Coverage(NamedTuple):
+    """The coverage study: fraction of toys with Delta chi^2 at the truth <= d, for each d.
+
+    ``same_toys``: every d counts the same toys (``toys`` of them); else fresh toys for every d (the tutorial).
+    ``measured`` is the coverage at the nominal levels ``CONTOUR_LEVELS`` (68.3% and 95.4%).
+    """
+
+    d: np.ndarray
+    fraction: np.ndarray
+    toys: int
+    kind: str
+    failed: int
+    same_toys: bool
+    measured: np.ndarray
+    measured_toys: int
+
+    @property
+    def error(self) -> np.ndarray:
+        """Binomial standard error of each fraction."""
+        return np.sqrt(self.fraction * (1 - self.fraction) / self.toys)
+
+    @property
+    def measured_error(self) -> np.ndarray:
+        """Binomial standard error of the coverage at the nominal levels."""
+        return np.sqrt(self.measured * (1 - self.measured) / self.measured_toys)
+
+
+class Significances(NamedTuple):
+    """Observed and expected discovery significance, always of the Poisson likelihood ratio."""
+
+    observed: Significance
+    expected: Significance
+    expected_sm: Significance
+    s_b_sm: float
+    likelihood: str
 
 
 @dataclass(frozen=True)
@@ -34,16 +110,10 @@ class FitReport:
     fit_s_s: Fit1D
     fit_s_b: Fit1D
     fit_2d: Fit2D
-    contours: dict[float, np.ndarray]
-    significance_observed: float
-    significance_expected: float
-    significance_expected_sm: float
-    gof_toys: np.ndarray
-    gof_toy_kind: str
-    gof_refit: bool
-    coverage_d: np.ndarray
-    coverage_fraction: np.ndarray
-    coverage_toys: int
+    contours: dict[float, Contour]
+    significance: Significances
+    gof: GoodnessOfFit
+    coverage: Coverage
     seed: int
 
     @property
@@ -51,25 +121,44 @@ class FitReport:
         """The two-parameter best fit (s_s, s_b)."""
         return np.array([self.fit_2d.s_s.value, self.fit_2d.s_b.value])
 
-    @property
-    def gof_p_value_toys(self) -> float:
-        """Fraction of toys with a statistic at least as large as the data's post-fit value."""
-        return float(np.mean(self.gof_toys >= self.fit_2d.chi2))
-
     def to_json(self) -> dict[str, Any]:
-        """The ``fit.json`` document."""
+        """The ``fit.json`` document: strict JSON, non-finite values as ``null`` with the reason in ``nulls``."""
         t = self.templates
         used = np.flatnonzero(t.used)
-        ndf_prefit = t.nbins
+        nulls: dict[str, str] = {}
 
-        def interval(i: Interval) -> dict[str, float]:
-            return {"value": float(i.value), "err_low": float(i.err_low), "err_high": float(i.err_high)}
+        def interval(i: Interval) -> dict[str, Any]:
+            return {
+                "value": i.value,
+                "err_low": i.err_low,
+                "err_high": i.err_high,
+                "at_boundary": {"low": i.at_boundary_low, "high": i.at_boundary_high},
+            }
 
         def one(fit: Fit1D) -> dict[str, Any]:
-            return interval(fit.interval) | {"chi2": float(fit.chi2), "ndf": fit.ndf}
+            return interval(fit.interval) | {"best_at_boundary": fit.at_boundary, "chi2": fit.chi2, "ndf": fit.ndf}
 
-        coverage_error = np.sqrt(self.coverage_fraction * (1 - self.coverage_fraction) / self.coverage_toys)
-        return {
+        two = self.fit_2d
+        if two.covariance is None:
+            reason = (
+                "the best fit lies on the physical boundary: no Gaussian covariance"
+                if two.at_boundary
+                else "the curvature at the best fit is not positive"
+            )
+            nulls["fits.s_s,s_b.covariance"] = nulls["fits.s_s,s_b.correlation"] = reason
+        sig = self.significance
+        infinite = "infinite: the background-only prediction is zero in a bin with {} events"
+        for keys, result, what in (
+            (("observed", "observed_signed", "q0"), sig.observed, "data"),
+            (("expected",), sig.expected, "expected (Asimov)"),
+            (("expected_sm",), sig.expected_sm, "expected (Asimov)"),
+        ):
+            if not math.isfinite(result.z_signed):
+                nulls.update({f"significance.{key}": infinite.format(what) for key in keys})
+        gof, cov = self.gof, self.coverage
+        document = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "ok",
             "statistic": self.statistic,
             "method": self.method,
             "mc_stat": self.mc_stat,
@@ -82,69 +171,150 @@ class FitReport:
             },
             "prefit": {
                 "chi2": self.prefit_chi2,
-                "ndf": ndf_prefit,
-                "chi2_ndf": self.prefit_chi2 / ndf_prefit,
-                "p_value": float(stats.chi2.sf(self.prefit_chi2, ndf_prefit)),
+                "ndf": t.nbins,
+                "chi2_ndf": self.prefit_chi2 / t.nbins,
+                "p_value": float(stats.chi2.sf(self.prefit_chi2, t.nbins)),
             },
             "fits": {
                 "s_s": one(self.fit_s_s),
                 "s_b": one(self.fit_s_b),
                 "s_s,s_b": {
-                    "s_s": interval(self.fit_2d.s_s),
-                    "s_b": interval(self.fit_2d.s_b),
-                    "chi2": self.fit_2d.chi2,
-                    "ndf": self.fit_2d.ndf,
-                    "chi2_ndf": self.fit_2d.chi2 / self.fit_2d.ndf,
-                    "p_value": self.fit_2d.p_value,
-                    "correlation": self.fit_2d.correlation,
-                    "covariance": self.fit_2d.covariance.tolist(),
-                    "contours": {f"{level:.2f}": points.tolist() for level, points in self.contours.items()},
+                    "s_s": interval(two.s_s),
+                    "s_b": interval(two.s_b),
+                    "best_at_boundary": two.at_boundary,
+                    "chi2": two.chi2,
+                    "ndf": two.ndf,
+                    "chi2_ndf": two.chi2 / two.ndf,
+                    "p_value": two.p_value,
+                    "correlation": two.correlation,
+                    "covariance": None if two.covariance is None else two.covariance.tolist(),
+                    "contours": {
+                        f"{level:.2f}": {"points": c.points.tolist(), "at_boundary": c.at_boundary.tolist()}
+                        for level, c in self.contours.items()
+                    },
                 },
             },
             "significance": {
-                "observed": self.significance_observed,
-                "expected": self.significance_expected,
-                "expected_sm": self.significance_expected_sm,
+                "definition": SIGNIFICANCE_DEFINITION,
+                "likelihood": sig.likelihood,
+                "observed": sig.observed.z,
+                "observed_signed": sig.observed.z_signed,
+                "q0": sig.observed.q0,
+                "s_s_hat": sig.observed.s_s_hat,
+                "expected": sig.expected.z,
+                "expected_sm": sig.expected_sm.z,
+                "s_b_at_s_s_1": sig.s_b_sm,
             },
             "gof": {
-                "chi2": self.fit_2d.chi2,
-                "ndf": self.fit_2d.ndf,
-                "p_value": self.fit_2d.p_value,
-                "p_value_toys": self.gof_p_value_toys,
-                "toys": len(self.gof_toys),
-                "toy_kind": self.gof_toy_kind,
-                "refit": self.gof_refit,
+                "chi2": gof.chi2,
+                "ndf": gof.ndf,
+                "p_value": gof.p_value,
+                "p_value_toys": gof.p_value_toys,
+                "toys": len(gof.toys),
+                "failed_toys": gof.failed,
+                "toy_kind": gof.kind,
+                "refit": gof.refit,
             },
             "coverage": {
-                "d": self.coverage_d.tolist(),
-                "fraction": self.coverage_fraction.tolist(),
-                "error": coverage_error.tolist(),
-                "chi2_cdf": stats.chi2.cdf(self.coverage_d, 2).tolist(),
-                "toys": self.coverage_toys,
-                "toy_kind": self.gof_toy_kind,
+                "d": cov.d.tolist(),
+                "fraction": cov.fraction.tolist(),
+                "error": cov.error.tolist(),
+                "chi2_cdf": stats.chi2.cdf(cov.d, 2).tolist(),
+                "toys": cov.toys,
+                "same_toys_for_every_d": cov.same_toys,
+                "failed_toys": cov.failed,
+                "toy_kind": cov.kind,
+                "nominal": [
+                    {
+                        "d": level,
+                        "nominal": float(stats.chi2.cdf(level, 2)),
+                        "measured": float(measured),
+                        "error": float(error),
+                        "toys": cov.measured_toys,
+                    }
+                    for level, measured, error in zip(CONTOUR_LEVELS, cov.measured, cov.measured_error, strict=True)
+                ],
             },
             "seed": self.seed,
         }
+        return strict_json(document, nulls)
+
+
+def strict_json(document: dict[str, Any], nulls: dict[str, str] | None = None) -> dict[str, Any]:
+    """``document`` with numpy scalars as Python numbers and every non-finite number as ``None``; the reason
+    of each ``None`` (given in ``nulls`` by dotted path, else "not finite") goes to ``document["nulls"]``.
+
+    Example:
+        >>> strict_json({"a": {"b": float("inf"), "c": 1}})
+        {'a': {'b': None, 'c': 1}, 'nulls': {'a.b': 'not finite (inf)'}}
+    """
+    reasons = dict(nulls or {})
+    found: dict[str, str] = {}
+
+    def clean(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {key: clean(item, f"{path}.{key}" if path else key) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(item, f"{path}.{i}") for i, item in enumerate(value)]
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is None:
+            if path in reasons:
+                found[path] = reasons[path]
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            found[path] = reasons.get(path, f"not finite ({value})")
+            return None
+        return value
+
+    cleaned = clean(document, "")
+    if found:
+        cleaned["nulls"] = found
+    return cleaned
+
+
+def _nominal(delta: np.ndarray) -> np.ndarray:
+    return np.array([np.mean(delta <= level) for level in CONTOUR_LEVELS])
+
+
+def significances(templates: Templates, mc_stat: bool, max_iter: int = 200) -> Significances:
+    """Observed and expected significance of the Poisson likelihood ratio (with the same ``mc_stat``)."""
+    model = Model(templates, "poisson", mc_stat, max_iter)
+    best = model._fit((True, True), "fit of s_s and s_b (Poisson likelihood)")
+    conditional = model._fit(
+        (False, True), "fit of s_b at s_s = 1 (Poisson likelihood)", start=np.array([1.0, best.params[1]])
+    )
+    return Significances(
+        observed=significance(model),
+        expected=significance(model, *model.expected(best.params)),
+        expected_sm=significance(model, *model.expected(conditional.params)),
+        s_b_sm=float(conditional.params[1]),
+        likelihood="poisson" + (" with Barlow-Beeston-lite gamma per bin (HistFactory staterror)" if mc_stat else ""),
+    )
 
 
 def analyse(
     templates: Templates,
-    statistic: str = "pearson",
+    statistic: str = DEFAULT_STATISTIC,
     method: str = "profile",
     mc_stat: bool = False,
     gof_toys: int = 10_000,
     coverage_toys: int = 500,
     coverage_points: int = 40,
     seed: int = 1,
+    max_iter: int = 200,
 ) -> FitReport:
     """Pre-fit chi^2, 1-D and 2-D fits, contours, significance, toy goodness of fit and coverage.
 
-    ``method="profile"`` minimises (Poisson toys, refitted); ``method="tutorial"`` reproduces the
-    tutorial's grids and Gaussian toys. The significance is found by minimisation in both methods.
+    ``method="profile"`` minimises (Poisson toys, refitted; the coverage counts ``coverage_points x
+    coverage_toys`` toys at every d); ``method="tutorial"`` reproduces the tutorial's grids and Gaussian toys
+    (fresh toys for every d). The significance is that of the Poisson likelihood ratio in both.
+    ``max_iter`` bounds the Newton steps of each minimisation.
+    Raises :class:`fitting.fit.FitError` when a fit of the data does not converge.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (expected one of {', '.join(METHODS)})")
-    model = Model(templates, statistic, mc_stat)
+    model = Model(templates, statistic, mc_stat, max_iter)
     rng = np.random.default_rng(seed)
     d_values = np.linspace(1.0, 5.0, coverage_points)
     profile_fit = model.fit2d()
@@ -153,7 +323,11 @@ def analyse(
         best = np.array([fit_2d.s_s.value, fit_2d.s_b.value])
         kind, refit = "poisson", True
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
-        fractions = toys.coverage(model, best, d_values, coverage_toys, rng, kind)
+        study = toys.coverage_toys(model, best, coverage_points * coverage_toys, rng, kind)
+        fractions = np.array([np.mean(study.delta <= d) for d in d_values])
+        coverage = Coverage(
+            d_values, fractions, len(study.delta), kind, study.failed, True, _nominal(study.delta), len(study.delta)
+        )
     else:
         fit_s_s, fit_s_b = tutorial.scan_1d(model, "s_s"), tutorial.scan_1d(model, "s_b")
         scan = tutorial.scan_2d(model)
@@ -166,13 +340,13 @@ def analyse(
             scan.ndf,
             float(stats.chi2.sf(scan.chi2, scan.ndf)),
             covariance,
-            float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])),
+            None if covariance is None else float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])),
         )
         kind, refit = "gaussian", False
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
-        fractions = tutorial.coverage_grid(model, templates.predict(*best), scan.index, d_values, coverage_toys, rng)
-    asimov = templates.predict(profile_fit.s_s.value, profile_fit.s_b.value)
-    asimov_sm = templates.predict(1.0, profile_fit.s_b.value)
+        fractions = tutorial.coverage_grid(model, scan.index, d_values, coverage_toys, rng)
+        measured = tutorial.coverage_grid(model, scan.index, np.array(CONTOUR_LEVELS), coverage_toys, rng)
+        coverage = Coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
     return FitReport(
         templates=templates,
         statistic=statistic,
@@ -183,14 +357,8 @@ def analyse(
         fit_s_b=fit_s_b,
         fit_2d=fit_2d,
         contours={level: model.contour(profile_fit, level) for level in CONTOUR_LEVELS},
-        significance_observed=model.significance(),
-        significance_expected=model.significance(asimov),
-        significance_expected_sm=model.significance(asimov_sm),
-        gof_toys=gof,
-        gof_toy_kind=kind,
-        gof_refit=refit,
-        coverage_d=d_values,
-        coverage_fraction=fractions,
-        coverage_toys=coverage_toys,
+        significance=significances(templates, mc_stat, max_iter),
+        gof=GoodnessOfFit(fit_2d.chi2, fit_2d.ndf, fit_2d.p_value, gof.values, kind, refit, gof.failed),
+        coverage=coverage,
         seed=seed,
     )

@@ -1,10 +1,13 @@
 """Fits of the signal strength ``s_s`` and background scale ``s_b``: minimisation, profile
-intervals, contours and significance.
+intervals, contours and the discovery significance, all within the physical region.
 
 The prediction ``nu = s_s * S + s_b * B`` is linear in the parameters, so the gradient and the
 Hessian of any statistic of :mod:`fitting.statistics` follow from its per-bin derivatives in
-``nu``. :meth:`Model.minimize` runs a damped Newton iteration on many histograms (toys) at once,
-with no grid and no bounds other than a positive prediction in every bin.
+``nu``. :meth:`Model.minimize` runs the active-set Newton method of :mod:`fitting.minimizer` on
+many histograms (toys) at once: no grid, every bin's prediction >= 0 (a bin may be predicted
+empty where it is observed empty), the minimum found on the boundary when it lies there, and
+every result checked for convergence. A fit of the data that does not converge raises
+:class:`FitError`; interval ends and contour points cut by the physical boundary are flagged.
 
 Example:
     >>> import numpy as np
@@ -12,8 +15,8 @@ Example:
     >>> t = Templates.from_arrays(np.arange(4.0), [10, 20, 30], [5.0, 10.0, 0.5], [5.0, 10.0, 20.0])
     >>> model = Model(t, "poisson")
     >>> best = model.fit2d()
-    >>> round(best.s_b.value, 3)
-    1.5
+    >>> round(best.s_b.value, 3), best.at_boundary
+    (1.5, False)
 """
 
 from __future__ import annotations
@@ -24,10 +27,23 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
-from fitting.statistics import STATISTICS, terms
+from analysis.errors import HZZ4lError
+from fitting.minimizer import Minimum, Region, minimize
+from fitting.statistics import STATISTICS, gamma_hat, terms
 from fitting.templates import Templates
 
-__all__ = ["CONTOUR_LEVELS", "PARAMETERS", "Fit1D", "Fit2D", "Interval", "Model"]
+__all__ = [
+    "CONTOUR_LEVELS",
+    "PARAMETERS",
+    "Contour",
+    "Fit1D",
+    "Fit2D",
+    "FitError",
+    "Interval",
+    "Model",
+    "Significance",
+    "significance",
+]
 
 PARAMETERS = ("s_s", "s_b")
 #: Delta chi^2 of the 68.3% and 95.4% regions of two parameters (1 and 2 sigma).
@@ -35,33 +51,74 @@ CONTOUR_LEVELS = (2.30, 6.18)
 BLOCK = 2048  # toys minimised together: large enough to vectorise, small enough for the cache
 
 
+class FitError(HZZ4lError, RuntimeError):
+    """A fit of the data that did not converge: it is not reported as a result."""
+
+
 class Interval(NamedTuple):
-    """A best value and the positive distances to the ends of its interval."""
+    """A best value and the positive distances to the ends of its interval.
+
+    ``at_boundary_low``/``at_boundary_high``: that end is where the physical region ends, before the
+    statistic reached its level (a one-sided interval on that side).
+    """
 
     value: float
     err_low: float
     err_high: float
+    at_boundary_low: bool = False
+    at_boundary_high: bool = False
 
 
 class Fit1D(NamedTuple):
-    """A one-parameter fit (the other fixed at 1) with its Delta chi^2 = 1 interval."""
+    """A one-parameter fit (the other fixed at 1) with its Delta chi^2 = 1 interval.
+
+    ``at_boundary``: the best value lies on the physical boundary."""
 
     parameter: str
     interval: Interval
     chi2: float
     ndf: int
+    at_boundary: bool = False
 
 
 class Fit2D(NamedTuple):
-    """The two-parameter fit: profile intervals (Delta chi^2 = 1), covariance and goodness of fit."""
+    """The two-parameter fit: profile intervals (Delta chi^2 = 1), covariance and goodness of fit.
+
+    ``covariance`` and ``correlation`` are ``None`` where the best fit lies on the physical boundary
+    (``at_boundary``) or the curvature there is not positive: no Gaussian approximation holds.
+    """
 
     s_s: Interval
     s_b: Interval
     chi2: float
     ndf: int
     p_value: float
-    covariance: np.ndarray
-    correlation: float
+    covariance: np.ndarray | None
+    correlation: float | None
+    at_boundary: bool = False
+
+
+class Contour(NamedTuple):
+    """Points ``(N, 2)`` of (s_s, s_b) with Delta chi^2 = ``level``; where the physical boundary cuts the
+    region first, the point is on the boundary and ``at_boundary`` is True."""
+
+    level: float
+    points: np.ndarray
+    at_boundary: np.ndarray
+
+
+class Significance(NamedTuple):
+    """The discovery significance (Cowan, Cranmer, Gross, Vitells 2011, eq. 12).
+
+    ``q0`` = Delta chi^2 between the best fit with s_s = 0 (s_b profiled) and the best fit, set to 0
+    when the best s_s < 0; ``z = sqrt(q0)`` (0 for a deficit); ``z_signed`` = sign(s_s) sqrt(Delta chi^2).
+    Infinite where the background-only prediction is zero in a bin with data.
+    """
+
+    z: float
+    z_signed: float
+    q0: float
+    s_s_hat: float
 
 
 class Model:
@@ -71,14 +128,19 @@ class Model:
         templates: the binned inputs.
         statistic: ``pearson``, ``neyman`` or ``poisson``.
         mc_stat: include the simulation's statistical uncertainty (Barlow–Beeston lite).
+        max_iter: the most Newton steps of one minimisation before it is declared unconverged.
     """
 
-    def __init__(self, templates: Templates, statistic: str = "pearson", mc_stat: bool = False) -> None:
+    def __init__(
+        self, templates: Templates, statistic: str = "poisson", mc_stat: bool = False, max_iter: int = 200
+    ) -> None:
         if statistic not in STATISTICS:
             raise ValueError(f"unknown statistic {statistic!r} (expected one of {', '.join(STATISTICS)})")
         self.templates = templates
         self.statistic = statistic
         self.mc_stat = mc_stat
+        self.max_iter = max_iter
+        self.region = Region(templates.signal, templates.background)
         self._basis = np.stack([templates.signal, templates.background])  # (2, K)
         signal, background = self._basis
         self._products = np.stack([signal * signal, signal * background, background * background]).T  # (K, 3)
@@ -86,29 +148,64 @@ class Model:
 
     # ------------------------------------------------------------------ evaluation
 
-    def chi2(self, s_s: float | np.ndarray, s_b: float | np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-        """The statistic at ``(s_s, s_b)`` (broadcast) for ``counts`` (default: the data); inf where some nu <= 0."""
+    def chi2(
+        self,
+        s_s: float | np.ndarray,
+        s_b: float | np.ndarray,
+        counts: np.ndarray | None = None,
+        aux: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The statistic at ``(s_s, s_b)`` (broadcast) for ``counts`` (default: the data); inf outside the
+        physical region (some bin predicted negative) and where a bin with data is predicted empty."""
         counts = self.templates.data if counts is None else counts
-        return self._statistic(counts, self.templates.predict(s_s, s_b))[0]
+        params = np.stack(np.broadcast_arrays(np.asarray(s_s, dtype=float), np.asarray(s_b, dtype=float)), axis=-1)
+        value = self._value(counts, aux, params)
+        return np.where(self.region.feasible(params), value, np.inf)
 
-    def _statistic(self, counts: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Summed statistic (inf where some nu <= 0) and the per-bin first and second derivatives in nu."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t, t1, t2 = terms(self.statistic, counts, nu, self._r2)
+    def _value(self, counts: np.ndarray, aux: np.ndarray | None, params: np.ndarray) -> np.ndarray:
+        nu = np.maximum(params @ self._basis, 0.0)  # exact zeros on the boundary, not rounding below them
+        value = np.sum(terms(self.statistic, counts, nu, self._r2, aux)[0], axis=-1)
+        return np.where(np.isfinite(value), value, np.inf)
+
+    def _evaluate(
+        self, counts: np.ndarray, aux: np.ndarray | None, params: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Statistic ``(T,)`` (inf where a bin with data is predicted empty), gradient ``(T, 2)``, Hessian ``(T, 2, 2)``."""
+        nu = np.maximum(params @ self._basis, 0.0)
+        t, t1, t2 = terms(self.statistic, counts, nu, self._r2, aux)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf where a bin with data is predicted empty
             value = t.sum(axis=-1)
-        return np.where(np.all(nu > 0, axis=-1) & np.isfinite(value), value, np.inf), t1, t2
-
-    def _evaluate(self, counts: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Statistic ``(T,)`` (inf where some nu <= 0), gradient ``(T, 2)`` and Hessian ``(T, 2, 2)``."""
-        value, t1, t2 = self._statistic(counts, params @ self._basis)
-        h = t2 @ self._products  # (T, 3): d2/ds_s2, d2/ds_s ds_b, d2/ds_b2
+            h = t2 @ self._products  # (T, 3): d2/ds_s2, d2/ds_s ds_b, d2/ds_b2
+            gradient = t1 @ self._basis.T
         hessian = np.stack([h[:, :2], h[:, 1:]], axis=1)
-        return value, t1 @ self._basis.T, hessian
+        return np.where(np.isfinite(value), value, np.inf), gradient, hessian
 
-    def covariance(self, params: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-        """2 H^-1 at ``params = (s_s, s_b)``: the covariance of the fit (the statistic is -2 ln L); ``(2, 2)``."""
+    def gamma(self, params: np.ndarray, counts: np.ndarray | None = None, aux: np.ndarray | None = None) -> np.ndarray:
+        """The profiled Barlow–Beeston factors per bin at ``params`` (ones without ``mc_stat``)."""
+        nu = self.templates.predict(*params)
+        if not self.mc_stat:
+            return np.ones_like(nu)
+        counts = self.templates.data if counts is None else counts
+        return gamma_hat(self.statistic, counts, nu, self.templates.r2, aux)
+
+    def expected(
+        self, params: np.ndarray, counts: np.ndarray | None = None, aux: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The expected counts at ``params`` (the simulation's factors gamma profiled on ``counts``) and, with
+        ``mc_stat``, the auxiliary data they imply: the Asimov data set, and the truth toys are drawn around."""
+        gamma = self.gamma(params, counts, aux)
+        return gamma * self.templates.predict(*params), (gamma if self.mc_stat else None)
+
+    def covariance(
+        self, params: np.ndarray, counts: np.ndarray | None = None, aux: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """2 H^-1 at ``params = (s_s, s_b)`` (the statistic is -2 ln L), ``(2, 2)``; None where H is not positive."""
         data = self.templates.data if counts is None else counts
-        return 2.0 * np.linalg.inv(self._evaluate(np.atleast_2d(data), np.asarray(params)[None, :])[2][0])
+        hessian = self._evaluate(np.atleast_2d(data), None if aux is None else np.atleast_2d(aux),
+                                 np.asarray(params, dtype=float)[None, :])[2][0]
+        if not (hessian[0, 0] > 0 and np.linalg.det(hessian) > 0):
+            return None
+        return 2.0 * np.linalg.inv(hessian)
 
     # ------------------------------------------------------------------ minimisation
 
@@ -117,191 +214,259 @@ class Model:
         counts: np.ndarray | None = None,
         free: tuple[bool, bool] = (True, True),
         start: np.ndarray | None = None,
-        tol: float = 1e-11,
-        max_iter: int = 200,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Minimise the statistic for each row of ``counts`` (shape ``(T, K)`` or ``(K,)``).
+        aux: np.ndarray | None = None,
+        tol: float = 1e-10,
+    ) -> Minimum:
+        """Minimise the statistic for each row of ``counts`` (shape ``(T, K)`` or ``(K,)``) in the physical region.
 
-        ``free`` says which of ``(s_s, s_b)`` float; the others stay at ``start`` (default 1).
-        Returns the parameters ``(T, 2)`` and the minima ``(T,)`` (squeezed for 1-D counts).
+        ``free`` says which of ``(s_s, s_b)`` float; the others stay at ``start`` (default 1). ``aux`` are
+        the auxiliary data of ``mc_stat`` (default 1). Returns a :class:`fitting.minimizer.Minimum`
+        (squeezed for 1-D counts); check its ``converged``.
         """
         counts = self.templates.data if counts is None else np.asarray(counts, dtype=float)
         single = counts.ndim == 1
         counts = np.atleast_2d(counts)
-        params = np.ones((len(counts), 2)) if start is None else np.array(np.broadcast_to(start, (len(counts), 2)))
-        value = np.empty(len(counts))
+        if aux is not None:
+            aux = np.broadcast_to(aux, counts.shape)
+        start = np.ones(2) if start is None else np.asarray(start, dtype=float)
+        start = np.array(np.broadcast_to(start, (len(counts), 2)))
+        parts = []
         for lo in range(0, len(counts), BLOCK):  # blocks that stay in cache
-            rows = slice(lo, lo + BLOCK)
-            params[rows], value[rows] = self._newton(counts[rows], params[rows], np.array(free, float), tol, max_iter)
+            block = counts[lo : lo + BLOCK]
+            block_aux = None if aux is None else aux[lo : lo + BLOCK]
+
+            def evaluate(rows: np.ndarray, params: np.ndarray, block=block, block_aux=block_aux):
+                return self._evaluate(block[rows], None if block_aux is None else block_aux[rows], params)
+
+            parts.append(minimize(evaluate, self.region, start[lo : lo + BLOCK], free, tol, self.max_iter))
+        result = Minimum(*(np.concatenate(field) for field in zip(*parts, strict=True)))
         if single:
-            return params[0], value[0]
-        return params, value
+            return Minimum(*(field[0] for field in result))
+        return result
 
-    def _newton(
-        self, counts: np.ndarray, params: np.ndarray, mask: np.ndarray, tol: float, max_iter: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Damped Newton iteration of :meth:`minimize` on one block of rows."""
-        value, gradient, hessian = self._evaluate(counts, params)
-        active = np.isfinite(value)
-        for _ in range(max_iter):
-            idx = np.flatnonzero(active)
-            if not idx.size:
-                break
-            step = _newton_step(gradient[idx] * mask, hessian[idx], mask)
-            alpha = np.ones(len(idx))
-            todo = np.arange(len(idx))
-            for _ in range(60):  # backtracking: stay where nu > 0 and the statistic does not grow
-                rows = idx[todo]
-                trial = params[rows] + alpha[todo, None] * step[todo]
-                trial_value, trial_gradient, trial_hessian = self._evaluate(counts[rows], trial)
-                ok = trial_value <= value[rows] + 1e-12 * np.abs(value[rows])
-                good = rows[ok]
-                params[good], value[good] = trial[ok], trial_value[ok]
-                gradient[good], hessian[good] = trial_gradient[ok], trial_hessian[ok]
-                todo = todo[~ok]
-                if not todo.size:
-                    break
-                alpha[todo] *= 0.5
-            moved = np.abs(alpha[:, None] * step)
-            moved[todo] = 0.0  # no acceptable step: at the minimum to machine precision
-            done = np.all(moved <= tol * (1.0 + np.abs(params[idx])), axis=1)
-            active[idx[done]] = False
-        return params, value
-
-    def _value(self, counts: np.ndarray, params: np.ndarray) -> np.ndarray:
-        return self._statistic(counts, params @ self._basis)[0]
+    def _fit(self, free: tuple[bool, bool], what: str, counts=None, aux=None, start=None) -> Minimum:
+        """One fit of ``counts``, raising :class:`FitError` if it did not converge."""
+        result = self.minimize(counts, free=free, start=start, aux=aux)
+        if not result.converged:
+            raise FitError(f"the {what} ({self.statistic} statistic) did not converge: no result reported")
+        return result
 
     # ------------------------------------------------------------------ fits
 
     def fit1d(self, parameter: str, counts: np.ndarray | None = None) -> Fit1D:
         """Fit one parameter with the other fixed at 1; Delta chi^2 = 1 interval."""
         k = PARAMETERS.index(parameter)
-        best, minimum = self.minimize(counts, free=(k == 0, k == 1))
-        low, high = self._crossings(k, profiled=False, counts=counts, best=best, minimum=minimum, level=1.0)
-        return Fit1D(parameter, Interval(best[k], best[k] - low, high - best[k]), minimum, self.templates.nbins - 1)
+        best = self._fit((k == 0, k == 1), f"fit of {parameter} alone", counts)
+        interval = self._interval(k, False, counts, None, best.params, float(best.value), 1.0)
+        return Fit1D(parameter, interval, float(best.value), self.templates.nbins - 1, bool(best.active))
 
-    def profile(self, parameter: str, values: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-        """Minimum over the other parameter at each of ``values`` of ``parameter``; shape of ``values``."""
+    def profile(
+        self, parameter: str, values: np.ndarray, counts: np.ndarray | None = None, aux: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Minimum over the other parameter at each of ``values`` of ``parameter`` (inf where no point of the
+        physical region has that value); shape of ``values``. Raises :class:`FitError` if one did not converge."""
         k = PARAMETERS.index(parameter)
-        counts = self.templates.data if counts is None else counts
         values = np.asarray(values, dtype=float)
-        start = np.ones((values.size, 2))
-        start[:, k] = values.ravel()
-        free = (k == 1, k == 0)
-        _, minima = self.minimize(np.broadcast_to(counts, (values.size, len(counts))), free=free, start=start)
+        minima = self._profile(k, values.ravel(), counts, aux)[0]
         return minima.reshape(values.shape)
 
-    def fit2d(self, counts: np.ndarray | None = None) -> Fit2D:
+    def _profile(
+        self, k: int, values: np.ndarray, counts: np.ndarray | None, aux: np.ndarray | None, start=None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        counts = self.templates.data if counts is None else counts
+        if start is None:
+            start = np.ones((values.size, 2))
+        start = np.array(start, dtype=float)
+        start[:, k] = values
+        result = self.minimize(
+            np.broadcast_to(counts, (values.size, len(counts))),
+            free=(k == 1, k == 0),
+            start=start,
+            aux=None if aux is None else np.broadcast_to(aux, (values.size, len(counts))),
+        )
+        if not np.all(result.converged):
+            bad = values[~result.converged][0]
+            raise FitError(f"the profile fit at {PARAMETERS[k]} = {bad:g} ({self.statistic}) did not converge")
+        return result.value, result.params, result.active
+
+    def fit2d(self, counts: np.ndarray | None = None, aux: np.ndarray | None = None) -> Fit2D:
         """Fit both parameters: profile Delta chi^2 = 1 intervals, covariance 2 H^-1, p-value."""
-        best, minimum = self.minimize(counts)
-        data = self.templates.data if counts is None else counts
-        covariance = self.covariance(best, data)
-        sigma = np.sqrt(np.diag(covariance))
-        intervals = []
-        for k in range(2):
-            low, high = self._crossings(k, profiled=True, counts=data, best=best, minimum=minimum, level=1.0)
-            intervals.append(Interval(best[k], best[k] - low, high - best[k]))
+        best = self._fit((True, True), "fit of s_s and s_b", counts, aux)
+        minimum = float(best.value)
+        at_boundary = bool(best.active)
+        covariance = None if at_boundary else self.covariance(best.params, counts, aux)
+        intervals = [self._interval(k, True, counts, aux, best.params, minimum, 1.0) for k in range(2)]
         ndf = self.templates.nbins - 2
+        correlation = None
+        if covariance is not None:
+            correlation = float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1]))
         return Fit2D(
             s_s=intervals[0],
             s_b=intervals[1],
-            chi2=float(minimum),
+            chi2=minimum,
             ndf=ndf,
             p_value=float(stats.chi2.sf(minimum, ndf)),
             covariance=covariance,
-            correlation=float(covariance[0, 1] / (sigma[0] * sigma[1])),
+            correlation=correlation,
+            at_boundary=at_boundary,
         )
 
-    def _crossings(
-        self,
-        k: int,
-        profiled: bool,
-        counts: np.ndarray | None,
-        best: np.ndarray,
-        minimum: float,
-        level: float,
-    ) -> tuple[float, float]:
-        """Where the Delta chi^2 of parameter ``k`` (the other profiled, or fixed at ``best``) equals
-        ``level``, below and above the minimum.
+    def _domain(self, k: int, profiled: bool, best: np.ndarray) -> tuple[float, float]:
+        """The values parameter ``k`` can take in the physical region (the other profiled, or fixed at ``best``)."""
+        if profiled:  # the projection of the wedge spanned by its two edges
+            edges = self.region.edges[:, k]
+            return (-np.inf if np.any(edges < 0) else 0.0), (np.inf if np.any(edges > 0) else 0.0)
+        origin = best.copy()
+        origin[k] = 0.0
+        low, high = self.region.line(origin, np.eye(2)[k])
+        return float(low), float(high)
 
-        Newton's method on both sides at once: by the envelope theorem the slope of the profile is
-        the partial derivative at the profiled point, and the profile of a convex statistic is convex.
-        """
-        data = np.atleast_2d(self.templates.data if counts is None else counts)
-        pair = np.repeat(data, 2, axis=0)
-        free = (k == 1 and profiled, k == 0 and profiled)
-        curvature = self._evaluate(data, best[None, :])[2][0, k, k]
-        scale = np.sqrt(2.0 * level / curvature) if curvature > 0 else 1.0
-        x = best[k] + np.array([-scale, scale])
-        points = np.tile(best, (2, 1))
-        for _ in range(100):
+    def _scan(
+        self, k: int, profiled: bool, x: np.ndarray, counts, aux, best: np.ndarray, start: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Statistic at parameter ``k = x`` (the other profiled from ``start``, or fixed at ``best``), the points,
+        and the slope d/dx there where it is the partial derivative (envelope theorem: the other parameter
+        profiled inside the region, or fixed); NaN where the profiled point is on the boundary."""
+        data = self.templates.data if counts is None else counts
+        if profiled:
+            value, points, active = self._profile(k, x, counts, aux, start)
+        else:
+            points = np.tile(best, (len(x), 1))
             points[:, k] = x
-            points, value = self.minimize(pair, free=free, start=points)
-            if not np.all(np.isfinite(value)):  # stepped where the prediction is not positive: come back
-                x = np.where(np.isfinite(value), x, 0.5 * (x + best[k]))
-                continue
-            excess = value - minimum - level
-            if np.all(np.abs(excess) <= 1e-10 * (1.0 + level)):
-                break
-            slope = self._evaluate(pair, points)[1][:, k]
-            x = x - excess / slope
-        return float(x[0]), float(x[1])
+            value, active = self.chi2(points[:, 0], points[:, 1], data, aux), np.zeros(len(x), dtype=int)
+        slope = self._evaluate(
+            np.broadcast_to(data, (len(x), len(data))),
+            None if aux is None else np.broadcast_to(aux, (len(x), len(data))),
+            points,
+        )[1][:, k]
+        return value, points, np.where(active == 0, slope, np.nan)
 
-    def contour(self, best: Fit2D, level: float, points: int = 100) -> np.ndarray:
-        """Points ``(points, 2)`` of (s_s, s_b) on the Delta chi^2 = ``level`` contour around ``best``.
+    def _interval(
+        self, k: int, profiled: bool, counts, aux, best: np.ndarray, minimum: float, level: float
+    ) -> Interval:
+        """Where the Delta chi^2 of parameter ``k`` (the other profiled, or fixed at ``best``) reaches ``level``
+        below and above the minimum, or where the physical region ends first (flagged).
+
+        Both sides at once: steps outward until the level is bracketed, then Newton's method kept inside the
+        bracket, or the Illinois variant of regula falsi where no exact slope is known (bisection where the
+        statistic is infinite); the profile of a convex statistic is convex, so each side has one crossing.
+        """
+        ends = np.array(self._domain(k, profiled, best))
+        centre = float(best[k])
+        curvature = self._evaluate(
+            np.atleast_2d(self.templates.data if counts is None else counts),
+            None if aux is None else np.atleast_2d(aux),
+            best[None, :],
+        )[2][0]
+        if profiled and curvature[0, 0] * curvature[1, 1] > curvature[0, 1] ** 2:
+            curve = np.linalg.det(curvature) / curvature[1 - k, 1 - k]
+        else:
+            curve = curvature[k, k]
+        width = np.sqrt(2.0 * level / curve) if curve > 0 else max(1.0, abs(centre))
+        inside, outside = np.full(2, centre), np.full(2, np.nan)
+        below, above = np.full(2, -level), np.full(2, np.nan)  # excess at inside and outside
+        kept = np.zeros(2, dtype=int)  # times in a row the outside end stayed (Illinois)
+        x = np.clip(centre + np.array([-1.0, 1.0]) * width, ends[0], ends[1])
+        start = np.tile(best, (2, 1))
+        cut = x == centre  # the best value already where the region ends on that side
+        done = cut.copy()
+        for _ in range(200):
+            todo = np.flatnonzero(~done)
+            if not todo.size:
+                break
+            value, points, slope = self._scan(k, profiled, x[todo], counts, aux, best, start[todo])
+            start[todo] = np.where(np.isfinite(points), points, start[todo])
+            for j, i in enumerate(todo):
+                excess = value[j] - minimum - level
+                if abs(excess) <= 1e-9 * (1.0 + level):
+                    done[i] = True
+                    continue
+                if excess > 0:
+                    outside[i], above[i], kept[i] = x[i], excess, 0
+                else:
+                    inside[i], below[i] = x[i], excess
+                    kept[i] += 1
+                    if kept[i] > 1 and np.isfinite(above[i]):
+                        above[i] *= 0.5
+                    if x[i] == ends[i]:  # the region ends before the level is reached
+                        done[i] = cut[i] = True
+                        continue
+                if np.isnan(outside[i]):
+                    x[i] = np.clip(centre + 2.0 * (x[i] - centre), ends[0], ends[1])
+                    continue
+                lo, hi = sorted((inside[i], outside[i]))
+                if hi - lo <= 1e-12 * (1.0 + abs(hi)):
+                    done[i] = True
+                    continue
+                guess = x[i] - excess / slope[j] if np.isfinite(excess) and slope[j] != 0 else np.nan
+                if not lo < guess < hi and np.isfinite(above[i]):
+                    guess = inside[i] - below[i] * (outside[i] - inside[i]) / (above[i] - below[i])
+                x[i] = guess if lo < guess < hi else 0.5 * (lo + hi)
+        else:
+            raise FitError(f"the Delta chi^2 = {level:g} interval of {PARAMETERS[k]} did not converge")
+        return Interval(centre, float(centre - x[0]), float(x[1] - centre), bool(cut[0]), bool(cut[1]))
+
+    def contour(self, best: Fit2D, level: float, points: int = 100) -> Contour:
+        """Points of (s_s, s_b) on the Delta chi^2 = ``level`` contour around ``best``, or on the physical
+        boundary where it cuts the region first.
 
         Found along rays from the minimum (the region of a convex statistic is star-shaped)."""
         centre = np.array([best.s_s.value, best.s_b.value])
-        scale = np.sqrt(np.diag(best.covariance))
+        if best.covariance is not None:
+            scale = np.sqrt(np.diag(best.covariance))
+        else:
+            scale = np.array([max(i.err_low + i.err_high, 1e-3) / 2 for i in (best.s_s, best.s_b)])
         angles = np.linspace(0.0, 2.0 * np.pi, points, endpoint=False)
         directions = np.stack([np.cos(angles), np.sin(angles)], axis=1) * scale
+        _, reach = self.region.line(centre, directions)
+        reach = np.maximum(reach, 0.0)
 
         def delta(r: np.ndarray) -> np.ndarray:
-            return self._value(self.templates.data[None, :], centre + r[:, None] * directions) - best.chi2
+            return self.chi2(*(centre + r[:, None] * directions).T) - best.chi2
 
-        radius = _bisect(delta, np.zeros(points), np.full(points, np.sqrt(level)), level)
-        return centre + radius[:, None] * directions
-
-    def significance(self, counts: np.ndarray | None = None) -> float:
-        """sqrt(chi2(s_s = 0, s_b profiled) - chi2_min), signed by the best s_s."""
-        best, minimum = self.minimize(counts)
-        _, null = self.minimize(counts, free=(False, True), start=np.array([0.0, best[1]]))
-        return float(np.sign(best[0]) * np.sqrt(max(null - minimum, 0.0)))
+        radius, cut = _bisect(delta, reach, np.full(points, np.sqrt(level)), level)
+        return Contour(level, centre + radius[:, None] * directions, cut)
 
 
-def _newton_step(gradient: np.ndarray, hessian: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """-H^-1 g restricted to the free parameters; a scaled gradient step where H is not positive."""
-    h = hessian * mask[None, :, None] * mask[None, None, :] + np.diag(1.0 - mask)[None]
-    det = h[:, 0, 0] * h[:, 1, 1] - h[:, 0, 1] * h[:, 1, 0]
-    positive = (det > 0) & (h[:, 0, 0] > 0)
-    safe = np.where(positive, det, 1.0)
-    step = -np.stack(
-        [
-            (h[:, 1, 1] * gradient[:, 0] - h[:, 0, 1] * gradient[:, 1]) / safe,
-            (h[:, 0, 0] * gradient[:, 1] - h[:, 1, 0] * gradient[:, 0]) / safe,
-        ],
-        axis=1,
-    )
-    diagonal = np.abs(np.stack([h[:, 0, 0], h[:, 1, 1]], axis=1)) + 1e-12
-    return np.where(positive[:, None], step, -gradient / diagonal) * mask
+def significance(model: Model, counts: np.ndarray | None = None, aux: np.ndarray | None = None) -> Significance:
+    """The one-sided discovery significance of ``counts`` (default: the data), background profiled.
+
+    Example:
+        >>> import numpy as np
+        >>> from fitting.templates import Templates
+        >>> t = Templates.from_arrays(np.arange(3.0), [5, 2], [0.0, 1.0], [5.0, 1.0])  # a deficit in bin 1
+        >>> significance(Model(t, "poisson")).z
+        0.0
+    """
+    best = model._fit((True, True), "fit of s_s and s_b", counts, aux)
+    start = np.array([0.0, max(float(best.params[1]), 1e-3)])
+    null = model._fit((False, True), "background-only fit (s_s = 0)", counts, aux, start)
+    delta = max(float(null.value - best.value), 0.0)
+    s_hat = float(best.params[0])
+    z = np.sqrt(delta)
+    return Significance(z=float(z if s_hat > 0 else 0.0), z_signed=float(np.copysign(z, s_hat)),
+                        q0=delta if s_hat > 0 else 0.0, s_s_hat=s_hat)
 
 
 def _bisect(
-    delta: Callable[[np.ndarray], np.ndarray], inside: np.ndarray, guess: np.ndarray, level: float
-) -> np.ndarray:
-    """Vectorised: for each entry, the r > inside where ``delta(r)`` crosses ``level`` (inf is outside)."""
-    outside = guess.copy()
+    delta: Callable[[np.ndarray], np.ndarray], reach: np.ndarray, guess: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised: for each ray, the r in (0, reach] where ``delta(r)`` crosses ``level`` (inf is outside), or
+    ``reach`` where delta stays below the level up to there (then flagged True)."""
+    inside = np.zeros_like(reach)
+    outside = np.minimum(guess, reach)
     for _ in range(200):
-        grow = delta(outside) < level
+        grow = (delta(outside) < level) & (outside < reach)
         if not grow.any():
             break
         inside = np.where(grow, outside, inside)
-        outside = np.where(grow, 2.0 * outside, outside)
-    for _ in range(100):
+        outside = np.where(grow, np.minimum(2.0 * outside, reach), outside)
+    cut = delta(outside) < level  # only where outside == reach
+    for _ in range(200):
         middle = 0.5 * (inside + outside)
         below = delta(middle) < level
         inside = np.where(below, middle, inside)
         outside = np.where(below, outside, middle)
-        if np.all(outside - inside <= 1e-13 * (1.0 + np.abs(outside))):
+        if np.all(cut | (outside - inside <= 1e-13 * (1.0 + np.abs(outside)))):
             break
-    return 0.5 * (inside + outside)
+    return np.where(cut, reach, 0.5 * (inside + outside)), cut

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
+from analysis.errors import HZZ4lError
+
 __all__ = ["TemplateError", "Templates"]
 
 
-class TemplateError(ValueError):
+class TemplateError(HZZ4lError, ValueError):
     """Histograms that cannot be fitted; the message says which and why."""
 
 

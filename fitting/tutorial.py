@@ -23,7 +23,7 @@ import numpy as np
 
 from fitting.fit import Fit1D, Interval, Model
 from fitting.statistics import chi2_matrix
-from fitting.toys import draw_toys, usable_toys
+from fitting.toys import draw
 
 __all__ = ["GRID_1D", "GRID_2D", "Scan2D", "coverage_grid", "scan_1d", "scan_2d"]
 
@@ -74,31 +74,32 @@ def scan_2d(model: Model) -> Scan2D:
     )
 
 
-def _grid_chi2(model: Model, toys: np.ndarray) -> np.ndarray:
+def _grid_chi2(model: Model, toys: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
     """The statistic of every toy at every 2-D grid point, ``(ntoys, 100, 100)``."""
     s_s, s_b = GRID_2D["s_s"], GRID_2D["s_b"]
     nu = model.templates.predict(s_s[:, None], s_b[None, :]).reshape(-1, model.templates.nbins)  # (G, K)
     r2 = model.templates.r2 if model.mc_stat else None
-    return chi2_matrix(model.statistic, toys, nu, r2).reshape(len(toys), len(s_s), len(s_b))
+    return chi2_matrix(model.statistic, toys, nu, r2, aux).reshape(len(toys), len(s_s), len(s_b))
 
 
 def coverage_grid(
     model: Model,
-    means: np.ndarray,
     index: tuple[int, int],
     d_values: np.ndarray,
     ntoys: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """The tutorial's last cell: for each ``d``, fresh Gaussian toys around ``means``, each scanned on the
-    2-D grid; the fraction whose Delta chi^2 at grid point ``index`` is <= ``d``."""
+    """The tutorial's last cell: for each ``d``, fresh Gaussian toys around the prediction at grid point
+    ``index`` (with ``mc_stat``, fluctuated auxiliary data too), each scanned on the 2-D grid; the fraction
+    whose Delta chi^2 at that grid point is <= ``d``."""
+    truth = np.array([GRID_2D["s_s"][index[0]], GRID_2D["s_b"][index[1]]])
     fractions = np.empty(len(d_values))
     block = 500
     for n, d in enumerate(d_values):
         inside = 0
         for start in range(0, ntoys, block):
-            toys = usable_toys(model, draw_toys(means, min(block, ntoys - start), rng, "gaussian"))
-            grid = _grid_chi2(model, toys)
+            toys, aux = draw(model, truth, min(block, ntoys - start), rng, "gaussian")
+            grid = _grid_chi2(model, toys, aux)
             minima = grid.reshape(len(toys), -1).min(axis=1)
             inside += int(np.sum(grid[:, index[0], index[1]] - minima <= d))
         fractions[n] = inside / ntoys

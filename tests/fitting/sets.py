@@ -85,3 +85,37 @@ SETS = {
     "pseudo2": lambda: pseudo(2, 1.8, 1.3),
     "pseudo3": lambda: pseudo(3, 0.6, 1.25),
 }
+
+
+def low_count(seed: int = 6) -> Templates:
+    """About 40 events in 34 bins: most bins hold 0-3 events."""
+    return pseudo(seed, 1.0, 1.0, scale=0.15)
+
+
+def signal_bins_empty(seed: int = 3) -> Templates:
+    """Low counts with no event at all in the bins of the signal peak: the best fit lies on the physical
+    boundary, where the prediction of the most signal-like bin is zero."""
+    signal, background = signal_shape(), background_shape(60.0)
+    data = np.random.default_rng(seed).poisson(background).astype(float)
+    data[signal > 0.05 * signal.max()] = 0
+    return Templates.from_arrays(EDGES, data, signal, background, signal * 0.05, background * 0.05)
+
+
+def zero_background(seed: int = 1, s_s: float = 0.0) -> Templates:
+    """A bin at the peak with no background and no data (and bins without signal): the physical region is
+    s_s >= 0, s_b >= 0."""
+    signal, background = signal_shape(), 0.3 * background_shape(230.0)
+    peak = int(np.argmax(signal))
+    background[peak] = 0.0
+    data = np.random.default_rng(seed).poisson(s_s * signal + background).astype(float)
+    data[peak] = 0
+    return Templates.from_arrays(EDGES, data, signal, background, signal * 0.02, background * 0.03 + 1e-3)
+
+
+def deficit(seed: int = 2) -> Templates:
+    """Fewer events than the background alone predicts around 125 GeV: the best s_s is negative."""
+    signal, background = signal_shape(), background_shape(230.0)
+    data = np.random.default_rng(seed).poisson(1.2 * background).astype(float)
+    window = (EDGES[:-1] >= 118) & (EDGES[1:] <= 132)
+    data[window] = np.floor(0.6 * data[window])
+    return Templates.from_arrays(EDGES, data, signal, background, signal * 0.02, background * 0.01)

@@ -47,7 +47,7 @@ def test_goodness_of_fit_toys(case):
     best = np.array([scan.s_s.value, scan.s_b.value])
     means = model.templates.predict(*best)
     toys_port, chi2_data, _ = loops.goodness_of_fit(hists[0], means, 300, len(means), np.random.default_rng(11))
-    toys = goodness_of_fit_toys(model, best, 300, np.random.default_rng(11), kind="gaussian", refit=False)
+    toys = goodness_of_fit_toys(model, best, 300, np.random.default_rng(11), kind="gaussian", refit=False).values
     np.testing.assert_allclose(toys, toys_port, rtol=1e-12)
     assert scan.chi2 == pytest.approx(chi2_data, rel=1e-12)
 
@@ -58,5 +58,5 @@ def test_coverage(case):
     means = model.templates.predict(scan.s_s.value, scan.s_b.value)
     d_values = np.array([1.0, 2.3, 4.0])
     port = loops.coverage(hists[1], hists[2], means, scan.index, d_values, 6, np.random.default_rng(5))
-    ours = tutorial.coverage_grid(model, means, scan.index, d_values, 6, np.random.default_rng(5))
+    ours = tutorial.coverage_grid(model, scan.index, d_values, 6, np.random.default_rng(5))
     np.testing.assert_array_equal(ours, port)
