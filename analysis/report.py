@@ -156,7 +156,7 @@ def _fit(fit: dict[str, Any]) -> str:
         _row("s_b (both free)", interval(two["s_b"], "fits.s_s,s_b.s_b"), 6),
     ]
     table = _table(["fit", "value", "−error", "+error", "χ²", "ndf", "p-value"], rows)
-    prefit, gof, sig = fit["prefit"], fit["gof"], fit["significance"]
+    prefit, gof, sig, cov = fit["prefit"], fit["gof"], fit["significance"], fit["coverage"]
     more = [
         _row(
             "pre-fit χ², ndf, p-value",
@@ -178,23 +178,56 @@ def _fit(fit: dict[str, Any]) -> str:
         ),
         _row("correlation of s_s and s_b", [(two["correlation"], "fits.s_s,s_b.correlation", "{:.3f}")], 3),
         _row(
-            "significance observed, expected [σ]",
+            "significance observed, expected (best fit), expected (s_s = 1) [σ]",
             [
                 (sig["observed"], "significance.observed", "{:.2f}"),
                 (sig["expected"], "significance.expected", "{:.2f}"),
+                (sig["expected_sm"], "significance.expected_sm", "{:.2f}"),
             ],
             3,
         ),
+        _row("signed observed significance [σ]", [(sig["observed_signed"], "significance.observed_signed", "{:+.2f}")], 3),
     ]
-    return (
-        table
-        + _table(["", "", "", ""], more)
-        + (
-            f'<p class="muted">{fit["statistic"]} statistic, {fit["method"]} method, {fit["nbins"]} bins in '
-            f"[{fit['range'][0]:g}, {fit['range'][1]:g}] GeV; {gof['toys']} {gof['toy_kind']} toys for the goodness "
-            f"of fit, {fit['coverage']['toys']} toys per critical value for the coverage.</p>"
+    more += [
+        _row(
+            f"coverage of Δχ² ≤ {n['d']:.2f}: nominal, measured, ± error",
+            [
+                (n["nominal"], f"coverage.nominal.{i}.nominal", "{:.3f}"),
+                (n["measured"], f"coverage.nominal.{i}.measured", "{:.3f}"),
+                (n["error"], f"coverage.nominal.{i}.error", "{:.3f}"),
+            ],
+            3,
         )
-    )
+        for i, n in enumerate(cov["nominal"])
+    ]
+    flagged = [
+        f"{name} {side} end"
+        for key, name in (("s_s", "s_s alone"), ("s_b", "s_b alone"))
+        for side in ("low", "high")
+        if fits[key]["at_boundary"][side]
+    ] + [
+        f"{name} (both free) {side} end"
+        for name in ("s_s", "s_b")
+        for side in ("low", "high")
+        if two[name]["at_boundary"][side]
+    ]
+    notes = [
+        f"{fit['statistic']} statistic, {fit['method']} method, {fit['nbins']} bins in "
+        f"[{fit['range'][0]:g}, {fit['range'][1]:g}] GeV; {gof['toys']} {gof['toy_kind']} toys for the goodness "
+        f"of fit, {cov['toys']} toys for the coverage "
+        f"({'the same for every d' if cov['same_toys_for_every_d'] else 'per critical value'}).",
+        f"Significance: {sig['definition']}; likelihood: {sig['likelihood']}.",
+    ]
+    if two["best_at_boundary"]:
+        notes.append("The best fit lies on the physical boundary (a bin predicted empty): no covariance is quoted.")
+    if flagged:
+        notes.append(
+            "Interval ends cut by the physical boundary before Δχ² = 1 (one-sided on that side): "
+            + ", ".join(flagged)
+            + "."
+        )
+    notes += [f"{path} is not given: {reason}." for path, reason in fit.get("nulls", {}).items()]
+    return table + _table(["", "", "", ""], more) + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
 
 
 def _plots(folder: Path) -> str:

@@ -86,7 +86,7 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float) -> Figure:
 def plot_contours(report: FitReport, lumi_fb: float) -> Figure:
     """The 2-D Delta chi^2 map with the 68.3% and 95.4% contours and the best point."""
     model = Model(report.templates, report.statistic, report.mc_stat)
-    outer = report.contours[CONTOUR_LEVELS[-1]]
+    outer = report.contours[CONTOUR_LEVELS[-1]].points
     pad = 0.3 * (outer.max(axis=0) - outer.min(axis=0))
     s_s = np.linspace(outer[:, 0].min() - pad[0], outer[:, 0].max() + pad[0], 160)
     s_b = np.linspace(outer[:, 1].min() - pad[1], outer[:, 1].max() + pad[1], 160)
@@ -95,7 +95,7 @@ def plot_contours(report: FitReport, lumi_fb: float) -> Figure:
     mesh = ax.pcolormesh(s_b, s_s, np.minimum(delta, 25.0), cmap="viridis_r", shading="auto", rasterized=True)
     fig.colorbar(mesh, ax=ax, label=r"$\Delta\chi^2$")
     for level, points, colour in zip(
-        CONTOUR_LEVELS, (report.contours[lvl] for lvl in CONTOUR_LEVELS), ("white", "orange"), strict=True
+        CONTOUR_LEVELS, (report.contours[lvl].points for lvl in CONTOUR_LEVELS), ("white", "orange"), strict=True
     ):
         closed = np.vstack([points, points[:1]])
         cl = stats.chi2.cdf(level, 2)
@@ -126,16 +126,16 @@ def plot_contours(report: FitReport, lumi_fb: float) -> Figure:
 
 def plot_gof(report: FitReport, lumi_fb: float) -> Figure:
     """The toys' statistic against the chi^2 pdf with nbins - 2 dof, with the data's value marked."""
-    ndf = report.fit_2d.ndf
+    ndf, gof = report.fit_2d.ndf, report.gof
     fig, ax = style.new_figure()
-    upper = max(float(np.quantile(report.gof_toys, 0.999)), report.fit_2d.chi2) * 1.1
+    upper = max(float(np.quantile(gof.toys, 0.999)), report.fit_2d.chi2) * 1.1
     bins = np.linspace(0, upper, 60)
     ax.hist(
-        report.gof_toys,
+        gof.toys,
         bins=bins,
         density=True,
         color="#9ecae1",
-        label=f"{len(report.gof_toys):,} {report.gof_toy_kind} toys" + (", refitted" if report.gof_refit else ""),
+        label=f"{len(gof.toys):,} {gof.kind} toys" + (", refitted" if gof.refit else ""),
     )
     x = np.linspace(0, upper, 400)
     ax.plot(x, stats.chi2.pdf(x, ndf), color="tab:red", linewidth=2, label=rf"$\chi^2$ pdf, {ndf} dof")
@@ -143,7 +143,7 @@ def plot_gof(report: FitReport, lumi_fb: float) -> Figure:
         report.fit_2d.chi2,
         color="black",
         linestyle="--",
-        label=rf"data: {report.fit_2d.chi2:.1f}, p = {report.fit_2d.p_value:.3f} (toys {report.gof_p_value_toys:.3f})",
+        label=rf"data: {report.fit_2d.chi2:.1f}, p = {report.fit_2d.p_value:.3f} (toys {gof.p_value_toys:.3f})",
     )
     ax.set_xlabel(rf"post-fit $\chi^2$ ({report.statistic})")
     ax.set_ylabel("Probability density")
@@ -154,33 +154,40 @@ def plot_gof(report: FitReport, lumi_fb: float) -> Figure:
 
 
 def plot_coverage(report: FitReport, lumi_fb: float) -> Figure:
-    """f(d), the fraction of toys with Delta chi^2 at the truth <= d, against the chi^2 cdf with 2 dof."""
-    d, f = report.coverage_d, report.coverage_fraction
-    error = np.sqrt(f * (1 - f) / report.coverage_toys)
+    """f(d), the fraction of toys with Delta chi^2 at the truth <= d, against the chi^2 cdf with 2 dof, with the
+    coverage measured at the nominal 68.3% and 95.4% levels stated beside the nominal."""
+    coverage = report.coverage
+    d, f = coverage.d, coverage.fraction
     fig, ax = style.new_figure()
-    x = np.linspace(0, d.max() * 1.05, 300)
+    x = np.linspace(0, max(d.max(), CONTOUR_LEVELS[-1]) * 1.05, 300)
     ax.plot(x, stats.chi2.cdf(x, 2), color="tab:red", label=r"$\chi^2$ cdf, 2 dof")
+    per_point = "the same" if coverage.same_toys else "fresh"
     ax.errorbar(
         d,
         f,
-        yerr=error,
+        yerr=coverage.error,
         fmt="o",
         color="black",
         markersize=4,
-        label=f"{report.coverage_toys:,} {report.gof_toy_kind} toys per point, {report.statistic} statistic",
+        label=f"{coverage.toys:,} {coverage.kind} toys ({per_point} for every d), {report.statistic} statistic",
     )
-    ax.plot(
-        [2.30],
-        [stats.chi2.cdf(2.30, 2)],
-        marker="x",
-        color="tab:blue",
-        markersize=12,
-        linestyle="none",
-        label="d = 2.30, f = 0.683",
-    )
+    for level, measured, error, marker in zip(
+        CONTOUR_LEVELS, coverage.measured, coverage.measured_error, ("X", "P"), strict=True
+    ):
+        nominal = stats.chi2.cdf(level, 2)
+        ax.errorbar(
+            [level],
+            [measured],
+            yerr=[error],
+            marker=marker,
+            color="tab:blue",
+            markersize=10,
+            linestyle="none",
+            label=f"d = {level:.2f}: nominal {100 * nominal:.1f}%, measured {100 * measured:.1f} ± {100 * error:.1f}%",
+        )
     ax.set_xlabel(r"critical value $d$ of $\Delta\chi^2$")
     ax.set_ylabel(r"fraction of toys with $\Delta\chi^2 \leq d$")
-    ax.set_ylim(0, 1.25)
+    ax.set_ylim(0, 1.3)
     ax.legend(loc="upper left", frameon=False, bbox_to_anchor=(0.0, 0.9), fontsize="small")
     style.atlas_label(ax, lumi_fb)
     return fig

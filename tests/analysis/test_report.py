@@ -67,7 +67,7 @@ def resolve(key: str, summary: dict, fit: dict):
         return sum(d[field] for d in summary["datasets"].values() if d["role"] == role)
     tree, path = (fit, key[4:]) if key.startswith("fit.") else (summary, key)
     for part in path.split("."):
-        tree = tree[part]
+        tree = tree[int(part)] if isinstance(tree, list) else tree[part]
     return tree
 
 

@@ -15,6 +15,8 @@ from fitting.templates import Templates
 from tests.analysis.test_cli import hzz4l
 
 KEYS = {
+    "schema_version",
+    "status",
     "statistic",
     "method",
     "range",
@@ -34,7 +36,7 @@ def fitted(tmp_path_factory):
     assert hzz4l("demo", "--scale", "0.05", "--seed", "4", "-o", "demo", cwd=folder).returncode == 0
     ran = hzz4l("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", cwd=folder)
     assert ran.returncode == 0, ran.stderr
-    fit = hzz4l("fit", "results", "--statistic", "poisson", "--toys", "2000", "--coverage-toys", "100", cwd=folder)
+    fit = hzz4l("fit", "results", "--toys", "2000", "--coverage-toys", "100", "--workspace", "ws.json", cwd=folder)
     assert fit.returncode == 0, fit.stderr
     return folder / "results", fit
 
@@ -43,7 +45,8 @@ def test_fit_json_and_plots(fitted):
     results, ran = fitted
     document = json.loads((results / "fit.json").read_text())
     assert set(document) >= KEYS
-    assert document["statistic"] == "poisson" and document["method"] == "profile"
+    assert document["statistic"] == "poisson" and document["method"] == "profile"  # the default statistic
+    assert document["schema_version"] == 2 and document["status"] == "ok"
     assert document["range"] == [80.0, 250.0]
     two = document["fits"]["s_s,s_b"]
     assert set(two) >= {"s_s", "s_b", "chi2", "ndf", "p_value", "correlation"}
@@ -52,7 +55,8 @@ def test_fit_json_and_plots(fitted):
         assert two[name]["err_low"] > 0 and two[name]["err_high"] > 0
     assert document["gof"]["toys"] == 2000 and 0 <= document["gof"]["p_value_toys"] <= 1
     assert len(document["coverage"]["d"]) == len(document["coverage"]["fraction"]) == 40
-    assert document["coverage"]["toys"] == 100
+    assert document["coverage"]["toys"] == 40 * 100 and document["coverage"]["same_toys_for_every_d"]
+    assert [n["d"] for n in document["coverage"]["nominal"]] == [2.30, 6.18]
     assert set(document["significance"]) >= {"observed", "expected"}
     for plot in ("postfit_m4l", "scan_s_s", "scan_s_b", "contours", "gof_toys", "coverage"):
         assert (results / "plots" / f"{plot}.png").stat().st_size > 10_000
@@ -101,8 +105,16 @@ def test_tutorial_method(fitted, tmp_path):
     assert ran.returncode == 0, ran.stderr
     document = json.loads((copy / "fit.json").read_text())
     assert document["method"] == "tutorial" and document["gof"]["toy_kind"] == "gaussian"
+    assert document["statistic"] == "pearson"  # the tutorial's own, unless --statistic says otherwise
     grid = np.linspace(0.1, 2.7, 100)
     assert np.min(np.abs(grid - document["fits"]["s_s,s_b"]["s_s"]["value"])) < 1e-12
+
+
+def same_shapes(histograms):
+    """Every simulated histogram a multiple of the llll one: s_s and s_b cannot be told apart."""
+    for key, h in histograms.items():
+        if key != "m4l/data":
+            histograms[key] = histograms["m4l/llll"] * 0.5
 
 
 def break_results(results, tmp_path, change):
@@ -153,6 +165,7 @@ def rewrite_root(folder, edit):
             lambda d: rewrite_root(d, lambda h: h.update({"m4l/llll": h["m4l/llll"] * -1})),
             "background is negative",
         ),
+        (lambda d: rewrite_root(d, same_shapes), "signal and background templates have the same shape"),
     ],
 )
 def test_bad_inputs_give_one_clear_line(fitted, tmp_path, change, message):
@@ -160,3 +173,49 @@ def test_bad_inputs_give_one_clear_line(fitted, tmp_path, change, message):
     assert ran.returncode == 2
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], ran.stderr
+
+
+def strict(text):
+    def reject(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_best_fit_on_the_physical_boundary(fitted, tmp_path):
+    """Data emptied around the Higgs peak: the best fit is on the boundary; fit.json says so, strictly."""
+
+    def empty_peak(histograms):
+        data = histograms["m4l/data"]
+        centres = data.axes[0].centers
+        view = data.view()
+        view.value[(centres > 110) & (centres < 140)] = 0
+        view.variance[(centres > 110) & (centres < 140)] = 0
+
+    ran = break_results(fitted[0], tmp_path, lambda d: rewrite_root(d, empty_peak))
+    assert ran.returncode == 0, ran.stderr
+    document = strict((tmp_path / "broken" / "fit.json").read_text())
+    two = document["fits"]["s_s,s_b"]
+    assert two["best_at_boundary"] is True and two["covariance"] is None
+    assert "physical boundary" in document["nulls"]["fits.s_s,s_b.covariance"]
+    assert "best fit on the physical boundary" in ran.stdout
+    assert document["significance"]["observed"] == 0.0 and document["significance"]["observed_signed"] < 0
+
+
+def test_workspace_is_the_model_pyhf_fits(fitted):
+    pyhf = pytest.importorskip("pyhf")
+    results, _ = fitted
+    spec = strict((results.parent / "ws.json").read_text())
+    pyhf.schema.validate(spec, "workspace.json")
+    workspace = pyhf.Workspace(spec)
+    model = workspace.model()
+    pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(tolerance=1e-10))
+    try:
+        best = pyhf.infer.mle.fit(workspace.data(model), model)
+    finally:
+        pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
+    document = json.loads((results / "fit.json").read_text())  # poisson, the default: the workspace's likelihood
+    two = document["fits"]["s_s,s_b"]
+    assert best[model.config.par_order.index("s_s")] == pytest.approx(two["s_s"]["value"], abs=1e-4)
+    assert best[model.config.par_order.index("s_b")] == pytest.approx(two["s_b"]["value"], abs=1e-4)
+    assert [s["name"] for s in spec["channels"][0]["samples"]] == ["signal", "background"]
