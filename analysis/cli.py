@@ -372,7 +372,8 @@ def fit_table(document: dict[str, Any]) -> str:
         f"post-fit       chi2/ndf = {two['chi2']:.2f}/{two['ndf']}   p = {two['p_value']:.4f}   "
         f"p(toys) = {gof['p_value_toys']:.4f} ({gof['toys']} {gof['toy_kind']} toys)",
         f"significance   observed {number(sig['observed'], '.2f')} sigma "
-        f"(signed {number(sig['observed_signed'], '+.2f')}), expected {number(sig['expected'], '.2f')} sigma (best fit), "
+        f"(signed {number(sig['observed_signed'], '+.2f')}), "
+        f"expected {number(sig['expected'], '.2f')} sigma (best fit), "
         f"{number(sig['expected_sm'], '.2f')} sigma (s_s = 1); one-sided q0 of the {sig['likelihood']} likelihood",
         f"coverage       nominal -> measured: {coverage} ({cov['toy_kind']} toys)",
     ]

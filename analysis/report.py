@@ -186,7 +186,11 @@ def _fit(fit: dict[str, Any]) -> str:
             ],
             3,
         ),
-        _row("signed observed significance [σ]", [(sig["observed_signed"], "significance.observed_signed", "{:+.2f}")], 3),
+        _row(
+            "signed observed significance [σ]",
+            [(sig["observed_signed"], "significance.observed_signed", "{:+.2f}")],
+            3,
+        ),
     ]
     more += [
         _row(

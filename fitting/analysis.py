@@ -26,13 +26,13 @@ __all__ = [
     "FitReport",
     "GoodnessOfFit",
     "Significances",
-    "significances",
     "analyse",
+    "significances",
     "strict_json",
 ]
 
 METHODS = ("profile", "tutorial")
-#: The statistic of the default fit: the Poisson likelihood ratio (coverage study: docs/statistics.md).
+#: The statistic of the default fit: the Poisson likelihood ratio, the one that covers (README: the coverage study).
 DEFAULT_STATISTIC = "poisson"
 #: Version of the layout of ``fit.json``; 2 added the boundary flags, significance definitions and ``nulls``.
 SCHEMA_VERSION = 2

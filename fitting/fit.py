@@ -170,7 +170,8 @@ class Model:
     def _evaluate(
         self, counts: np.ndarray, aux: np.ndarray | None, params: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Statistic ``(T,)`` (inf where a bin with data is predicted empty), gradient ``(T, 2)``, Hessian ``(T, 2, 2)``."""
+        """Statistic ``(T,)`` (inf where a bin with data is predicted empty), gradient ``(T, 2)``, Hessian
+        ``(T, 2, 2)``."""
         nu = np.maximum(params @ self._basis, 0.0)
         t, t1, t2 = terms(self.statistic, counts, nu, self._r2, aux)
         with np.errstate(invalid="ignore", over="ignore"):  # inf where a bin with data is predicted empty
@@ -201,8 +202,9 @@ class Model:
     ) -> np.ndarray | None:
         """2 H^-1 at ``params = (s_s, s_b)`` (the statistic is -2 ln L), ``(2, 2)``; None where H is not positive."""
         data = self.templates.data if counts is None else counts
-        hessian = self._evaluate(np.atleast_2d(data), None if aux is None else np.atleast_2d(aux),
-                                 np.asarray(params, dtype=float)[None, :])[2][0]
+        hessian = self._evaluate(
+            np.atleast_2d(data), None if aux is None else np.atleast_2d(aux), np.asarray(params, dtype=float)[None, :]
+        )[2][0]
         if not (hessian[0, 0] > 0 and np.linalg.det(hessian) > 0):
             return None
         return 2.0 * np.linalg.inv(hessian)
@@ -444,8 +446,12 @@ def significance(model: Model, counts: np.ndarray | None = None, aux: np.ndarray
     delta = max(float(null.value - best.value), 0.0)
     s_hat = float(best.params[0])
     z = np.sqrt(delta)
-    return Significance(z=float(z if s_hat > 0 else 0.0), z_signed=float(np.copysign(z, s_hat)),
-                        q0=delta if s_hat > 0 else 0.0, s_s_hat=s_hat)
+    return Significance(
+        z=float(z if s_hat > 0 else 0.0),
+        z_signed=float(np.copysign(z, s_hat)),
+        q0=delta if s_hat > 0 else 0.0,
+        s_s_hat=s_hat,
+    )
 
 
 def _bisect(

@@ -26,7 +26,8 @@ from analysis.errors import HZZ4lError
 
 __all__ = ["DegenerateTemplatesError", "Minimum", "Region", "minimize"]
 
-#: Evaluation of the statistic for some rows: ``(rows, params (R, 2)) -> (value (R,), gradient (R, 2), Hessian (R, 2, 2))``.
+#: Evaluation of the statistic for some rows:
+#: ``(rows, params (R, 2)) -> (value (R,), gradient (R, 2), Hessian (R, 2, 2))``.
 Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 LOW, HIGH = 1, 2  # bits of the two constraints of the wedge in ``Minimum.active``
 BOTH = LOW | HIGH
@@ -106,8 +107,9 @@ def _interior_start(region: Region, start: np.ndarray, free: tuple[bool, bool]) 
     low, high = region.line(origin, np.eye(2)[k])
     t = x[:, k]
     width = np.where(np.isfinite(high - low), high - low, np.inf)
-    pad = np.minimum(0.1 * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(low), low, 0.0)), np.abs(t))),
-                     0.25 * width)
+    pad = np.minimum(
+        0.1 * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(low), low, 0.0)), np.abs(t))), 0.25 * width
+    )
     t = np.where(t <= low, low + pad, t)
     t = np.where(t >= high, high - pad, t)
     x[:, k] = t
@@ -198,8 +200,9 @@ def minimize(
                     release = on_edge & (inward < 0) & (release_gain > tol)
                     full = release & np.isfinite(decrement) & (newton @ normals[c] > 0)
                     # release: the full Newton step if it points inside, else Newton along the normal
-                    step[release] = np.where(full[release, None], newton[release],
-                                             inward_length[release, None] * normal[release])
+                    step[release] = np.where(
+                        full[release, None], newton[release], inward_length[release, None] * normal[release]
+                    )
                     drop[release] = bit
                     gain[release] = release_gain[release]
                     stay = on_edge & ~release

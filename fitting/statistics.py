@@ -112,9 +112,7 @@ def _check(statistic: str) -> None:
         raise ValueError(f"unknown statistic {statistic!r} (expected one of {', '.join(STATISTICS)})")
 
 
-def terms(
-    statistic: str, n: Array, nu: Array, r2: Array | None = None, aux: Array | float | None = None
-) -> Terms:
+def terms(statistic: str, n: Array, nu: Array, r2: Array | None = None, aux: Array | float | None = None) -> Terms:
     """Per-bin term, first and second derivative in ``nu``; shapes broadcast of ``n``, ``nu`` (and ``aux``).
 
     ``r2`` switches on the simulation's statistical uncertainty; ``aux`` (default 1) are its auxiliary data.
@@ -151,9 +149,7 @@ def gamma_hat(statistic: str, n: Array, nu: Array, r2: Array, aux: Array | float
         return np.where(v > 0, (n * nu * r2 + a * v) / (nu * nu * r2 + np.where(v > 0, v, 1.0)), a)
 
 
-def chi2_matrix(
-    statistic: str, counts: Array, nu: Array, r2: Array | None = None, aux: Array | None = None
-) -> Array:
+def chi2_matrix(statistic: str, counts: Array, nu: Array, r2: Array | None = None, aux: Array | None = None) -> Array:
     """The statistic of every histogram ``counts (T, K)`` at every prediction ``nu (G, K)``: ``(T, G)``.
 
     The Pearson statistic splits into terms of the counts alone, of the prediction alone and matrix
@@ -169,7 +165,8 @@ def chi2_matrix(
                 return (counts**2) @ (1.0 / nu).T - 2.0 * counts.sum(axis=1, keepdims=True) + nu.sum(axis=1)
             w = 1.0 / (nu + np.maximum(r2, R2_FLOOR) * nu * nu)
             a = np.ones_like(counts) if aux is None else np.asarray(aux, dtype=float)
-            return (counts**2) @ w.T - 2.0 * (counts * a) @ (nu * w).T + (a * a) @ (nu * nu * w).T
+            # one product: [n^2, n a, a^2] (T, 3K) @ [w, -2 nu w, nu^2 w] (3K, G)
+            return np.hstack([counts**2, counts * a, a * a]) @ np.hstack([w, -2.0 * nu * w, nu * nu * w]).T
         if r2 is None:
             if statistic == "neyman":
                 inv = 1.0 / np.maximum(counts, 1.0)
@@ -179,7 +176,13 @@ def chi2_matrix(
     rows = max(1, 2_000_000 // nu.size)
     return np.concatenate(
         [
-            chi2(statistic, counts[i : i + rows, None, :], nu[None, :, :], r2, None if aux is None else aux[i : i + rows, None, :])
+            chi2(
+                statistic,
+                counts[i : i + rows, None, :],
+                nu[None, :, :],
+                r2,
+                None if aux is None else aux[i : i + rows, None, :],
+            )
             for i in range(0, len(counts), rows)
         ]
     )

@@ -56,7 +56,9 @@ def constrained_minimum(model: Model, fixed: dict[int, float] | None = None) -> 
         x0 = [v for k, v in enumerate(start) if k not in fixed]
         if fixed:  # make the start feasible on the line
             x0 = [max(x0[0], 2.0)]
-        fit = optimize.minimize(cost, x0, method="SLSQP", constraints=constraints, options={"ftol": 1e-15, "maxiter": 1000})
+        fit = optimize.minimize(
+            cost, x0, method="SLSQP", constraints=constraints, options={"ftol": 1e-15, "maxiter": 1000}
+        )
         if best is None or fit.fun < best.fun:
             best = fit
     return full(best.x), float(best.fun)
@@ -107,7 +109,7 @@ def profile_delta(model: Model, k: int, x: float, minimum: float) -> float:
 
 
 @pytest.mark.parametrize("name", list(SETS))
-@pytest.mark.parametrize(("statistic", "mc_stat"), CASES[::2] + [("poisson", True)])
+@pytest.mark.parametrize(("statistic", "mc_stat"), [*CASES[::2], ("poisson", True)])
 def test_interval_ends_and_contour_points_on_their_level_or_flagged(name, statistic, mc_stat):
     model = Model(SETS[name](), statistic, mc_stat)
     fit = model.fit2d()
@@ -174,7 +176,7 @@ def test_fit_json_is_strict_json_with_reasons_for_nulls():
 def test_a_fit_that_did_not_converge_is_not_reported():
     model = Model(signal_bins_empty(), "poisson", max_iter=2)  # far too few steps to reach the boundary
     assert not model.minimize().converged
-    with pytest.raises(FitError, match="fit of s_s and s_b .* did not converge"):
+    with pytest.raises(FitError, match=r"fit of s_s and s_b .* did not converge"):
         model.fit2d()
     with pytest.raises(FitError, match="did not converge"):
         analyse(signal_bins_empty(), gof_toys=10, coverage_toys=5, coverage_points=2, max_iter=2)

@@ -112,7 +112,7 @@ def test_tutorial_method(fitted, tmp_path):
 
 def same_shapes(histograms):
     """Every simulated histogram a multiple of the llll one: s_s and s_b cannot be told apart."""
-    for key, h in histograms.items():
+    for key in list(histograms):
         if key != "m4l/data":
             histograms[key] = histograms["m4l/llll"] * 0.5
 

@@ -91,7 +91,10 @@ def test_discovery_significance_agrees_with_pyhf_q0(name, mc_stat):
     templates = SETS[name]()
     model, data, bounds = pyhf_setup(templates, mc_stat)
     fixed = model.config.suggested_fixed()
-    init = [min(max(x, low + 0.01 * (high - low)), high) for x, (low, high) in zip(model.config.suggested_init(), bounds)]
+    init = [
+        min(max(x, low + 0.01 * (high - low)), high)
+        for x, (low, high) in zip(model.config.suggested_init(), bounds, strict=True)
+    ]
     q0 = float(pyhf.infer.test_statistics.q0(0.0, data, model, init, bounds, fixed))
     ours = significances(templates, mc_stat)
     assert ours.observed.q0 == pytest.approx(q0, abs=1e-4)
