@@ -73,6 +73,10 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float) -> Figure:
     )
     low, high = centre - fit.interval.err_low, centre + fit.interval.err_high
     result = rf"{centre:.3f}$_{{-{fit.interval.err_low:.3f}}}^{{+{fit.interval.err_high:.3f}}}$"
+    flags = (("low", fit.interval.at_boundary_low), ("high", fit.interval.at_boundary_high))
+    cut = [side for side, flag in flags if flag]
+    if cut:  # one-sided: the physical region ends before Delta chi^2 = 1
+        result += f" ({' and '.join(cut)} end: physical boundary)"
     ax.axvspan(low, high, color="tab:green", alpha=0.25, label=rf"$\Delta\chi^2 \leq 1$: {result}")
     ax.axhline(1.0, color="grey", linewidth=1)
     ax.set_ylim(0, 9)
@@ -92,7 +96,9 @@ def plot_contours(report: FitReport, lumi_fb: float) -> Figure:
     s_b = np.linspace(outer[:, 1].min() - pad[1], outer[:, 1].max() + pad[1], 160)
     delta = model.chi2(s_s[:, None], s_b[None, :]) - report.fit_2d.chi2
     fig, ax = style.new_figure((7.5, 6.5))
-    mesh = ax.pcolormesh(s_b, s_s, np.minimum(delta, 25.0), cmap="viridis_r", shading="auto", rasterized=True)
+    # blank outside the physical region (a bin predicted negative), where the statistic is not defined
+    shown = np.where(np.isfinite(delta), np.minimum(delta, 25.0), np.nan)
+    mesh = ax.pcolormesh(s_b, s_s, shown, cmap="viridis_r", shading="auto", rasterized=True)
     fig.colorbar(mesh, ax=ax, label=r"$\Delta\chi^2$")
     for level, points, colour in zip(
         CONTOUR_LEVELS, (report.contours[lvl].points for lvl in CONTOUR_LEVELS), ("white", "orange"), strict=True
@@ -187,8 +193,8 @@ def plot_coverage(report: FitReport, lumi_fb: float) -> Figure:
         )
     ax.set_xlabel(r"critical value $d$ of $\Delta\chi^2$")
     ax.set_ylabel(r"fraction of toys with $\Delta\chi^2 \leq d$")
-    ax.set_ylim(0, 1.3)
-    ax.legend(loc="upper left", frameon=False, bbox_to_anchor=(0.0, 0.9), fontsize="small")
+    ax.set_ylim(0, 1.1)
+    ax.legend(loc="lower right", frameon=False, fontsize="small")
     style.atlas_label(ax, lumi_fb)
     return fig
 
