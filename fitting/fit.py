@@ -183,7 +183,7 @@ class Model:
 
     def gamma(self, params: np.ndarray, counts: np.ndarray | None = None, aux: np.ndarray | None = None) -> np.ndarray:
         """The profiled Barlow–Beeston factors per bin at ``params`` (ones without ``mc_stat``)."""
-        nu = self.templates.predict(*params)
+        nu = self._predict(params)
         if not self.mc_stat:
             return np.ones_like(nu)
         counts = self.templates.data if counts is None else counts
@@ -195,7 +195,11 @@ class Model:
         """The expected counts at ``params`` (the simulation's factors gamma profiled on ``counts``) and, with
         ``mc_stat``, the auxiliary data they imply: the Asimov data set, and the truth toys are drawn around."""
         gamma = self.gamma(params, counts, aux)
-        return gamma * self.templates.predict(*params), (gamma if self.mc_stat else None)
+        return gamma * self._predict(params), (gamma if self.mc_stat else None)
+
+    def _predict(self, params: np.ndarray) -> np.ndarray:
+        """The prediction at ``params``, exactly 0 in a bin predicted empty on the boundary (not -1e-17)."""
+        return np.maximum(self.templates.predict(*params), 0.0)
 
     def covariance(
         self, params: np.ndarray, counts: np.ndarray | None = None, aux: np.ndarray | None = None

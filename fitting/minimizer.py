@@ -116,20 +116,21 @@ def _interior_start(region: Region, start: np.ndarray, free: tuple[bool, bool]) 
     return x, low < high
 
 
-def _newton(gradient: np.ndarray, hessian: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """-H^-1 g and the decrement g H^-1 g; a scaled gradient step with infinite decrement where H is not positive."""
-    det = hessian[:, 0, 0] * hessian[:, 1, 1] - hessian[:, 0, 1] * hessian[:, 1, 0]
-    positive = (det > 0) & (hessian[:, 0, 0] > 0)
-    safe = np.where(positive, det, 1.0)
+def _newton(gradient: np.ndarray, hessian: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """-H^-1 g and the decrement g H^-1 g. Where H is not positive definite (e.g. the statistic is linear along
+    some direction) H is shifted to be, so the step runs far along that direction (up to ~1e6 ``scale``; the
+    region's edge, where the minimum then lies, stops it), and the decrement is infinite: not converged."""
+    a, b, c = hessian[:, 0, 0], 0.5 * (hessian[:, 0, 1] + hessian[:, 1, 0]), hessian[:, 1, 1]
+    det = a * c - b * b
+    positive = (det > 0) & (a > 0)
+    lowest = 0.5 * (a + c - np.sqrt((a - c) ** 2 + 4.0 * b * b))  # the smaller eigenvalue
+    floor = 1e-8 * (np.abs(a) + np.abs(c)) + np.hypot(gradient[:, 0], gradient[:, 1]) / (1e6 * scale) + 1e-300
+    shift = np.where(positive, 0.0, np.maximum(-lowest, 0.0) + floor)
+    a, c = a + shift, c + shift
+    det = a * c - b * b
     step = -np.stack(
-        [
-            (hessian[:, 1, 1] * gradient[:, 0] - hessian[:, 0, 1] * gradient[:, 1]) / safe,
-            (hessian[:, 0, 0] * gradient[:, 1] - hessian[:, 1, 0] * gradient[:, 0]) / safe,
-        ],
-        axis=1,
+        [(c * gradient[:, 0] - b * gradient[:, 1]) / det, (a * gradient[:, 1] - b * gradient[:, 0]) / det], axis=1
     )
-    diagonal = np.abs(np.stack([hessian[:, 0, 0], hessian[:, 1, 1]], axis=1)) + 1e-12
-    step = np.where(positive[:, None], step, -gradient / diagonal)
     decrement = np.where(positive, -np.sum(gradient * step, axis=1), np.inf)
     return step, decrement
 
@@ -188,7 +189,7 @@ def minimize(
         gain = np.zeros(n)
         if two:
             inside = act == 0
-            newton, decrement = _newton(g, h)
+            newton, decrement = _newton(g, h, scale)
             step[inside], gain[inside] = newton[inside], decrement[inside]
             for c, bit in ((0, LOW), (1, HIGH)):
                 on_edge = act == bit
@@ -253,7 +254,9 @@ def minimize(
             blocks = ((kept & bit) == 0) & (slope[:, c] < 0)
             limits[blocks, c] = np.maximum(at[blocks, c], 0.0) / -slope[blocks, c]
             limit = np.minimum(limit, limits[:, c])
-        reach = limit <= 1.0
+        # where the statistic has no positive curvature to size the step (e.g. linear along it), go as far as the
+        # region lets: the backtracking below halves the way back if the statistic is higher there
+        reach = (limit <= 1.0) | (~np.isfinite(gain[move]) & np.isfinite(limit))
         fraction = np.where(reach, limit, 1.0)
         met = np.zeros(n, dtype=np.int64)
         for c, bit in ((0, LOW), (1, HIGH)):
