@@ -126,8 +126,9 @@ def terms(statistic: str, n: Array, nu: Array, r2: Array | None = None, aux: Arr
 
 
 def chi2(statistic: str, n: Array, nu: Array, r2: Array | None = None, aux: Array | float | None = None) -> Array:
-    """The statistic summed over the last (bin) axis."""
-    return np.sum(terms(statistic, n, nu, r2, aux)[0], axis=-1)
+    """The statistic summed over the last (bin) axis (inf where it exceeds the floating-point range)."""
+    with np.errstate(over="ignore"):
+        return np.sum(terms(statistic, n, nu, r2, aux)[0], axis=-1)
 
 
 def gamma_hat(statistic: str, n: Array, nu: Array, r2: Array, aux: Array | float | None = None) -> Array:

@@ -180,3 +180,34 @@ def test_a_fit_that_did_not_converge_is_not_reported():
         model.fit2d()
     with pytest.raises(FitError, match="did not converge"):
         analyse(signal_bins_empty(), gof_toys=10, coverage_toys=5, coverage_points=2, max_iter=2)
+
+
+def random_templates(rng: np.random.Generator):
+    """Hostile low-count histograms: bins without signal, without background, almost no events."""
+    from fitting.templates import Templates
+
+    while True:
+        k = int(rng.integers(3, 15))
+        signal = rng.exponential(1.0, k) * (rng.random(k) < 0.7)
+        background = rng.exponential(3.0, k) * (rng.random(k) < 0.85)
+        scale = rng.choice([0.1, 0.5, 2.0, 20.0])
+        data = rng.poisson(scale * (rng.uniform(0, 3) * signal + rng.uniform(0.3, 2) * background)).astype(float)
+        data[(signal + background) == 0] = 0
+        if signal.sum() and background.sum() and data.sum() and len(set(np.arctan2(background, signal))) > 1:
+            edges = np.arange(k + 1.0)
+            return Templates.from_arrays(
+                edges, data, scale * signal, scale * background, 0.05 * scale * signal, 0.05 * scale * background
+            )
+
+
+@pytest.mark.parametrize(("statistic", "mc_stat"), CASES)
+def test_random_low_count_fits_never_above_the_constrained_reference(statistic, mc_stat):
+    rng = np.random.default_rng(123)
+    for _ in range(25):
+        model = Model(random_templates(rng), statistic, mc_stat)
+        fit = model.fit2d()
+        _, value = constrained_minimum(model)
+        assert fit.chi2 <= value + 1e-6
+        for level in CONTOUR_LEVELS:
+            assert np.all(np.isfinite(model.contour(fit, level, points=24).points))
+        model.fit1d("s_s"), model.fit1d("s_b")
