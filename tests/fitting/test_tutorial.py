@@ -8,7 +8,8 @@ import pytest
 from benchmarks import tutorial_loops as loops
 from fitting import tutorial
 from fitting.fit import Model
-from fitting.toys import goodness_of_fit_toys
+from fitting.statistics import chi2
+from fitting.toys import draw, goodness_of_fit_toys
 from tests.fitting.sets import SETS
 
 
@@ -60,3 +61,23 @@ def test_coverage(case):
     port = loops.coverage(hists[1], hists[2], means, scan.index, d_values, 6, np.random.default_rng(5))
     ours = tutorial.coverage_grid(model, scan.index, d_values, 6, np.random.default_rng(5))
     np.testing.assert_array_equal(ours, port)
+
+
+@pytest.mark.parametrize("statistic", ["neyman", "poisson"])
+def test_coverage_with_mc_stat_equals_the_full_grid_scan(statistic):
+    # these statistics do not split into matrix products with mc_stat: most toys are decided by bounds, not the grid
+    model = Model(SETS["pseudo1"](), statistic, mc_stat=True)
+    scan = tutorial.scan_2d(model)
+    i, j = scan.index
+    truth = np.array([tutorial.GRID_2D["s_s"][i], tutorial.GRID_2D["s_b"][j]])
+    d_values = np.array([1.0, 2.3, 4.0])
+    ours = tutorial.coverage_grid(model, scan.index, d_values, 60, np.random.default_rng(5))
+    rng, expected = np.random.default_rng(5), []
+    for d in d_values:
+        toys, aux = draw(model, truth, 60, rng, "gaussian")
+        s_s, s_b = tutorial.GRID_2D["s_s"], tutorial.GRID_2D["s_b"]
+        nu = model.templates.predict(s_s[:, None], s_b[None, :])  # (100, 100, K), toy by toy below
+        grid = np.array([chi2(statistic, toy, nu, model.templates.r2, a) for toy, a in zip(toys, aux, strict=True)])
+        expected.append(np.mean(grid[:, i, j] - grid.reshape(len(toys), -1).min(axis=1) <= d))
+    np.testing.assert_array_equal(ours, expected)
+    assert 0 < ours[0] < ours[-1] < 1
