@@ -16,7 +16,7 @@ Example:
     >>> model = Model(t, "poisson")
     >>> best = model.fit2d()
     >>> round(best.s_b.value, 3), best.at_boundary
-    (1.5, False)
+    (1.487, False)
 """
 
 from __future__ import annotations
@@ -440,9 +440,10 @@ def significance(model: Model, counts: np.ndarray | None = None, aux: np.ndarray
     Example:
         >>> import numpy as np
         >>> from fitting.templates import Templates
-        >>> t = Templates.from_arrays(np.arange(3.0), [5, 2], [0.0, 1.0], [5.0, 1.0])  # a deficit in bin 1
-        >>> significance(Model(t, "poisson")).z
-        0.0
+        >>> t = Templates.from_arrays(np.arange(3.0), [5, 1], [0.0, 2.0], [5.0, 2.0])  # a deficit in bin 1
+        >>> result = significance(Model(t, "poisson"))
+        >>> result.z, result.z_signed < 0
+        (0.0, True)
     """
     best = model._fit((True, True), "fit of s_s and s_b", counts, aux)
     start = np.array([0.0, max(float(best.params[1]), 1e-3)])

@@ -10,7 +10,7 @@ and no boundary that is active would let the statistic fall if released (the KKT
 
 Example:
     >>> import numpy as np
-    >>> region = Region(np.array([1.0, 0.0]), np.array([1.0, 1.0]))  # a bin without background: s_s >= 0
+    >>> region = Region(np.array([1.0, 1.0]), np.array([0.0, 1.0]))  # a bin without background: s_s >= 0
     >>> bool(region.feasible(np.array([-0.1, 1.0]))), bool(region.feasible(np.array([0.0, 1.0])))
     (False, True)
 """
