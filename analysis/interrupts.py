@@ -1,0 +1,94 @@
+"""How hzz4l stops on SIGINT (Ctrl-C) and SIGTERM: as one exception in the main thread, so that every
+``finally`` and context manager cleans up what it started (worker processes, temporary files).
+
+* :class:`deliver_once` turns the first SIGINT or SIGTERM into :class:`Interrupted` (a ``KeyboardInterrupt``)
+  and ignores later ones while the cleanup runs; if Python drops the exception (a signal handler may run
+  inside a garbage-collector callback or a ``__del__``, where exceptions are printed and discarded), it is
+  raised again;
+* :func:`held` holds both signals back around a step that must not be cut in half (renaming a set of output
+  files into place, starting a cluster whose processes could not be stopped otherwise), then acts on them.
+
+Example:
+    >>> with deliver_once():
+    ...     try:
+    ...         signal.raise_signal(signal.SIGTERM)
+    ...     except Interrupted as err:
+    ...         print(err.signum == signal.SIGTERM)
+    True
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["Interrupted", "deliver_once", "held"]
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM (``signum``), raised in the main thread."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class deliver_once:
+    """Within the block, the first SIGINT or SIGTERM raises :class:`Interrupted` in the main thread, once;
+    later signals are ignored. Main thread only."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.again = False
+
+    def __enter__(self) -> deliver_once:
+        self.previous = {s: signal.signal(s, self._handle) for s in SIGNALS}
+        self.hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = self.hook
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is None or self.again:
+            self.signum, self.again = self.signum or signum, False
+            raise Interrupted(self.signum)
+
+    def _unraisable(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, Interrupted) and self.signum is not None:
+            self.again = True
+            _thread.interrupt_main(self.signum)  # runs _handle again in the main thread, outside the callback
+        else:
+            self.hook(unraisable)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the duration (in the main thread; elsewhere nothing changes), then act on
+    the first that arrived as the previous handler would have."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _: arrived.append(signum)) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in arrived[:1]:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
