@@ -1,35 +1,59 @@
-"""Check every input file before processing: reachable, a ROOT file, with the tree and the branches.
+"""Check every input file before processing: it exists, is a ROOT file, holds the tree and every branch with
+the type the processor needs, and is not another entry's file under a second name.
 
-A problem found here (or a chunk that fails later) either stops the run with one message naming
-the file, or — when bad files may be skipped — is recorded with the events it costs, so that a
-histogram never silently misses events.
+A problem found here (or a chunk that fails later) either stops the run with one message naming the file,
+or — when bad files may be skipped — is recorded with the events it costs, so that a histogram never
+silently misses events. Local files that do not exist are found at once, all of them, without retries;
+only failures that may pass are retried (see :func:`retryable`).
 
 Example:
-    >>> checked = preflight(fileset, columns=("lep_pt",), timeout=30, retries=2, skip_bad_files=True)  # doctest: +SKIP
+    >>> checked = preflight(fileset, columns=COLUMNS, timeout=30, retries=2, skip_bad_files=True)  # doctest: +SKIP
     >>> checked.skipped  # doctest: +SKIP
-    (SkippedFile(dataset='data', path='.../data_A.4lep.root', reason='...', events=None),)
+    (SkippedFile(dataset='data', path='.../data_A.4lep.root', reason='does not exist', events=None),)
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import uproot
 
-__all__ = ["Checked", "FileInfo", "InputError", "Mapper", "SkippedFile", "check_file", "preflight", "thread_map"]
+from analysis.errors import HZZ4lError
+
+__all__ = [
+    "Checked",
+    "FileInfo",
+    "InputError",
+    "Mapper",
+    "SkippedFile",
+    "check_file",
+    "exception_chain",
+    "is_url",
+    "one_line",
+    "preflight",
+    "retryable",
+    "thread_map",
+]
+
+#: errno values of local I/O that may pass on a second try (network file systems, interrupted calls).
+TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.ETIMEDOUT, errno.ESTALE, errno.EBUSY})
 
 
-class InputError(RuntimeError):
+class InputError(HZZ4lError):
     """An input file that cannot be used; the message names it and says why."""
 
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file left out of a run (``events``: its entries if they could be read, else None)."""
+    """A file left out of a run, whole or in part: ``events`` are its events that were not processed (all its
+    entries if the file was left out whole), or None when the file could not be read to count them."""
 
     dataset: str
     path: str
@@ -51,6 +75,14 @@ class FileInfo:
 
 
 @dataclass(frozen=True)
+class _Problem:
+    """Why a file cannot be used, and its entries if the tree could be read."""
+
+    reason: str
+    entries: int | None = None
+
+
+@dataclass(frozen=True)
 class Checked:
     """The fileset of usable files, what was skipped, and per ``(dataset, path)`` the :class:`FileInfo` of
     every usable file."""
@@ -69,42 +101,153 @@ class Checked:
 
 
 class _Permanent(Exception):
-    """A problem that retrying cannot fix (missing tree or branch)."""
+    """A problem that retrying cannot fix (no such tree, a missing branch or one of the wrong type)."""
+
+    def __init__(self, reason: str, entries: int | None = None) -> None:
+        super().__init__(reason)
+        self.entries = entries
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
+def is_url(path: str) -> bool:
+    """Whether ``path`` is a URL (``https://``, ``root://``, ...) rather than a local path."""
+    return "://" in path
 
 
-def _open_and_inspect(path: str, tree: str, columns: Sequence[str], timeout: float) -> FileInfo:
-    with uproot.open(path, timeout=timeout) as f:
+def one_line(err: BaseException) -> str:
+    """An exception as one line: ``Type: message`` with the whitespace collapsed (``zlib.error: ...``).
+
+    Example:
+        >>> one_line(OSError("file too short:   12 bytes"))
+        'OSError: file too short: 12 bytes'
+    """
+    kind = type(err).__qualname__
+    if type(err).__module__ not in ("builtins", "__main__"):
+        kind = f"{type(err).__module__}.{kind}"
+    text = " ".join(str(err).split())
+    return f"{kind}: {text}" if text else kind
+
+
+def exception_chain(err: BaseException) -> list[BaseException]:
+    """``err`` and its causes (``raise ... from``), outermost first."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = err
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def retryable(err: BaseException, path: str) -> bool:
+    """Whether another attempt at reading ``path`` may succeed after ``err``.
+
+    Never after an :class:`~analysis.errors.HZZ4lError` (the data itself is wrong). For a remote file, after
+    anything else (networks fail in many ways); for a local file, only after an I/O error the system reports
+    as possibly transient (``EIO``, ``EAGAIN``, ``ETIMEDOUT``, ``ESTALE``, ...): a missing, unreadable,
+    truncated or corrupt local file stays so.
+
+    Example:
+        >>> retryable(FileNotFoundError(errno.ENOENT, "No such file"), "/data/a.root")
+        False
+        >>> retryable(OSError(errno.EIO, "Input/output error"), "/eos/a.root")
+        True
+        >>> retryable(TimeoutError("read timed out"), "https://host/a.root")
+        True
+    """
+    chain = exception_chain(err)
+    if any(isinstance(e, HZZ4lError | _Permanent) for e in chain):
+        return False
+    if is_url(path):
+        return True
+    return any(isinstance(e, TimeoutError) or (isinstance(e, OSError) and e.errno in TRANSIENT_ERRNOS) for e in chain)
+
+
+_KINDS = {"f": "floating-point number", "b": "boolean", "i": "signed integer", "u": "unsigned integer"}
+
+
+def _expected(expected: Any) -> str:
+    """``a list of integers per event``, ``one floating-point number per event``, ... for a ``BranchType``."""
+    kinds = expected.kinds
+    words = (["integer"] if "i" in kinds and "u" in kinds else []) + [
+        _KINDS[k] for k in kinds if not ("i" in kinds and "u" in kinds and k in "iu")
+    ]
+    what = " or ".join(words)
+    return f"a list of {what}s per event" if expected.jagged else f"one {what} per event"
+
+
+def _branch_problem(branch: Any, expected: Any) -> str | None:
+    """What is wrong with ``branch`` given what it must hold (a ``BranchType``), or None.
+
+    Both layouts of a list per event pass: ``std::vector<T>`` (the real files) and counted arrays
+    ``x[n]`` (written by uproot); uproot reads both as ``AsJagged(AsDtype)``."""
+    interpretation = branch.interpretation
+    if isinstance(interpretation, uproot.AsJagged):
+        jagged, dtype = True, getattr(interpretation.content, "from_dtype", None)
+    elif isinstance(interpretation, uproot.AsDtype):
+        jagged, dtype = False, interpretation.from_dtype
+    else:
+        jagged, dtype = None, None
+    wanted = _expected(expected)
+    if dtype is None or np.dtype(dtype).shape:
+        return f"branch '{branch.name}' is {branch.typename}, expected {wanted}"
+    dtype = np.dtype(dtype)
+    if jagged == expected.jagged and dtype.kind in expected.kinds:
+        return None
+    holds = f"a list of {dtype.name} per event" if jagged else f"one {dtype.name} per event"
+    return f"branch '{branch.name}' holds {holds} ({branch.typename}), expected {wanted}"
+
+
+def _open_and_inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], timeout: float) -> FileInfo:
+    # {path: None}: a colon in the path is part of the file name, not an object path
+    with uproot.open({path: None}, timeout=timeout) as f:
         if tree not in f:
             raise _Permanent(f"no tree '{tree}' (keys: {', '.join(sorted(set(f.keys(cycle=False)))) or 'none'})")
         ttree = f[tree]
+        if not isinstance(ttree, uproot.TTree):
+            raise _Permanent(f"'{tree}' is a {f.classname_of(tree)}, not a TTree")
+        entries = int(ttree.num_entries)
         missing = [c for c in columns if c not in ttree]
         if missing:
-            raise _Permanent(f"tree '{tree}' lacks the branch(es) {', '.join(missing)}")
+            raise _Permanent(f"tree '{tree}' lacks the branch(es) {', '.join(missing)}", entries)
+        if isinstance(columns, Mapping):
+            for name, expected in columns.items():
+                problem = _branch_problem(ttree[name], expected)
+                if problem:
+                    raise _Permanent(problem, entries)
         clusters = ttree.common_entry_offsets(filter_name=list(columns) or None)
-        return FileInfo(int(ttree.num_entries), f.file.fUUID, tuple(int(c) for c in clusters))
+        return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters))
 
 
-def check_file(path: str, tree: str, columns: Sequence[str], timeout: float, retries: int) -> FileInfo:
-    """Open ``path`` and inspect ``tree`` and its ``columns``; retry transient failures ``retries`` times.
-
-    Raises:
-        InputError: naming the file and the last problem.
-    """
+def _inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], timeout: float, retries: int) -> Any:
+    """:class:`FileInfo` of a usable file, else a :class:`_Problem`; transient failures are tried ``retries``
+    more times, with back-off."""
     for attempt in range(retries + 1):
         try:
             return _open_and_inspect(path, tree, columns, timeout)
         except _Permanent as err:
-            raise InputError(f"{path}: {err}") from None
-        except Exception as err:  # network, HTTP status, truncated or non-ROOT file: try again, then give up
+            return _Problem(str(err), err.entries)
+        except Exception as err:  # network, HTTP status, truncated, corrupt or non-ROOT file
+            if not retryable(err, path):
+                return _Problem(f"cannot be read: {one_line(err)}")
             if attempt == retries:
                 tries = f" after {retries + 1} attempts" if retries else ""
-                raise InputError(f"{path}: cannot be read{tries}: {_one_line(err)}") from None
+                return _Problem(f"cannot be read{tries}: {one_line(err)}")
             time.sleep(min(0.2 * 2**attempt, 2.0))
     raise AssertionError("unreachable")
+
+
+def check_file(
+    path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], timeout: float, retries: int
+) -> FileInfo:
+    """Open ``path`` and inspect ``tree`` and its ``columns`` (names, or ``{name: BranchType}`` to check their
+    types too); retry transient failures ``retries`` times.
+
+    Raises:
+        InputError: naming the file and the problem.
+    """
+    outcome = _inspect(path, tree, columns, timeout, retries)
+    if isinstance(outcome, _Problem):
+        raise InputError(f"{path}: {outcome.reason}")
+    return outcome
 
 
 #: Runs a function over a list of arguments and returns the results in order (``map`` of a pool).
@@ -112,21 +255,24 @@ Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
 
 def thread_map(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    """``map`` in up to 8 threads: remote files are slow to open, and opening them waits on the network."""
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(items)))) as pool:
-        return list(pool.map(function, items))
+    """``map`` in up to 8 threads: remote files are slow to open, and opening them waits on the network.
 
-
-def _check(job: tuple[str, str, Sequence[str], float, int]) -> FileInfo | InputError:
+    Interrupted (Ctrl-C), it returns at once: queued items are cancelled and running ones are not waited for.
+    """
+    pool = ThreadPoolExecutor(max_workers=min(8, max(1, len(items))))
     try:
-        return check_file(*job)
-    except InputError as err:
-        return err
+        return list(pool.map(function, items))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _check(job: tuple[str, str, Mapping[str, Any] | Sequence[str], float, int]) -> FileInfo | _Problem:
+    return _inspect(*job)
 
 
 def preflight(
     fileset: dict[str, Any],
-    columns: Sequence[str],
+    columns: Mapping[str, Any] | Sequence[str],
     timeout: float,
     retries: int,
     skip_bad_files: bool,
@@ -135,20 +281,39 @@ def preflight(
     """Check every file of a validated fileset, in parallel with ``mapper`` (threads by default; a runner
     passes its worker pool or Dask cluster, so that files are checked where they will be read).
 
+    Local files that do not exist are reported first, all in one message. Two entries that are the same file
+    (the same ROOT UUID: a copy, a link, the same file over HTTP) are always an error.
+
     Raises:
-        InputError: on the first bad file, unless ``skip_bad_files``.
+        InputError: on bad files (unless ``skip_bad_files``) and on files listed twice.
     """
     jobs = [(name, path, tree) for name, entry in fileset.items() for path, tree in entry["files"].items()]
-    outcomes = mapper(_check, [(path, tree, tuple(columns), timeout, retries) for _, path, tree in jobs])
+    skipped: list[SkippedFile] = []
+    missing = [(name, path) for name, path, _ in jobs if not is_url(path) and not os.path.exists(path)]
+    if missing and not skip_bad_files:
+        listing = ", ".join(f"{path} (dataset '{name}')" for name, path in missing)
+        raise InputError(f"{len(missing)} input file(s) do not exist: {listing}")
+    skipped += [SkippedFile(name, path, "does not exist", None) for name, path in missing]
+    jobs = [job for job in jobs if job[:2] not in set(missing)]
+    columns = dict(columns) if isinstance(columns, Mapping) else tuple(columns)
+    outcomes = mapper(_check, [(path, tree, columns, timeout, retries) for _, path, tree in jobs])
     kept: dict[str, Any] = {name: {**entry, "files": {}} for name, entry in fileset.items()}
-    skipped, files = [], {}
+    files: dict[tuple[str, str], FileInfo] = {}
+    owners: dict[bytes, tuple[str, str]] = {}
     for (name, path, tree), outcome in zip(jobs, outcomes, strict=True):
-        if isinstance(outcome, InputError):
+        if isinstance(outcome, _Problem):
             if not skip_bad_files:
-                raise InputError(f"dataset '{name}': {outcome}")
-            skipped.append(SkippedFile(name, path, str(outcome), None))
-        else:
-            kept[name]["files"][path] = tree
-            files[name, path] = outcome
+                raise InputError(f"dataset '{name}': {path}: {outcome.reason}")
+            skipped.append(SkippedFile(name, path, outcome.reason, outcome.entries))
+            continue
+        if outcome.uuid in owners:
+            other_name, other_path = owners[outcome.uuid]
+            raise InputError(
+                f"dataset '{name}': {path} is the same file as {other_path} of dataset '{other_name}' "
+                "(the same ROOT UUID): its events would be counted twice"
+            )
+        owners[outcome.uuid] = (name, path)
+        kept[name]["files"][path] = tree
+        files[name, path] = outcome
     kept = {name: entry for name, entry in kept.items() if entry["files"]}
     return Checked(kept, tuple(skipped), files)

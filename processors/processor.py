@@ -24,6 +24,7 @@ import hist
 import numpy as np
 from coffea import processor
 
+from analysis.errors import HZZ4lError
 from processors.schema import check_counts
 from processors.selection import MEV_PER_GEV, PRESETS, Leptons, SelectionConfig, select
 
@@ -33,6 +34,7 @@ __all__ = [
     "SCALE_FACTORS",
     "BranchType",
     "HZZ4lProcessor",
+    "NonFiniteValue",
     "event_weights",
     "four_lepton_mass",
 ]
@@ -91,6 +93,42 @@ def event_weights(events: ak.Array, metadata: Mapping[str, Any], lumi_fb: float)
     for name in SCALE_FACTORS:
         weight = weight * np.asarray(events[name], dtype=np.float64)
     return weight
+
+
+class NonFiniteValue(HZZ4lError):
+    """A NaN or infinite value where the selection or the weights need a number; the message names the file,
+    dataset, branch and first entry."""
+
+
+#: The lepton fields the selection and m4l compute with, and their branches.
+_LEPTON_FLOATS = {f: f"lep_{f}" for f in ("pt", "eta", "phi", "ptcone30", "etcone20")} | {"energy": "lep_E"}
+
+
+def require_finite(events: ak.Array, weights: np.ndarray) -> None:
+    """Refuse a chunk with a non-finite lepton momentum, isolation or event weight: a NaN would fail every cut
+    silently or land in a histogram's overflow, an infinity would make a yield infinite.
+
+    Raises:
+        NonFiniteValue: naming the file, dataset, branch and first bad entry of the chunk.
+    """
+    meta = events.metadata
+    where = f"{meta.get('filename', '?')}: dataset '{meta.get('dataset', '?')}'"
+    first = meta.get("entrystart", 0)
+    for field, branch in _LEPTON_FLOATS.items():
+        values = events.lep[field]
+        if not np.all(np.isfinite(ak.to_numpy(ak.flatten(values)))):
+            index = int(np.argmax(ak.to_numpy(ak.any(~np.isfinite(values), axis=1))))
+            bad = ak.to_numpy(values[index])
+            raise NonFiniteValue(f"{where}: entry {first + index}: {branch} is {bad[~np.isfinite(bad)][0]}")
+    if not np.all(np.isfinite(weights)):
+        index = int(np.argmax(~np.isfinite(weights)))
+        culprit = next((b for b in ("mcWeight", *SCALE_FACTORS) if not np.isfinite(events[b][index])), None)
+        problem = (
+            f"{culprit} is {events[culprit][index]}"
+            if culprit
+            else f"the weight lumi*1000*xsec/(sumw*red_eff)*mcWeight*scale factors is {weights[index]}"
+        )
+        raise NonFiniteValue(f"{where}: entry {first + index}: {problem}")
 
 
 def four_lepton_mass(leptons: Leptons) -> np.ndarray:
@@ -172,10 +210,12 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
         Raises:
             processors.schema.BranchLengthError: a lepton branch disagrees with ``lep_n`` (file, branch, entry).
+            NonFiniteValue: a NaN or infinite lepton momentum, isolation or weight (file, dataset, branch, entry).
         """
         dataset = events.metadata["dataset"]
         check_counts(events, _JAGGED_COLUMNS)
         weights = event_weights(events, events.metadata, self.lumi_fb)
+        require_finite(events, weights)
         selection = select(events, self.selection)
 
         events_after = {"all": len(events)}
