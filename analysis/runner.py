@@ -4,6 +4,22 @@
 workstation) and ``dask`` (``distributed``: a ``LocalCluster`` started and stopped here, or
 an existing cluster at a scheduler address — the way to scale out to many machines).
 
+What a run guarantees:
+
+* every file is checked first (:func:`analysis.inputs.preflight`);
+* a chunk that fails is retried only if another attempt may succeed (:func:`analysis.inputs.retryable`);
+  an :class:`~analysis.errors.HZZ4lError` raised while processing it (bad data) is final. The run then
+  stops with one :class:`ChunkError` naming the file, dataset and entries, or, when bad files may be
+  skipped, the chunk's events are reported as lost for that file. Any other exception of the processor
+  is a bug: it is raised as it is, with its traceback;
+* an interrupt (``KeyboardInterrupt``) stops every executor within seconds: queued chunks are cancelled,
+  the futures workers are terminated, a Dask ``LocalCluster`` is closed. Child processes ignore SIGINT
+  (Ctrl-C reaches the whole process group; stopping them is the parent's job);
+* checkpoints are JSON, which cannot run code when loaded, at paths made of hashes and the file's UUID,
+  so no dataset or tree name can lead them out of the checkpoint folder;
+* local paths with non-ASCII characters work (coffea hashes file names as ASCII: they are handed to it
+  percent-encoded and decoded again when opened).
+
 Example:
     >>> from processors import HZZ4lProcessor
     >>> result = run_fileset(fileset, HZZ4lProcessor(), executor="futures", workers=2)  # doctest: +SKIP
@@ -14,28 +30,71 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import gc
 import hashlib
 import json
+import logging
 import multiprocessing
+import os
 import re
+import signal
+import threading
 import time
-import warnings
-from collections.abc import Iterator
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hist
+import numpy as np
+import uproot
 from coffea import processor
-from coffea.processor import SimpleCheckpointer
+from coffea.processor.checkpointer import CheckpointerABC
 from coffea.processor.executor import FileMeta
 
-from analysis.inputs import Checked, InputError, Mapper, SkippedFile, preflight, thread_map
+from analysis.errors import HZZ4lError
+from analysis.inputs import (
+    Checked,
+    InputError,
+    Mapper,
+    SkippedFile,
+    exception_chain,
+    is_url,
+    one_line,
+    preflight,
+    retryable,
+    thread_map,
+)
+from analysis.interrupts import held
 from processors.schema import MiniSchema
 
-__all__ = ["EXECUTORS", "RunResult", "local_cluster", "run_fileset"]
+__all__ = [
+    "BUG_NOTE",
+    "EXECUTORS",
+    "CheckpointError",
+    "ChunkError",
+    "JsonCheckpointer",
+    "RunError",
+    "RunResult",
+    "local_cluster",
+    "run_fileset",
+]
 
 EXECUTORS = ("iterative", "futures", "dask")
+
+#: Added to an exception raised by the processor itself that is not an HZZ4lError: a bug, never bad input.
+BUG_NOTE = "hzz4l: raised by the processor's own code (a bug, not bad input)"
+
+
+class RunError(HZZ4lError):
+    """A run that cannot start (an unreachable Dask scheduler) or that has nothing to process."""
+
+
+class ChunkError(InputError):
+    """A chunk that failed for good; the message names the file, dataset and entry range."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +103,11 @@ class RunResult:
 
     ``output``: the processor's accumulator; ``executor``: its name; ``wall_s``: wall time of
     the executor run itself (seconds); ``bytes_read``: compressed bytes requested from files;
-    ``events``: events processed; ``skipped``: files left out with ``--skip-bad-files``;
-    ``lost_events``: per dataset, events of readable files that were not processed (chunks that
-    failed and were skipped); ``preflight_s``: wall time of the file checks before the run;
-    ``process_s``: time spent in the processor's ``process``, summed over chunks (and workers).
+    ``events``: events processed; ``skipped``: files left out with ``--skip-bad-files``, whole
+    (checks failed) or in part (chunks failed), each with its lost events; ``lost_events``: per
+    dataset, the events of those files that were not processed (where they could be counted);
+    ``preflight_s``: wall time of the file checks before the run; ``process_s``: time spent in the
+    processor's ``process``, summed over chunks (and workers).
     """
 
     output: dict[str, Any]
@@ -66,12 +126,28 @@ class RunResult:
         return self.events / self.wall_s if self.wall_s > 0 else 0.0
 
 
+# ------------------------------------------------------------------------------------------ processes
+
+
+@functools.cache
+def _children_ignore_interrupts() -> None:
+    """Make every process forked from now on ignore SIGINT and die on SIGTERM (the default), whatever handlers
+    this process installed: Ctrl-C reaches the whole process group, and the parent stops its workers itself."""
+
+    def child() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    os.register_at_fork(after_in_child=child)
+
+
 @contextlib.contextmanager
 def local_cluster(workers: int) -> Iterator[Any]:
     """A Dask ``LocalCluster`` of ``workers`` single-threaded worker processes on this machine, closed on exit.
 
     The workers are forked, so they start with this interpreter's imports (coffea, uproot, numba) instead of
-    importing them again, which takes seconds per worker.
+    importing them again, which takes seconds per worker. They ignore SIGINT; the cluster is closed on exit,
+    interrupted or not.
 
     Example:
         >>> with local_cluster(2) as cluster:  # doctest: +SKIP
@@ -80,10 +156,68 @@ def local_cluster(workers: int) -> Iterator[Any]:
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    _children_ignore_interrupts()
+    # held: a cluster interrupted while it starts could not be closed, and its processes would outlive us
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), held():
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,  # a failed chunk is reported by the run, not by each worker's log
+        )
     with cluster:
         yield cluster
+
+
+class _FailFastPool(concurrent.futures.Executor):
+    """A process pool that hands coffea futures which never fail: the first chunk error is kept here and every
+    future coffea still waits for is resolved empty at once, so that coffea's ``FuturesExecutor`` returns (it
+    would print the error's traceback, then wait for every remaining chunk) and :meth:`reraise` gives the error;
+    the workers are then stopped with the pool (:func:`_stop_workers`)."""
+
+    def __init__(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        self.pool = pool
+        self.error: BaseException | None = None
+        self._handed: list[concurrent.futures.Future] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        outer: concurrent.futures.Future = concurrent.futures.Future()
+        outer.set_running_or_notify_cancel()
+        self._handed.append(outer)
+        self.pool.submit(fn, *args, **kwargs).add_done_callback(functools.partial(self._relay, outer))
+        return outer
+
+    def _relay(self, outer: concurrent.futures.Future, inner: concurrent.futures.Future) -> None:
+        error = None if inner.cancelled() else inner.exception()
+        with self._lock:
+            if error is not None and self.error is None:
+                self.error = error
+                for other in self._handed:
+                    if not other.done():
+                        other.set_result(None)
+            if not outer.done():
+                outer.set_result(None if inner.cancelled() or error is not None else inner.result())
+
+    def reraise(self) -> None:
+        """Raise the first chunk error, if there was one."""
+        if self.error is not None:
+            raise self.error
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """End a process pool now: terminate its workers (a pool's own shutdown waits for the chunks they run)."""
+    # Python 3.14 has pool.terminate_workers(); before, the workers are only reachable here
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager
@@ -96,16 +230,25 @@ def _executor(
     elif name == "futures":
         # forked workers inherit the interpreter with coffea already imported, instead of importing it
         # again in every worker (seconds each): the pool is ready at once, for the checks and the chunks
+        _children_ignore_interrupts()
         context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            yield processor.FuturesExecutor(workers=workers, status=status, pool=pool), _pool_map(pool)
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        try:
+            yield processor.FuturesExecutor(workers=workers, status=status, pool=_FailFastPool(pool)), _pool_map(pool)
+        except BaseException:
+            _stop_workers(pool)
+            raise
+        pool.shutdown(wait=True)
     elif name == "dask":
         from distributed import Client
 
         with contextlib.ExitStack() as stack:
             if scheduler is None:
                 scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
-            client = stack.enter_context(Client(scheduler, timeout="30s"))
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="30s"))
+            except (OSError, TimeoutError, ValueError) as err:
+                raise RunError(f"--scheduler {scheduler}: cannot connect: {one_line(err)}") from None
             yield processor.DaskExecutor(client=client, status=status), _dask_map(client)
     else:
         raise ValueError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")
@@ -116,42 +259,234 @@ def _pool_map(pool: concurrent.futures.Executor) -> Mapper:
 
 
 def _dask_map(client: Any) -> Mapper:
-    return lambda function, items: client.gather(client.map(function, items, pure=False))
+    def mapper(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        futures = client.map(function, items, pure=False)
+        # wait here rather than in client.gather: gather interrupted half-way leaves coroutines in the client's
+        # event loop that fail when it closes, each printing "Task exception was never retrieved"
+        while not all(future.done() for future in futures):
+            time.sleep(0.05)
+        return client.gather(futures)
+
+    return mapper
 
 
-_WORK_ITEM = re.compile(
-    r"WorkItem\(dataset='(?P<dataset>[^']*)', filename='(?P<file>[^']*)', treename='[^']*', "
-    r"entrystart=(?P<start>\d+), entrystop=(?P<stop>\d+)"
-)
+# ------------------------------------------------------------------------------------------ chunks
 
 
-def _chunk_error(err: Exception) -> Exception:
-    """coffea's error for a failed chunk, restated as one line naming the file, dataset and entries."""
-    chain, cause = [], err
-    while cause is not None:
-        chain.append(cause)
-        cause = cause.__cause__
-    match = next((m for m in (_WORK_ITEM.search(str(e)) for e in chain) if m), None)
-    if match is None:
-        return err
-    root = chain[-1]
-    problem = " ".join(f"{type(root).__name__}: {root}".split())
-    return InputError(
-        f"{match['file']} (dataset '{match['dataset']}', entries {match['start']}-{match['stop']}) failed: {problem}"
-    )
+class _Guarded(processor.ProcessorABC):
+    """The processor, with every exception of its own that is not an HZZ4lError marked as a bug (:data:`BUG_NOTE`),
+    so that it is neither retried nor reported as bad input."""
+
+    def __init__(self, inner: processor.ProcessorABC) -> None:
+        self.inner = inner
+
+    def process(self, events: Any) -> Any:
+        try:
+            return self.inner.process(events)
+        except HZZ4lError:
+            raise
+        except Exception as err:
+            err.add_note(BUG_NOTE)
+            raise
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return self.inner.postprocess(accumulator)
+
+    def fingerprint(self) -> str:
+        return getattr(self.inner, "fingerprint", lambda: type(self.inner).__name__)()
 
 
-class KeyedCheckpointer(SimpleCheckpointer):
-    """coffea's checkpointer, keyed so that a chunk is reused only with the same processor configuration
-    and code (``processor.fingerprint()``), the same dataset metadata, and the same file (its ROOT UUID)
-    and entry range."""
+@dataclass(frozen=True)
+class _FailedChunk:
+    """A chunk given up on with ``--skip-bad-files``."""
 
-    def filepath(self, metadata: Any, processor_instance: processor.ProcessorABC) -> str:
+    dataset: str
+    path: str
+    start: int
+    stop: int
+    reason: str
+
+
+def _display_path(filename: str) -> str:
+    """The path a user wrote for a file name given to coffea (see :func:`_coffea_name`)."""
+    return urllib.parse.unquote(filename.removeprefix("file://")) if filename.startswith("file://") else filename
+
+
+def _coffea_name(path: str) -> str:
+    """The spelling of ``path`` handed to coffea, which hashes file names as ASCII: non-ASCII characters are
+    percent-encoded, a local path becoming a ``file://`` URL that :class:`_Source` decodes again. (The fileset
+    holds no ``file://`` URLs: validation turns them into paths.)"""
+    if path.isascii():
+        return path
+    if is_url(path):
+        return "".join(c if c.isascii() else urllib.parse.quote(c) for c in path)
+    return "file://" + urllib.parse.quote(path)
+
+
+class _Source(uproot.source.fsspec.FSSpecSource):
+    """uproot's default source, reading the ``file://`` URLs of :func:`_coffea_name` as the paths they encode."""
+
+    def __init__(self, file_path: str, **options: Any) -> None:
+        super().__init__(_display_path(file_path), **options)
+
+
+def _attempts(
+    retries: int, _coffea_retries: int, skip: bool, work: Callable[..., Any], item: Any, **kwargs: Any
+) -> Any:
+    """Run one chunk (``work(item)``, coffea's work function), trying again while :func:`retryable` says another
+    attempt may succeed, at most ``retries`` more times. Then raise a :class:`ChunkError` naming the file, dataset
+    and entries, or with ``skip`` return the chunk as failed (``{"failed": {...}}``, accumulated by coffea).
+    Bugs of the processor (:data:`BUG_NOTE`) are raised as they are."""
+    kwargs.pop("use_result_type", None)
+    chunk = item[0] if isinstance(item, tuple) else item  # Dask passes (item, processor)
+    if not isinstance(chunk, processor.executor.WorkItem):
+        return work(item, **kwargs)
+    path = _display_path(chunk.filename)
+    for attempt in range(retries + 1):
+        try:
+            return work(item, **kwargs)
+        except Exception as err:
+            chain = exception_chain(err)
+            bug = next((e for e in chain if BUG_NOTE in getattr(e, "__notes__", ())), None)
+            if bug is not None:
+                raise bug from None
+            if attempt < retries and retryable(err, path):
+                time.sleep(min(0.2 * 2**attempt, 2.0))
+                continue
+            cause = next((e for e in chain if isinstance(e, HZZ4lError)), chain[-1])
+            detail = str(cause) if isinstance(cause, HZZ4lError) else one_line(cause)
+            detail = detail.removeprefix(f"{chunk.filename}: ").removeprefix(f"dataset '{chunk.dataset}': ")
+            entries, tries = f"entries {chunk.entrystart}-{chunk.entrystop}", f" after {attempt + 1} attempts"
+            failure = f"failed{tries if attempt else ''}: {' '.join(detail.split())}"
+            if skip:
+                failed = _FailedChunk(chunk.dataset, path, chunk.entrystart, chunk.entrystop, f"{entries} {failure}")
+                return {"out": {}, "failed": {failed}}
+            raise ChunkError(f"{path} (dataset '{chunk.dataset}', {entries}) {failure}") from err
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _Runner(processor.Runner):
+    """coffea's Runner with hzz4l's chunk attempts (:func:`_attempts`) instead of coffea's retries."""
+
+    chunk_retries: int = 0
+
+    @property  # type: ignore[override]
+    def automatic_retries(self) -> Callable[..., Any]:
+        return functools.partial(_attempts, self.chunk_retries)
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+
+
+class CheckpointError(HZZ4lError):
+    """A checkpoint file that cannot be used; the message names it."""
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _encode(value: Any) -> Any:
+    """A chunk's output as JSON: containers and histograms tagged by type."""
+    if value is None or isinstance(value, bool | str | float):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("checkpoint dictionaries need string keys")
+        return {"dict": {k: _encode(v) for k, v in value.items()}}
+    if isinstance(value, set | frozenset):
+        return {"set": sorted((_encode(v) for v in value), key=json.dumps)}
+    if isinstance(value, list | tuple):
+        return {"list": [_encode(v) for v in value]}
+    if isinstance(value, hist.Hist):
+        from hist.serialization import to_uhi
+
+        return {"hist": json.loads(json.dumps(to_uhi(value), default=lambda a: np.asarray(a).tolist()))}
+    raise TypeError(f"cannot keep a {type(value).__name__} in a checkpoint")
+
+
+def _decode(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str | int | float):
+        return value
+    if not (isinstance(value, dict) and len(value) == 1):
+        raise ValueError(f"unexpected {type(value).__name__}")
+    (tag, content), = value.items()
+    if tag == "dict" and isinstance(content, dict):
+        return {k: _decode(v) for k, v in content.items()}
+    if tag == "set" and isinstance(content, list):
+        return {_decode(v) for v in content}
+    if tag == "list" and isinstance(content, list):
+        return [_decode(v) for v in content]
+    if tag == "hist" and isinstance(content, dict):
+        from hist.serialization import from_uhi
+
+        return from_uhi(content)
+    raise ValueError(f"unexpected tag {tag!r}")
+
+
+class JsonCheckpointer(CheckpointerABC):
+    """Keeps every finished chunk as JSON under ``folder`` and gives it back to a rerun with the same settings.
+
+    A chunk is found at ``folder/<processor fingerprint>/<hash of dataset, tree and metadata>/<file UUID>-<first
+    entry>-<end>.json``: reused only with the same processor configuration and code, dataset metadata, file and
+    entry range. JSON cannot run code when loaded; a file there that is not a valid checkpoint is an error naming
+    it. Files are written under a temporary name ending in ``.<token>.tmp`` and renamed into place.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], token: str) -> None:
+        self.folder = Path(folder).resolve()
+        self.token = token
+
+    def path(self, metadata: dict[str, Any], processor_instance: processor.ProcessorABC) -> Path:
+        """Where the chunk described by coffea's ``metadata`` is kept."""
         fingerprint = getattr(processor_instance, "fingerprint", lambda: type(processor_instance).__name__)()
         usermeta = {k: v for k, v in metadata.items() if k not in ("filename", "entrystart", "entrystop", "fileuuid")}
-        meta_key = hashlib.sha256(json.dumps(usermeta, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        path = Path(super().filepath(metadata, processor_instance))
-        return str(Path(self.checkpoint_dir) / fingerprint / meta_key / path.relative_to(self.checkpoint_dir))
+        meta_key = hashlib.sha256(json.dumps(usermeta, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        file_uuid = str(metadata["fileuuid"])
+        if not re.fullmatch(r"\w+", fingerprint) or not _UUID.fullmatch(file_uuid):
+            raise ValueError(f"unexpected checkpoint key {fingerprint!r}, {file_uuid!r}")
+        name = f"{file_uuid}-{int(metadata['entrystart'])}-{int(metadata['entrystop'])}.json"
+        return self.folder / fingerprint / meta_key / name
+
+    def load(self, metadata: Any, processor_instance: processor.ProcessorABC) -> Any:
+        path = self.path(metadata, processor_instance)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise CheckpointError(f"{path}: cannot read the checkpoint: {err.strerror}") from None
+        try:
+            output = _decode(json.loads(text))
+            if not isinstance(output, dict) or not isinstance(output.get("out"), dict):
+                raise ValueError("no chunk output in it")
+        except Exception as err:  # whatever the content, decoding it runs no code of its own
+            raise CheckpointError(
+                f"{path}: not an hzz4l checkpoint ({one_line(err)}): delete it or use another --checkpoint folder"
+            ) from None
+        return output
+
+    def save(self, output: Any, metadata: Any, processor_instance: processor.ProcessorABC) -> None:
+        path = self.path(metadata, processor_instance)
+        kept = {k: v for k, v in output.items() if k != "processed"}  # coffea's WorkItems: not needed again
+        text = json.dumps(_encode(kept))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{self.token}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def sweep(self) -> None:
+        """Remove this run's temporary files (a worker may be stopped while writing one)."""
+        for tmp in self.folder.rglob(f".*.{self.token}.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------ the run
 
 
 @contextlib.contextmanager
@@ -198,13 +533,33 @@ def _file_metadata(checked: Checked, chunksize: int) -> dict[FileMeta, dict[str,
     metadata = {}
     for (name, path), info in checked.files.items():
         entry = checked.fileset[name]
-        metadata[FileMeta(name, path, entry["files"][path])] = {
+        metadata[FileMeta(name, _coffea_name(path), entry["files"][path])] = {
             **entry.get("metadata", {}),
             "numentries": info.entries,
             "uuid": info.uuid,
             "clusters": _chunk_edges(info.clusters, chunksize),
         }
     return metadata
+
+
+def _lost_per_file(failed: set[_FailedChunk]) -> list[SkippedFile]:
+    """One :class:`SkippedFile` per file with failed chunks: their events and the first failure."""
+    files: dict[tuple[str, str], list[_FailedChunk]] = {}
+    for chunk in sorted(failed, key=lambda c: (c.dataset, c.path, c.start)):
+        files.setdefault((chunk.dataset, chunk.path), []).append(chunk)
+    out = []
+    for (name, path), chunks in files.items():
+        more = f" (and {len(chunks) - 1} more chunk(s))" if len(chunks) > 1 else ""
+        out.append(SkippedFile(name, path, chunks[0].reason + more, sum(c.stop - c.start for c in chunks)))
+    return out
+
+
+def _nothing_left(skipped: tuple[SkippedFile, ...]) -> RunError:
+    first = skipped[0]
+    return RunError(
+        f"no events could be processed: {len(skipped)} file(s) skipped "
+        f"(first: {first.path} of dataset '{first.dataset}': {first.reason})"
+    )
 
 
 def run_fileset(
@@ -219,40 +574,54 @@ def run_fileset(
     timeout: float = 60.0,
     retries: int = 3,
     skip_bad_files: bool = False,
-    checkpoint: str | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Process a validated fileset (see :func:`analysis.fileset.load_fileset`) with ``executor``.
 
     Every file is checked first (:func:`analysis.inputs.preflight`). Without ``skip_bad_files`` the
     first bad file or failing chunk stops the run with an error naming it; with it, bad files and
-    failed chunks are left out and accounted for in ``RunResult.skipped`` and ``lost_events``.
+    failed chunks are left out and accounted for, per file, in ``RunResult.skipped`` and ``lost_events``.
 
     Args:
         workers: processes for ``futures``, workers of the ``dask`` LocalCluster.
         scheduler: address of an existing Dask scheduler (``tcp://host:port``); ``dask`` only.
         chunksize: events per work item; maxchunks: limit per dataset (for quick looks).
         status: show coffea's progress bars.
-        timeout: seconds to wait on a remote file; retries: further attempts after a failure.
+        timeout: seconds to wait on a remote file; retries: further attempts after a failure that may pass.
         checkpoint: folder keeping finished chunks, reused by a rerun with the same settings.
+
+    Raises:
+        InputError: a bad input file (:class:`ChunkError`: a chunk of one).
+        RunError: the Dask scheduler cannot be reached, or no file is left to process.
+        CheckpointError: a file in the checkpoint folder that is not a checkpoint.
     """
     if scheduler is not None and executor != "dask":
         raise ValueError("--scheduler needs --executor dask")
-    columns = tuple(getattr(processor_instance, "columns", ()))
+    columns = getattr(processor_instance, "columns", ())
+    checkpointer = JsonCheckpointer(checkpoint, token=uuid.uuid4().hex) if checkpoint else None
     with (
         _frozen_heap(),
         _executor(executor, workers, scheduler, status) as (exe, mapper),
-        warnings.catch_warnings(),
+        contextlib.ExitStack() as cleanup,
     ):
+        if checkpointer is not None:
+            cleanup.callback(checkpointer.sweep)
         start = time.perf_counter()
         checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper)
         preflight_s = time.perf_counter() - start
-        fileset = checked.fileset
-        if columns:  # read the processor's branches in bulk, one request per chunk
-            fileset = {name: {**entry, "preload": list(columns)} for name, entry in fileset.items()}
-        # skipped chunks are accounted for below, not only warned about
-        warnings.filterwarnings("ignore", message="Skipping bad file", category=UserWarning)
-        exe.retries = retries
-        runner = processor.Runner(
+        if not checked.fileset:
+            raise _nothing_left(checked.skipped)
+        names = {path: _coffea_name(path) for entry in checked.fileset.values() for path in entry["files"]}
+        todo = {
+            name: {
+                "files": {names[path]: tree for path, tree in entry["files"].items()},
+                "metadata": entry["metadata"],
+                **({"preload": list(columns)} if columns else {}),  # read in bulk, one request per chunk
+            }
+            for name, entry in checked.fileset.items()
+        }
+        exe.retries = 0  # hzz4l's attempts (_attempts) decide, inside the work function
+        runner = _Runner(
             executor=exe,
             schema=MiniSchema,
             chunksize=chunksize,
@@ -262,23 +631,37 @@ def run_fileset(
             metadata_cache=_file_metadata(checked, chunksize),
             cachestrategy=_chunk_buffers,
             xrootdtimeout=int(timeout),
-            skipbadfiles=(Exception,) if skip_bad_files else False,
-            checkpointer=KeyedCheckpointer(checkpoint) if checkpoint else None,
+            skipbadfiles=skip_bad_files,
+            checkpointer=checkpointer,
+            chunk_retries=retries,
         )
+        options = {"handler": _Source} if any(n != p for p, n in names.items()) else {}
+        pool = getattr(exe, "pool", None)
         start = time.perf_counter()
         try:
-            output, metrics = runner(fileset, processor_instance=processor_instance)
-        except Exception as err:
-            raise _chunk_error(err) from err
+            out = runner.run(todo, _Guarded(processor_instance), uproot_options=options)
+        except Exception:
+            if isinstance(pool, _FailFastPool):
+                pool.reraise()
+            raise
+        if isinstance(pool, _FailFastPool):
+            pool.reraise()
         wall = time.perf_counter() - start
-    processed = output.get("processed", {}) if output else {}
-    lost = {}
-    if maxchunks is None:
-        lost = {
-            name: n - int(processed.get(name, 0))
-            for name, n in checked.entries.items()
-            if n != int(processed.get(name, 0))
-        }
+    output, metrics = out.get("out") or {}, out.get("metrics", {})
+    failed = _lost_per_file(out.get("failed", set()))
+    processed = {name: int(n) for name, n in output.get("processed", {}).items()}
+    if maxchunks is None:  # every event of every usable file is processed or reported lost
+        for name, entries in checked.entries.items():
+            lost_here = sum(s.events or 0 for s in failed if s.dataset == name)
+            if processed.get(name, 0) + lost_here != entries:
+                raise RuntimeError(f"dataset '{name}': {processed.get(name, 0)} + {lost_here} lost != {entries} events")
+    skipped = (*checked.skipped, *failed)
+    lost: dict[str, int] = {}
+    for entry in skipped:
+        if entry.events:
+            lost[entry.dataset] = lost.get(entry.dataset, 0) + entry.events
+    if not processed:
+        raise _nothing_left(skipped)
     return RunResult(
         output=output,
         executor=executor,
@@ -287,6 +670,7 @@ def run_fileset(
         events=int(sum(processed.values())),
         preflight_s=preflight_s,
         process_s=float(metrics.get("processtime", 0.0)),
-        skipped=checked.skipped,
+        skipped=skipped,
         lost_events=lost,
     )
+
