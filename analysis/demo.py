@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +45,20 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from analysis.errors import HZZ4lError
+from analysis.outputs import check_output, publish
 from analysis.samples import DATA_PERIODS, SAMPLES, data_filename
 
-__all__ = ["DEMO_PROCESSES", "GENERATOR_VERSION", "MINI_BRANCHES", "DemoProcess", "default_demo", "generate_demo"]
+__all__ = [
+    "DEMO_PROCESSES",
+    "GENERATOR_VERSION",
+    "MAX_SCALE",
+    "MINI_BRANCHES",
+    "DemoError",
+    "DemoProcess",
+    "default_demo",
+    "generate_demo",
+]
 
 GENERATOR_VERSION = 4
 LUMI_FB = 10.0
@@ -58,6 +67,11 @@ M_H = 125.0
 ELECTRON, MUON = 11, 13
 BLOCK = 250_000  # events generated at a time, bounds memory at large scale
 BASKET = 10_000  # events per basket: ROOT's default 32 kB baskets hold a few thousand events
+MAX_SCALE = 100.0  # 8 million simulated events, about 0.5 GB of files
+
+
+class DemoError(HZZ4lError, ValueError):
+    """Demo settings that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -511,18 +525,18 @@ def generate_demo(
     """Write the demo samples and ``fileset.json`` into ``output``; return the fileset path.
 
     Args:
-        output: folder to create (replaced atomically if it exists).
+        output: a new or empty folder, or one of an earlier demo, whose demo files are replaced as a set (a
+            folder holding anything else is refused: see :func:`analysis.outputs.publish`).
         scale: multiplies every simulated sample's event count; expected yields do not change.
         seed: the same seed gives the same files.
         truth: true scale factors ``{"s_s", "s_b"}`` of the pseudo-data (default 1.0 and 1.2).
     """
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
+    if not 0 < scale <= MAX_SCALE:
+        raise DemoError(f"scale must be in (0, {MAX_SCALE:g}], got {scale}")
     truth = {"s_s": 1.0, "s_b": 1.2} | (truth or {})
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
-    try:
+    check_output(output, names=(), only_for="demo")
+    with publish(output, "demo") as tmp:
         fileset: dict[str, Any] = {}
         for index, name in enumerate(DEMO_PROCESSES):
             rng = np.random.default_rng([seed, index])
@@ -539,12 +553,6 @@ def generate_demo(
             "metadata": {"role": "data", "synthetic": True, "truth": truth, "generator": generator},
         }
         (tmp / "fileset.json").write_text(json.dumps(fileset, indent=2) + "\n")
-        if output.exists():
-            shutil.rmtree(output)
-        tmp.rename(output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return output / "fileset.json"
 
 

@@ -1,7 +1,17 @@
-"""Write the results of a run: ``histograms.root``, ``histograms.coffea``, ``summary.json``, plots.
+"""The files of a results folder: writing them as a set, reading them back.
 
-Every file is written to a temporary name and renamed into place, so an interrupted run never
-leaves a half-written file that looks valid.
+``hzz4l run`` writes ``histograms.root``, ``histograms.coffea``, ``summary.json`` and ``plots/m4l.*``;
+``hzz4l fit`` adds ``fit.json`` and its plots; ``hzz4l report`` adds ``report.html``; ``hzz4l demo``
+writes ROOT files and ``fileset.json``. Each command writes through :func:`publish`, which guarantees:
+
+* nothing it did not make is ever overwritten or deleted: the folder's record of what hzz4l wrote
+  (:data:`MANIFEST`, ``.hzz4l-outputs.json``) says which files are hzz4l's, and a file in the way that is
+  not in it stops the command before any work (:func:`check_output`) and again before any file is moved;
+* the outputs are replaced as a set: everything is written to a private staging folder first, then, with
+  SIGINT and SIGTERM held back, the previous outputs of the command and every result derived from them
+  (a new run removes the old fit, its plots and the report; a new fit removes the report) are removed and
+  the new files renamed into place. A failure or an interrupt before that leaves the folder as it was,
+  and no temporary file behind.
 
 Example:
     >>> summary = write_outputs(result, fileset, processor, "default", "results")  # doctest: +SKIP
@@ -14,17 +24,23 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from importlib import metadata
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import hist
 import numpy as np
 import uproot
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analysis.fileset import is_synthetic, roles
+from analysis.errors import HZZ4lError
+from analysis.fileset import DATASET_NAME, is_synthetic, roles
+from analysis.inputs import one_line
+from analysis.interrupts import held
 from analysis.samples import missing_samples
 
 if TYPE_CHECKING:
@@ -32,17 +48,38 @@ if TYPE_CHECKING:
     from processors import HZZ4lProcessor
 
 __all__ = [
+    "MANIFEST",
+    "RUN_OUTPUTS",
+    "Manifest",
+    "OutputError",
     "ResultsError",
     "atomic_path",
     "build_summary",
+    "check_output",
     "cutflow_table",
+    "publish",
     "read_histograms",
+    "read_manifest",
+    "read_summary",
     "write_outputs",
 ]
 
+#: The record, in every folder hzz4l writes to, of the files it wrote there.
+MANIFEST = ".hzz4l-outputs.json"
 
-class ResultsError(ValueError):
+#: What ``hzz4l run`` writes, relative to its output folder.
+RUN_OUTPUTS = ("histograms.root", "histograms.coffea", "summary.json", "plots/m4l.png", "plots/m4l.pdf")
+
+#: The commands whose outputs a command's new outputs make stale (and so replaces or removes).
+STALE_AFTER = {"demo": ("demo",), "run": ("run", "fit", "report"), "fit": ("fit", "report"), "report": ("report",)}
+
+
+class ResultsError(HZZ4lError, ValueError):
     """A results folder that cannot be read back; the message names the file and the problem."""
+
+
+class OutputError(HZZ4lError):
+    """An output folder that cannot be written, or that holds a file in the way that hzz4l did not make."""
 
 
 _UMASK = os.umask(0)
@@ -64,6 +101,178 @@ def atomic_path(target: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+# ------------------------------------------------------------------------------------------ the manifest
+
+
+class _Made(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    command: Literal["demo", "run", "fit", "report"]
+    run: str | None = None  # the run the file was made from (demo files: None)
+
+
+class Manifest(BaseModel):
+    """What hzz4l wrote in a folder: ``files`` maps paths relative to it (``plots/m4l.png``) to the command
+    that wrote each and the run it derives from; ``run`` is the id of the run whose outputs are there."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    format: Literal[1] = 1
+    run: str | None = None
+    files: dict[str, _Made] = Field(default_factory=dict)
+
+
+def _inside(folder: Path, name: str) -> bool:
+    """Whether ``name`` is a plain relative path that stays inside ``folder``."""
+    pure = PurePosixPath(name)
+    return bool(name) and not pure.is_absolute() and ".." not in pure.parts and str(pure) == name
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> Manifest:
+    """The record of what hzz4l wrote in ``folder`` (empty if there is none).
+
+    Raises:
+        OutputError: the record is unreadable, or names a path outside the folder.
+    """
+    path = Path(folder) / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return Manifest()
+    except (OSError, UnicodeDecodeError) as err:
+        raise OutputError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+    try:
+        manifest = Manifest.model_validate_json(text)
+    except ValidationError as err:
+        raise OutputError(f"{path}: not hzz4l's record of its files ({_first_error(err)})") from None
+    outside = next((name for name in manifest.files if not _inside(Path(folder), name)), None)
+    if outside is not None:
+        raise OutputError(f"{path}: names {outside!r}, which is not a path inside the folder")
+    return manifest
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+def _foreign(folder: Path, manifest: Manifest, names: Iterable[str]) -> str | None:
+    """The first of ``names`` that exists in ``folder`` but was not written by hzz4l (or cannot be a file)."""
+    for name in names:
+        target = folder / name
+        for parent in list(reversed(target.parents))[len(folder.parents) + 1 :]:
+            if parent.exists() and not parent.is_dir():
+                return str(parent.relative_to(folder))
+        if (target.exists() or target.is_symlink()) and (name not in manifest.files or target.is_dir()):
+            return name
+    return None
+
+
+def check_output(
+    folder: str | os.PathLike[str], names: Iterable[str] = RUN_OUTPUTS, only_for: str | None = None
+) -> None:
+    """Check, before any work, that the outputs ``names`` can be written into ``folder``: it is (or can be made)
+    a folder we can write in, and none of ``names`` is there unless hzz4l wrote it. With ``only_for``
+    (``"demo"``), a folder that is not empty must already hold outputs of that command.
+
+    Raises:
+        OutputError: naming the folder or file and the problem.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    if (
+        only_for
+        and folder.is_dir()
+        and any(folder.iterdir())
+        and not any(made.command == only_for for made in read_manifest(folder).files.values())
+    ):
+        raise OutputError(
+            f"{folder}: is not empty and holds no earlier 'hzz4l {only_for}' output: "
+            "give a new or empty folder (nothing was written)"
+        )
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise OutputError(f"{folder}: cannot be made: {existing} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".hzz4l-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"{folder}: cannot write in {existing}: {err.strerror}") from None
+    if folder.is_dir():
+        foreign = _foreign(folder, read_manifest(folder), names)
+        if foreign is not None:
+            raise OutputError(
+                f"{folder / foreign}: is in the way and was not written by hzz4l; move it or choose another output"
+            )
+
+
+def _staged_files(stage: Path) -> list[str]:
+    return sorted(str(p.relative_to(stage).as_posix()) for p in stage.rglob("*") if p.is_file())
+
+
+@contextlib.contextmanager
+def publish(folder: str | os.PathLike[str], command: str, run: str | None = None) -> Iterator[Path]:
+    """Yield a private staging folder for ``command``'s outputs; when the block succeeds, they replace, as one
+    step, the outputs of ``command`` in ``folder`` and everything derived from them (:data:`STALE_AFTER`).
+
+    ``run``: the id of a new run (``command == "run"``); the outputs of ``fit`` and ``report`` are recorded as
+    derived from the run already in the folder.
+
+    Raises:
+        OutputError: the folder cannot be written, a file in the way was not written by hzz4l, or writing
+            failed (disk full, ...); the folder is then left as it was.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".hzz4l-staging-", dir=folder))
+    except OSError as err:
+        raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror}") from None
+    committed = False
+    try:
+        try:
+            yield stage
+        except OSError as err:  # disk full, quota, read-only: name the output, never the staging folder
+            where = Path(err.filename) if isinstance(err.filename, str) else folder
+            where = folder / where.relative_to(stage) if where.is_relative_to(stage) else where
+            raise OutputError(f"{where}: cannot write the outputs: {err.strerror or err}") from None
+        names = _staged_files(stage)
+        foreign = _foreign(folder, manifest, names)
+        if foreign is not None:
+            raise OutputError(f"{folder / foreign}: is in the way and was not written by hzz4l; nothing was replaced")
+        stale = [name for name, made_by in manifest.files.items() if made_by.command in STALE_AFTER[command]]
+        source = run if command == "run" else manifest.run if command in ("fit", "report") else None
+        files = {name: made_by for name, made_by in manifest.files.items() if name not in stale}
+        files |= {name: _Made(command=command, run=source) for name in names}
+        record = Manifest(run=run if command == "run" else manifest.run, files=files)
+        with held():
+            try:
+                for name in stale:
+                    target = folder / name
+                    if target.is_file() or target.is_symlink():
+                        target.unlink()
+                for name in names:
+                    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(stage / name, folder / name)
+                with atomic_path(folder / MANIFEST) as tmp:
+                    tmp.write_text(record.model_dump_json(indent=1) + "\n", encoding="utf-8")
+            except OSError as err:
+                raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror or err}") from None
+        committed = True
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if not committed:
+            for path in made:
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only folders this call made, and only if they are still empty
+
+
+# ------------------------------------------------------------------------------------------ run outputs
 
 
 def build_summary(
@@ -90,6 +299,7 @@ def build_summary(
     synthetic = is_synthetic(fileset)
     truth = next((e["metadata"]["truth"] for e in fileset.values() if "truth" in e["metadata"]), None)
     return {
+        "run_id": uuid.uuid4().hex,
         "source": "synthetic demo" if synthetic else "ATLAS Open Data",
         "synthetic": synthetic,
         **({"truth": truth} if synthetic and truth is not None else {}),
@@ -123,6 +333,15 @@ def _version(name: str) -> str | None:
         return None
 
 
+def _require_finite(histogram: hist.Hist, datasets: Iterable[str]) -> None:
+    """Refuse to write a histogram with a NaN or infinite bin, naming the dataset."""
+    for name in datasets:
+        if name in histogram.axes["dataset"]:
+            view = histogram[name, :].view(flow=True)
+            if not (np.all(np.isfinite(view.value)) and np.all(np.isfinite(view.variance))):
+                raise ResultsError(f"dataset '{name}': its m4l histogram has NaN or infinite bins; nothing was written")
+
+
 def write_outputs(
     result: RunResult,
     fileset: dict[str, Any],
@@ -131,31 +350,31 @@ def write_outputs(
     output: str | os.PathLike[str],
     fileset_path: str | None = None,
 ) -> dict[str, Any]:
-    """Write every output of a run into ``output``; return the summary written to ``summary.json``."""
+    """Write every output of a run into ``output`` as one set (see :func:`publish`); return the summary written
+    to ``summary.json``."""
     from coffea.util import save as coffea_save
 
     from analysis.plots import plot_m4l
     from analysis.style import save
 
-    output = Path(output)
     summary = build_summary(result, fileset, proc, preset, fileset_path)
     histogram = result.output["mass"]
-    with atomic_path(output / "histograms.root") as tmp, uproot.recreate(tmp) as f:
-        for name in summary["datasets"]:
-            if name in histogram.axes["dataset"]:
-                f[f"m4l/{name}"] = histogram[name, :]
-    with atomic_path(output / "histograms.coffea") as tmp:
-        coffea_save(result.output, tmp)
-    with atomic_path(output / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    figure = plot_m4l(
-        histogram,
-        roles(fileset),
-        proc.lumi_fb,
-        synthetic=summary["synthetic"],
-        missing=summary["missing_samples"],
-    )
-    save(figure, output / "plots" / "m4l")
+    _require_finite(histogram, summary["datasets"])
+    with publish(output, "run", run=summary["run_id"]) as stage:
+        with uproot.recreate(stage / "histograms.root") as f:
+            for name in summary["datasets"]:
+                if name in histogram.axes["dataset"]:
+                    f[f"m4l/{name}"] = histogram[name, :]
+        coffea_save(result.output, stage / "histograms.coffea")
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        figure = plot_m4l(
+            histogram,
+            roles(fileset),
+            proc.lumi_fb,
+            synthetic=summary["synthetic"],
+            missing=summary["missing_samples"],
+        )
+        save(figure, stage / "plots" / "m4l")
     return summary
 
 
@@ -178,6 +397,115 @@ def cutflow_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------ reading back
+
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Count = Annotated[int, Field(ge=0)]
+_Name = Annotated[str, Field(pattern=DATASET_NAME.pattern)]
+_Role = Literal["signal", "background", "data"]
+_Scalar = bool | int | float | str | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class _Step(_Strict):
+    events: _Count
+    weighted: _Finite
+
+
+class _Dataset(_Strict):
+    role: _Role
+    events: _Count
+    selected: _Count
+    yield_: _Finite = Field(alias="yield")
+    cutflow: dict[str, _Step]
+
+
+class _Bins(_Strict):
+    nbins: Annotated[int, Field(ge=1)]
+    low: _Finite
+    high: _Finite
+
+
+class _Metrics(_Strict):
+    events: _Count
+    wall_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Summary(_Strict):
+    """What ``hzz4l report`` reads from ``summary.json``."""
+
+    lumi_fb: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    preset: str
+    selection: dict[str, _Scalar | list[_Scalar]]
+    mass_bins: _Bins
+    executor: str
+    fileset: str | None
+    created: str
+    datasets: dict[_Name, _Dataset]
+    metrics: _Metrics
+    versions: dict[str, str | None] = Field(default_factory=dict)
+    run_id: str | None = None
+
+
+class _RoleOnly(_Strict):
+    role: _Role
+
+
+class _Roles(_Strict):
+    """What ``hzz4l fit`` reads from ``summary.json`` (written by any tool)."""
+
+    datasets: Annotated[dict[_Name, _RoleOnly], Field(min_length=1)]
+    lumi_fb: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
+
+
+def _read_json(path: Path, model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON object in ``path``, checked against ``model``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+    try:
+        model.model_validate_json(text)
+    except ValidationError as err:
+        raise ResultsError(f"{path}: {_first_error(err)}") from None
+    return json.loads(text)
+
+
+def read_summary(results: str | os.PathLike[str]) -> dict[str, Any]:
+    """``summary.json`` of a results folder, checked to hold everything the report shows.
+
+    Raises:
+        ResultsError: missing, truncated, not JSON, or a value missing or of the wrong type (named).
+    """
+    return _read_json(Path(results) / "summary.json", _Summary)
+
+
+def _th1s(root_path: Path, datasets: Iterable[str]) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Values and variances of the TH1 ``m4l/<dataset>`` of every dataset, and their common bin edges."""
+    histograms, reference, edges = {}, "", np.array([])
+    with uproot.open(root_path) as root:
+        for name in datasets:
+            key = f"m4l/{name}"
+            if key not in root:
+                raise ResultsError(f"{root_path}: no histogram '{key}' for dataset '{name}' of summary.json")
+            th1 = root[key]
+            other = th1.axis().edges()
+            if not reference:
+                reference, edges = name, other
+            elif other.shape != edges.shape or not np.allclose(other, edges):
+                raise ResultsError(
+                    f"{root_path}: dataset '{name}' has binning {len(other) - 1} bins [{other[0]:g}, {other[-1]:g}] "
+                    f"unlike '{reference}' ({len(edges) - 1} bins [{edges[0]:g}, {edges[-1]:g}])"
+                )
+            histograms[name] = (th1.values(), th1.variances())
+    return histograms, edges
+
+
 def read_histograms(results: str | os.PathLike[str]) -> tuple[hist.Hist, dict[str, str], float]:
     """Read ``histograms.root`` (TH1D per dataset at ``m4l/<dataset>``) and the roles and luminosity
     in ``summary.json`` of a results folder, whatever tool wrote them.
@@ -189,36 +517,19 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[hist.Hist, dict[st
     """
     results = Path(results)
     summary_path, root_path = results / "summary.json", results / "histograms.root"
+    summary = _read_json(summary_path, _Roles)
+    roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
     try:
-        summary = json.loads(summary_path.read_text())
-        roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ResultsError(f"{summary_path}: cannot read the dataset roles: {err}") from None
-    try:
-        root = uproot.open(root_path)
-    except (OSError, ValueError) as err:
-        raise ResultsError(f"{root_path}: cannot open: {err}") from None
-    with root:
-        histograms = {}
-        for name in roles_:
-            key = f"m4l/{name}"
-            if key not in root:
-                raise ResultsError(f"{root_path}: no histogram '{key}' for dataset '{name}' of summary.json")
-            histograms[name] = root[key]
-        reference_name, reference = next(iter(histograms.items()))
-        edges = reference.axis().edges()
-        for name, th1 in histograms.items():
-            other = th1.axis().edges()
-            if other.shape != edges.shape or not np.allclose(other, edges):
-                raise ResultsError(
-                    f"{root_path}: dataset '{name}' has binning {len(other) - 1} bins [{other[0]:g}, {other[-1]:g}] "
-                    f"unlike '{reference_name}' ({len(edges) - 1} bins [{edges[0]:g}, {edges[-1]:g}])"
-                )
-        out = hist.Hist(
-            hist.axis.StrCategory(list(histograms), name="dataset", growth=True),
-            hist.axis.Variable(edges, name="mass", label=r"$m_{4\ell}$ [GeV]"),
-            storage=hist.storage.Weight(),
-        )
-        for name, th1 in histograms.items():
-            out[name, :] = np.stack([th1.values(), th1.variances()], axis=-1)
+        histograms, edges = _th1s(root_path, roles_)
+    except ResultsError:
+        raise
+    except Exception as err:  # any file may be given here: whatever uproot makes of it, it names the file
+        raise ResultsError(f"{root_path}: cannot read: {one_line(err)}") from None
+    out = hist.Hist(
+        hist.axis.StrCategory(list(histograms), name="dataset", growth=True),
+        hist.axis.Variable(edges, name="mass", label=r"$m_{4\ell}$ [GeV]"),
+        storage=hist.storage.Weight(),
+    )
+    for name, (values, variances) in histograms.items():
+        out[name, :] = np.stack([values, variances], axis=-1)
     return out, roles_, float(summary.get("lumi_fb", 10.0))

@@ -4,6 +4,11 @@ Images are embedded as data URIs, so the page can be mailed or attached as one f
 in a table carries its full-precision value and its JSON path (``data-key``/``data-value``), so
 the page can be checked against ``summary.json`` and ``fit.json`` by a machine as well as read.
 
+Everything read from the folder is untrusted: every value and file name that reaches the page is
+HTML-escaped, ``summary.json`` is checked before it is shown (:func:`analysis.outputs.read_summary`),
+and only the fit and plots that hzz4l recorded as made from the folder's current run are shown
+(others are left out with an :class:`~analysis.errors.HZZ4lWarning` naming them).
+
 Example:
     >>> write_report("results")  # doctest: +SKIP
     PosixPath('results/report.html')
@@ -16,10 +21,12 @@ import datetime as dt
 import html
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-from analysis.outputs import atomic_path
+from analysis.errors import HZZ4lWarning
+from analysis.outputs import ResultsError, publish, read_manifest, read_summary
 
 __all__ = ["render_report", "write_report"]
 
@@ -94,7 +101,7 @@ def _cutflow(summary: dict[str, Any], measure: str, fmt: str) -> str:
             else "<td>–</td>"
             for c in cuts
         )
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{d['role']}</td>{cells}</tr>")
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(d['role'])}</td>{cells}</tr>")
     return _table(["dataset", "role", *cuts], rows)
 
 
@@ -102,7 +109,7 @@ def _yields(summary: dict[str, Any]) -> str:
     rows = []
     for name, d in summary["datasets"].items():
         rows.append(
-            f"<tr><td>{html.escape(name)}</td><td>{d['role']}</td>"
+            f"<tr><td>{html.escape(name)}</td><td>{html.escape(d['role'])}</td>"
             f"{_cell(d['events'], f'datasets.{name}.events', '{:d}')}"
             f"{_cell(d['selected'], f'datasets.{name}.selected', '{:d}')}"
             f"{_cell(d['yield'], f'datasets.{name}.yield', '{:.3f}')}</tr>"
@@ -234,26 +241,63 @@ def _fit(fit: dict[str, Any]) -> str:
     return table + _table(["", "", "", ""], more) + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
 
 
-def _plots(folder: Path) -> str:
-    pngs = sorted(
-        folder.glob("*.png"), key=lambda p: (PLOT_ORDER.index(p.stem) if p.stem in PLOT_ORDER else 99, p.name)
-    )
+
+def _plots(pngs: list[Path]) -> str:
+    pngs = sorted(pngs, key=lambda p: (PLOT_ORDER.index(p.stem) if p.stem in PLOT_ORDER else 99, p.name))
     figures = []
     for png in pngs:
         data = base64.b64encode(png.read_bytes()).decode("ascii")
+        name = html.escape(png.stem)
         figures.append(
-            f'<figure><img alt="{png.stem}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(png.stem)}</figcaption></figure>"
+            f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{name}</figcaption></figure>'
         )
     return f'<div class="plots">{"".join(figures)}</div>' if figures else "<p>No plots.</p>"
 
 
-def render_report(results: str | os.PathLike[str]) -> str:
-    """The HTML of the report of a results folder (``summary.json``, optional ``fit.json``, ``plots/``)."""
-    results = Path(results)
-    summary = json.loads((results / "summary.json").read_text())
+def _current(results: Path) -> tuple[dict[str, Any] | None, list[Path]]:
+    """``fit.json`` and the plots hzz4l made from the folder's current run; others are left out with a warning."""
+    made = read_manifest(results).files
+    left_out = [p.relative_to(results).as_posix() for p in sorted((results / "plots").glob("*.png"))]
+    plots = [results / name for name in left_out if name in made]
+    left_out = [name for name in left_out if name not in made]
+    fit = None
     fit_path = results / "fit.json"
-    fit = json.loads(fit_path.read_text()) if fit_path.exists() else None
+    if fit_path.exists() and "fit.json" not in made:
+        left_out.insert(0, "fit.json")
+    elif fit_path.exists():
+        try:
+            fit = json.loads(fit_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ResultsError(f"{fit_path}: cannot read: {err}") from None
+        if not isinstance(fit, dict):
+            raise ResultsError(f"{fit_path}: not a JSON object")
+    if left_out:
+        warnings.warn(
+            HZZ4lWarning(
+                f"{results}: left out of the report, not made by hzz4l from this run: {', '.join(left_out)}"
+            ),
+            stacklevel=3,
+        )
+    return fit, plots
+
+
+def render_report(results: str | os.PathLike[str]) -> str:
+    """The HTML of the report of a results folder (``summary.json``, optional ``fit.json``, ``plots/``).
+
+    Raises:
+        ResultsError: ``summary.json`` or ``fit.json`` cannot be read or lacks what the report shows.
+    """
+    results = Path(results)
+    summary = read_summary(results)
+    fit, plots = _current(results)
+    fit_section = ""
+    if fit is not None:
+        try:
+            fit_section = "<h2>Fit results</h2>" + _fit(fit)
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise ResultsError(
+                f"{results / 'fit.json'}: lacks what the report shows: {type(err).__name__}: {err}"
+            ) from None
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     sections = [
         "<h2>Provenance</h2>",
@@ -267,9 +311,7 @@ def render_report(results: str | os.PathLike[str]) -> str:
         "<h2>Cutflow: weighted events after each cut</h2>",
         _cutflow(summary, "weighted", "{:.3f}"),
     ]
-    if fit is not None:
-        sections += ["<h2>Fit results</h2>", _fit(fit)]
-    sections += ["<h2>Plots</h2>", _plots(results / "plots")]
+    sections += [fit_section, "<h2>Plots</h2>", _plots(plots)]
     title = "H→ZZ*→4ℓ with ATLAS Open Data"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
@@ -281,9 +323,8 @@ def render_report(results: str | os.PathLike[str]) -> str:
 
 
 def write_report(results: str | os.PathLike[str]) -> Path:
-    """Write ``results/report.html`` (atomically) and return its path."""
-    target = Path(results) / "report.html"
+    """Write ``results/report.html`` (see :func:`analysis.outputs.publish`) and return its path."""
     page = render_report(results)
-    with atomic_path(target) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return target
+    with publish(results, "report") as stage:
+        (stage / "report.html").write_text(page, encoding="utf-8")
+    return Path(results) / "report.html"
