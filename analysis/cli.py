@@ -1,43 +1,123 @@
 """The ``hzz4l`` command line: ``hzz4l demo``, ``hzz4l run``, ``hzz4l fit``, ``hzz4l report``.
 
 Heavy imports (coffea, dask, matplotlib) happen inside the commands, so ``hzz4l --help`` is
-quick. Expected failures (a bad fileset, an unreadable file) print one line and exit with
-status 2; ``--debug`` shows the traceback instead.
+quick. How a command ends:
+
+* an expected problem (an :class:`~analysis.errors.HZZ4lError`: a bad fileset, input file, results
+  folder) or a bad option prints one line naming the file, dataset or option, and exits with status 2
+  (``--debug`` shows the traceback instead);
+* anything else is a bug: its traceback is shown and the status is 1;
+* Ctrl-C (SIGINT) or SIGTERM stops the work, removes what the command had started to write, stops its
+  worker processes, prints one line and exits with status 130 or 143; a second signal while that
+  cleanup runs (a few seconds at most) is ignored;
+* warnings are printed as one line each.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import os
+import signal
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from analysis.errors import HZZ4lError, HZZ4lWarning
+from analysis.interrupts import deliver_once
+
 __all__ = ["main"]
 
 PRESET_NAMES = ("default", "tutorial", "outreach")
 EXECUTOR_NAMES = ("iterative", "futures", "dask")
 
+#: Largest m4l bin count: a histogram of 10^4 bins per dataset holds any binning worth fitting.
+MAX_BINS = 10_000
+#: Highest m4l edge, in GeV: four leptons cannot be heavier than sqrt(s) = 13 TeV.
+MAX_MASS_GEV = 13_000.0
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
 
 def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an exception escaping ``command`` into one error line and exit status 2."""
+    """Run ``command`` with hzz4l's endings: HZZ4lError as one line and status 2, SIGINT/SIGTERM as one line and
+    status 130/143 after cleaning up, warnings as one line each; any other exception keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
-            raise
-        except Exception as err:
-            if debug:
-                raise
-            message = " ".join(str(err).split()) or type(err).__name__
-            click.echo(f"hzz4l {click.get_current_context().info_name}: error: {message}", err=True)
-            sys.exit(2)
+        name = f"hzz4l {click.get_current_context().info_name}"
+
+        def show(message: Any, category: type[Warning], *_: Any, **__: Any) -> None:
+            kind = "" if issubclass(category, HZZ4lWarning) else f"{category.__name__}: "
+            click.echo(f"{name}: warning: {kind}{_one_line(message)}", err=True)
+
+        with deliver_once():
+            try:
+                with warnings.catch_warnings():
+                    warnings.showwarning = show
+                    return command(*args, **kwargs)
+            except HZZ4lError as err:
+                if debug:
+                    raise
+                click.echo(f"{name}: error: {_one_line(err) or type(err).__name__}", err=True)
+                sys.exit(2)
+            except KeyboardInterrupt as err:
+                signum = getattr(err, "signum", signal.SIGINT)
+                click.echo(f"{name}: interrupted by {signal.Signals(signum).name}; stopped and cleaned up", err=True)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                # no waiting on threads still blocked in network reads: everything of ours is stopped already
+                os._exit(128 + signum)
 
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(wrapper)
+
+
+class _OneLineErrors(click.Group):
+    """click's usage errors (a bad option value, an unknown option) as one line naming the option, status 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as err:
+            where = err.ctx.command_path if getattr(err, "ctx", None) else "hzz4l"
+            click.echo(f"{where}: error: {_one_line(err.format_message())}", err=True)
+            sys.exit(err.exit_code)
+        except click.exceptions.Abort:
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+class Finite(click.FloatRange):
+    """A finite float in a range (click's FloatRange lets NaN through every bound)."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def _parse_bins(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, float, float]:
+    try:
+        nbins, low, high = text.split(",")
+        bins = (int(nbins), float(low), float(high))
+    except ValueError:
+        raise click.BadParameter(f"expected NBINS,LOW,HIGH such as 34,80,250, got {text!r}") from None
+    if not (1 <= bins[0] <= MAX_BINS and 0 <= bins[1] < bins[2] <= MAX_MASS_GEV):
+        raise click.BadParameter(
+            f"need 1 <= NBINS <= {MAX_BINS} and 0 <= LOW < HIGH <= {MAX_MASS_GEV:g} GeV, got {text!r}"
+        )
+    return bins
 
 
 def _parse_range(text: str | None) -> tuple[float, float] | None:
@@ -52,18 +132,7 @@ def _parse_range(text: str | None) -> tuple[float, float] | None:
     return low, high
 
 
-def _parse_bins(text: str) -> tuple[int, float, float]:
-    try:
-        nbins, low, high = text.split(",")
-        bins = (int(nbins), float(low), float(high))
-    except ValueError:
-        raise click.BadParameter(f"expected NBINS,LOW,HIGH such as 34,80,250, got {text!r}") from None
-    if bins[0] < 1 or not bins[1] < bins[2]:
-        raise click.BadParameter(f"need NBINS >= 1 and LOW < HIGH, got {text!r}")
-    return bins
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """H->ZZ*->4l with ATLAS Open Data: select events, fill m4l, fit the Higgs signal."""
 
@@ -75,16 +144,18 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo"),
     show_default=True,
-    help="Folder for the ROOT files and fileset.json.",
+    help="Folder for the ROOT files and fileset.json: new, empty, or of an earlier demo (its demo files are replaced).",
 )
 @click.option(
     "--scale",
-    type=float,
+    type=Finite(min=0, max=100, min_open=True),
     default=1.0,
     show_default=True,
-    help="Multiply the simulated event counts (expected yields stay the same).",
+    help="Multiply the simulated event counts, at most 100 (expected yields stay the same).",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed; same seed, same files.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=42, show_default=True, help="Random seed; same seed, same files."
+)
 @_fail_cleanly
 def demo(output: Path, scale: float, seed: int) -> None:
     """Write synthetic samples that look like the real 4lep files, plus their fileset."""
@@ -104,7 +175,7 @@ def demo(output: Path, scale: float, seed: int) -> None:
 @click.option("--executor", type=click.Choice(EXECUTOR_NAMES), default="iterative", show_default=True)
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=256),
     default=2,
     show_default=True,
     help="Processes for futures; workers of the Dask LocalCluster.",
@@ -120,48 +191,59 @@ def demo(output: Path, scale: float, seed: int) -> None:
 )
 @click.option(
     "--lumi",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, max=1e5, min_open=True),
     default=10.0,
     show_default=True,
-    help="Luminosity the simulation is normalised to, in fb^-1.",
+    help="Luminosity the simulation is normalised to, in fb^-1 (at most 1e5).",
 )
-@click.option("--bins", "bins_text", default="34,80,250", show_default=True, help="m4l binning NBINS,LOW,HIGH in GeV.")
+@click.option(
+    "--bins",
+    default="34,80,250",
+    callback=_parse_bins,
+    show_default=True,
+    help=f"m4l binning NBINS,LOW,HIGH in GeV (NBINS <= {MAX_BINS}, 0 <= LOW < HIGH <= {MAX_MASS_GEV:g}).",
+)
 @click.option(
     "--output",
     "-o",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
+    help="Folder for the outputs; files in it that hzz4l did not write are never replaced.",
 )
 @click.option(
     "--chunksize",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=10_000_000),
     default=100_000,
     show_default=True,
-    help="Events per work item.",
+    help="Events per work item (at most 10^7).",
 )
 @click.option("--maxchunks", type=click.IntRange(min=1), help="Process at most this many chunks per dataset.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show coffea's progress bars.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, max=3600, min_open=True),
     default=60.0,
     show_default=True,
-    help="Seconds to wait on a remote file before giving up on a request.",
+    help="Seconds to wait on a remote file before giving up on a request (at most 3600).",
 )
 @click.option(
     "--retries",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=10),
     default=3,
     show_default=True,
-    help="Further attempts after a failed file open or chunk.",
+    help="Further attempts after a failure that may pass (network, I/O); bad data is never retried.",
 )
 @click.option(
     "--skip-bad-files",
     is_flag=True,
     help="Leave out unreadable files and failing chunks; they and their events are reported.",
 )
-@click.option("--checkpoint", type=click.Path(file_okay=False), help="Keep finished chunks here; a rerun reuses them.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep finished chunks here (as JSON); a rerun reuses them.",
+)
 @click.option("--fit", "then_fit", is_flag=True, help="Then run 'hzz4l fit' and 'hzz4l report' on the output.")
 @_fail_cleanly
 def run(
@@ -171,7 +253,7 @@ def run(
     scheduler: str | None,
     preset: str,
     lumi: float,
-    bins_text: str,
+    bins: tuple[int, float, float],
     output: Path,
     chunksize: int,
     maxchunks: int | None,
@@ -179,17 +261,16 @@ def run(
     timeout: float,
     retries: int,
     skip_bad_files: bool,
-    checkpoint: str | None,
+    checkpoint: Path | None,
     then_fit: bool,
 ) -> None:
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
-    bins = _parse_bins(bins_text)
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
 
     from analysis.demo import default_demo
     from analysis.fileset import load_fileset
-    from analysis.outputs import cutflow_table, write_outputs
+    from analysis.outputs import check_output, cutflow_table, write_outputs
     from analysis.runner import run_fileset
     from processors import PRESETS, HZZ4lProcessor
 
@@ -197,6 +278,9 @@ def run(
         fileset_path = default_demo()
         click.echo(f"using the demo samples in {fileset_path.parent} (pass --fileset for real data)")
     fileset = load_fileset(fileset_path)
+    check_output(output)  # before any work: a folder we can write, with nothing of someone else's in the way
+    if checkpoint is not None:
+        check_output(checkpoint, names=())
     proc = HZZ4lProcessor(selection=PRESETS[preset], lumi_fb=lumi, mass_bins=bins)
     result = run_fileset(
         fileset,
@@ -215,9 +299,10 @@ def run(
     summary = write_outputs(result, fileset, proc, preset, output, fileset_path=str(fileset_path))
     click.echo(cutflow_table(summary))
     for skipped in result.skipped:
-        click.echo(f"SKIPPED {skipped.path} (dataset '{skipped.dataset}'): {skipped.reason}", err=True)
+        events = "events unknown" if skipped.events is None else f"{skipped.events} events lost"
+        click.echo(f"SKIPPED {skipped.path} (dataset '{skipped.dataset}', {events}): {skipped.reason}", err=True)
     for name, lost in result.lost_events.items():
-        click.echo(f"LOST {lost} events of dataset '{name}' in chunks that failed and were skipped", err=True)
+        click.echo(f"LOST {lost} events of dataset '{name}' in skipped files and chunks", err=True)
     click.echo(
         f"{result.events} events in {result.wall_s:.2f} s ({result.events_per_s:,.0f} events/s, "
         f"{result.bytes_read / 1e6:.1f} MB read) with the {executor} executor; outputs in {output}/"
@@ -292,7 +377,7 @@ def fit(
 
     import json
 
-    from analysis.outputs import atomic_path, read_histograms
+    from analysis.outputs import atomic_path, check_output, publish, read_histograms
     from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
     from fitting.fit import FitError
     from fitting.templates import Templates
@@ -301,6 +386,7 @@ def fit(
     if statistic is None:
         statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
     histogram, roles, lumi_fb = read_histograms(results)
+    check_output(results, names=("fit.json",))
     templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
     if workspace_path is not None:
         with atomic_path(workspace_path) as tmp:
@@ -311,12 +397,16 @@ def fit(
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
         failed = {"schema_version": SCHEMA_VERSION, "status": "failed", "error": str(err), "statistic": statistic,
                   "method": method, "mc_stat": mc_stat}
-        with atomic_path(results / "fit.json") as tmp:
-            tmp.write_text(json.dumps(failed, indent=2) + "\n")
+        with publish(results, "fit") as stage:  # the earlier fit, its plots and the report made from it go
+            (stage / "fit.json").write_text(json.dumps(failed, indent=2) + "\n", encoding="utf-8")
         raise
     document = report.to_json()
-    with atomic_path(results / "fit.json") as tmp:
-        tmp.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    with publish(results, "fit") as stage:  # replaces the previous fit and its plots; removes the stale report
+        (stage / "fit.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        if plots:
+            from fitting.plots import plot_all
+
+            plot_all(report, stage / "plots", lumi_fb)
     for study in ("gof", "coverage"):
         if document[study]["failed_toys"]:
             click.echo(
@@ -324,10 +414,6 @@ def fit(
                 "and are left out (fit.json: failed_toys)",
                 err=True,
             )
-    if plots:
-        from fitting.plots import plot_all
-
-        plot_all(report, results / "plots", lumi_fb)
     click.echo(fit_table(document))
     click.echo(f"wrote {results / 'fit.json'}" + (f" and plots in {results / 'plots'}/" if plots else ""))
 

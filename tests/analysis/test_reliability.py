@@ -184,7 +184,7 @@ def bad_copy(demo_fileset: Path, tmp_path: Path, damage: str) -> Path:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        ("missing", "cannot be read"),
+        ("missing", "do not exist"),
         ("truncated", "failed: OSError"),
         ("tree", "no tree 'mini'"),
         ("branch", "lacks the branch(es) scaleFactor_PILEUP"),
@@ -248,13 +248,13 @@ def test_interrupted_run_resumes_from_checkpoints(demo_fileset, tmp_path):
         [HZZ4L, *args, "-o", "out"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 120
-    while len(list((tmp_path / "ckpt").rglob("*.coffea"))) < 20 and process.poll() is None:
+    while len(list((tmp_path / "ckpt").rglob("*.json"))) < 20 and process.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (tmp_path / "out" / "summary.json").exists()
-    saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "ckpt").rglob("*.coffea")}
+    saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "ckpt").rglob("*.json")}
     assert saved
     resumed = hzz4l(*args, "-o", "out", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
