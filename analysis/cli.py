@@ -377,7 +377,7 @@ def fit(
 
     import json
 
-    from analysis.outputs import atomic_path, check_output, publish, read_histograms
+    from analysis.outputs import atomic_path, check_output, publish, read_histograms, writing
     from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
     from fitting.fit import FitError
     from fitting.templates import Templates
@@ -397,12 +397,13 @@ def fit(
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
         failed = {"schema_version": SCHEMA_VERSION, "status": "failed", "error": str(err), "statistic": statistic,
                   "method": method, "mc_stat": mc_stat}
-        with publish(results, "fit") as stage:  # the earlier fit, its plots and the report made from it go
-            (stage / "fit.json").write_text(json.dumps(failed, indent=2) + "\n", encoding="utf-8")
+        with publish(results, "fit") as stage, writing(stage / "fit.json") as path:  # the earlier fit goes
+            path.write_text(json.dumps(failed, indent=2) + "\n", encoding="utf-8")
         raise
     document = report.to_json()
     with publish(results, "fit") as stage:  # replaces the previous fit and its plots; removes the stale report
-        (stage / "fit.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        with writing(stage / "fit.json") as path:
+            path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         if plots:
             from fitting.plots import plot_all
 

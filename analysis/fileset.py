@@ -193,9 +193,7 @@ def _metadata(where: str, name: str, metadata: Any) -> dict[str, Any]:
         raise FilesetError(f"{where}: dataset '{name}': 'synthetic' must be true or false, got {out['synthetic']!r}")
     truth = out.get("truth", {"s_s": 1.0, "s_b": 1.0})
     if not (
-        isinstance(truth, dict)
-        and set(truth) == {"s_s", "s_b"}
-        and all(_finite(v) and v >= 0 for v in truth.values())
+        isinstance(truth, dict) and set(truth) == {"s_s", "s_b"} and all(_finite(v) and v >= 0 for v in truth.values())
     ):
         raise FilesetError(
             f"{where}: dataset '{name}': 'truth' must be {{\"s_s\": x, \"s_b\": y}} with finite x, y >= 0, "

@@ -62,6 +62,7 @@ __all__ = [
     "read_manifest",
     "read_summary",
     "write_outputs",
+    "writing",
 ]
 
 #: The record, in every folder hzz4l writes to, of the files it wrote there.
@@ -207,6 +208,16 @@ def check_output(
             raise OutputError(
                 f"{folder / foreign}: is in the way and was not written by hzz4l; move it or choose another output"
             )
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[Path]:
+    """Name ``path`` in an ``OSError`` of the block that names no file (a failed ``write()`` does not: disk full)."""
+    try:
+        yield path
+    except OSError as err:
+        err.filename = err.filename or str(path)
+        raise
 
 
 def _staged_files(stage: Path) -> list[str]:
@@ -361,12 +372,14 @@ def write_outputs(
     histogram = result.output["mass"]
     _require_finite(histogram, summary["datasets"])
     with publish(output, "run", run=summary["run_id"]) as stage:
-        with uproot.recreate(stage / "histograms.root") as f:
+        with writing(stage / "histograms.root") as path, uproot.recreate(path) as f:
             for name in summary["datasets"]:
                 if name in histogram.axes["dataset"]:
                     f[f"m4l/{name}"] = histogram[name, :]
-        coffea_save(result.output, stage / "histograms.coffea")
-        (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        with writing(stage / "histograms.coffea") as path:
+            coffea_save(result.output, path)
+        with writing(stage / "summary.json") as path:
+            path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         figure = plot_m4l(
             histogram,
             roles(fileset),
@@ -461,18 +474,18 @@ class _Roles(_Strict):
     lumi_fb: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
 
 
-def _read_json(path: Path, model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON object in ``path``, checked against ``model``."""
+def _read_json(path: Path, model: type[BaseModel], what: str) -> dict[str, Any]:
+    """The JSON object in ``path``, checked against ``model`` (``what`` it is read for, for the message)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ResultsError(f"{path}: does not exist") from None
+        raise ResultsError(f"{path}: cannot read {what}: the file does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ResultsError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+        raise ResultsError(f"{path}: cannot read {what}: {getattr(err, 'strerror', None) or err}") from None
     try:
         model.model_validate_json(text)
     except ValidationError as err:
-        raise ResultsError(f"{path}: {_first_error(err)}") from None
+        raise ResultsError(f"{path}: cannot read {what}: {_first_error(err)}") from None
     return json.loads(text)
 
 
@@ -482,27 +495,28 @@ def read_summary(results: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         ResultsError: missing, truncated, not JSON, or a value missing or of the wrong type (named).
     """
-    return _read_json(Path(results) / "summary.json", _Summary)
+    return _read_json(Path(results) / "summary.json", _Summary, "the run summary")
 
 
-def _th1s(root_path: Path, datasets: Iterable[str]) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+def _th1s(
+    root_path: Path, root: Any, datasets: Iterable[str]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """Values and variances of the TH1 ``m4l/<dataset>`` of every dataset, and their common bin edges."""
     histograms, reference, edges = {}, "", np.array([])
-    with uproot.open(root_path) as root:
-        for name in datasets:
-            key = f"m4l/{name}"
-            if key not in root:
-                raise ResultsError(f"{root_path}: no histogram '{key}' for dataset '{name}' of summary.json")
-            th1 = root[key]
-            other = th1.axis().edges()
-            if not reference:
-                reference, edges = name, other
-            elif other.shape != edges.shape or not np.allclose(other, edges):
-                raise ResultsError(
-                    f"{root_path}: dataset '{name}' has binning {len(other) - 1} bins [{other[0]:g}, {other[-1]:g}] "
-                    f"unlike '{reference}' ({len(edges) - 1} bins [{edges[0]:g}, {edges[-1]:g}])"
-                )
-            histograms[name] = (th1.values(), th1.variances())
+    for name in datasets:
+        key = f"m4l/{name}"
+        if key not in root:
+            raise ResultsError(f"{root_path}: no histogram '{key}' for dataset '{name}' of summary.json")
+        th1 = root[key]
+        other = th1.axis().edges()
+        if not reference:
+            reference, edges = name, other
+        elif other.shape != edges.shape or not np.allclose(other, edges):
+            raise ResultsError(
+                f"{root_path}: dataset '{name}' has binning {len(other) - 1} bins [{other[0]:g}, {other[-1]:g}] "
+                f"unlike '{reference}' ({len(edges) - 1} bins [{edges[0]:g}, {edges[-1]:g}])"
+            )
+        histograms[name] = (th1.values(), th1.variances())
     return histograms, edges
 
 
@@ -517,10 +531,15 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[hist.Hist, dict[st
     """
     results = Path(results)
     summary_path, root_path = results / "summary.json", results / "histograms.root"
-    summary = _read_json(summary_path, _Roles)
+    summary = _read_json(summary_path, _Roles, "the dataset roles")
     roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
     try:
-        histograms, edges = _th1s(root_path, roles_)
+        root = uproot.open(root_path)
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{root_path}: cannot open: {one_line(err)}") from None
+    try:
+        with root:
+            histograms, edges = _th1s(root_path, root, roles_)
     except ResultsError:
         raise
     except Exception as err:  # any file may be given here: whatever uproot makes of it, it names the file

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import HZZ4lWarning
-from analysis.outputs import ResultsError, publish, read_manifest, read_summary
+from analysis.outputs import ResultsError, publish, read_manifest, read_summary, writing
 
 __all__ = ["render_report", "write_report"]
 
@@ -241,7 +241,6 @@ def _fit(fit: dict[str, Any]) -> str:
     return table + _table(["", "", "", ""], more) + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
 
 
-
 def _plots(pngs: list[Path]) -> str:
     pngs = sorted(pngs, key=lambda p: (PLOT_ORDER.index(p.stem) if p.stem in PLOT_ORDER else 99, p.name))
     figures = []
@@ -273,9 +272,7 @@ def _current(results: Path) -> tuple[dict[str, Any] | None, list[Path]]:
             raise ResultsError(f"{fit_path}: not a JSON object")
     if left_out:
         warnings.warn(
-            HZZ4lWarning(
-                f"{results}: left out of the report, not made by hzz4l from this run: {', '.join(left_out)}"
-            ),
+            HZZ4lWarning(f"{results}: left out of the report, not made by hzz4l from this run: {', '.join(left_out)}"),
             stacklevel=3,
         )
     return fit, plots
@@ -325,6 +322,6 @@ def render_report(results: str | os.PathLike[str]) -> str:
 def write_report(results: str | os.PathLike[str]) -> Path:
     """Write ``results/report.html`` (see :func:`analysis.outputs.publish`) and return its path."""
     page = render_report(results)
-    with publish(results, "report") as stage:
-        (stage / "report.html").write_text(page, encoding="utf-8")
+    with publish(results, "report") as stage, writing(stage / "report.html") as path:
+        path.write_text(page, encoding="utf-8")
     return Path(results) / "report.html"

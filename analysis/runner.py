@@ -412,7 +412,7 @@ def _decode(value: Any) -> Any:
         return value
     if not (isinstance(value, dict) and len(value) == 1):
         raise ValueError(f"unexpected {type(value).__name__}")
-    (tag, content), = value.items()
+    ((tag, content),) = value.items()
     if tag == "dict" and isinstance(content, dict):
         return {k: _decode(v) for k, v in content.items()}
     if tag == "set" and isinstance(content, list):
@@ -453,13 +453,13 @@ class JsonCheckpointer(CheckpointerABC):
     def load(self, metadata: Any, processor_instance: processor.ProcessorABC) -> Any:
         path = self.path(metadata, processor_instance)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as err:
             raise CheckpointError(f"{path}: cannot read the checkpoint: {err.strerror}") from None
         try:
-            output = _decode(json.loads(text))
+            output = _decode(json.loads(data.decode("utf-8")))
             if not isinstance(output, dict) or not isinstance(output.get("out"), dict):
                 raise ValueError("no chunk output in it")
         except Exception as err:  # whatever the content, decoding it runs no code of its own
@@ -673,4 +673,3 @@ def run_fileset(
         skipped=skipped,
         lost_events=lost,
     )
-

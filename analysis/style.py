@@ -144,7 +144,13 @@ def save(fig: Figure, path: str | os.PathLike[str]) -> list[Path]:
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)
     out = [base.with_suffix(".png"), base.with_suffix(".pdf")]
-    for target in out:
-        fig.savefig(target, dpi=150 if target.suffix == ".png" else None, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        for target in out:
+            try:
+                fig.savefig(target, dpi=150 if target.suffix == ".png" else None, bbox_inches="tight")
+            except OSError as err:  # a failed write names no file (disk full): name the plot
+                err.filename = err.filename or str(target)
+                raise
+    finally:
+        plt.close(fig)
     return out

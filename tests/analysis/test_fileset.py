@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
-from analysis.fileset import FilesetError, load_fileset, roles, validate_fileset
+from analysis.fileset import FilesetError, FilesetWarning, load_fileset, roles, validate_fileset
 from analysis.samples import SAMPLES, real_fileset
 
 GOOD = {
@@ -65,3 +66,136 @@ def test_unreadable_inputs(tmp_path):
         load_fileset(tmp_path / "missing.json")
     with pytest.raises(FilesetError, match="non-empty JSON object"):
         validate_fileset([])
+
+
+# ------------------------------------------------------------------------------------------ strictness (issue 11)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # JSON keeps the last of a repeated key: a second "data" would silently replace the first
+        (
+            '{"data": {"files": ["a.root"], "metadata": {"role": "data"}}, "data": {"files": ["b.root"], '
+            '"metadata": {"role": "data"}}}',
+            "dataset 'data' is defined twice",
+        ),
+        (
+            '{"s": {"files": ["a.root"], "metadata": {"role": "signal", "xsec": 1.0, "xsec": 2.0, "sumw": 1.0}}}',
+            "the key 'xsec' appears twice in 's.metadata'",
+        ),
+        (
+            '{"s": {"files": {"a.root": "mini", "a.root": "other"}, "metadata": {"role": "data"}}}',
+            "the key 'a.root' appears twice in 's.files'",
+        ),
+        (
+            '{"s": {"files": ["a.root"], "metadata": {"role": "signal", "xsec": NaN, "sumw": 1.0}}}',
+            "NaN is not a JSON number",
+        ),
+        (
+            '{"s": {"files": ["a.root"], "metadata": {"role": "signal", "xsec": Infinity, "sumw": 1.0}}}',
+            "Infinity is not a JSON number",
+        ),
+        (
+            '{"s": {"files": ["a.root"], "metadata": {"role": "signal", "xsec": 1e999, "sumw": 1.0}}}',
+            "'xsec' must be a positive number and at most 1e+11, got inf",
+        ),
+    ],
+)
+def test_json_that_would_be_read_silently_wrong_is_refused(tmp_path, text, message):
+    with pytest.raises(FilesetError) as err:
+        load_fileset(write(tmp_path, text))
+    assert message in str(err.value) and str(err.value).startswith(str(tmp_path / "fileset.json"))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f["sig"].update(filez=["x.root"]), "dataset 'sig': unknown key(s) 'filez'"),
+        (lambda f: f["sig"]["metadata"].update(red_eff=1.5), "'red_eff' must be a positive number and at most 1"),
+        (lambda f: f["sig"]["metadata"].update(xsec=1e308), "'xsec' must be a positive number and at most 1e+11"),
+        (lambda f: f["sig"]["metadata"].update(sumw=0), "'sumw' must be a positive number"),
+        (lambda f: f["sig"]["metadata"].update(sumw=True), "'sumw' must be a positive number"),
+        (lambda f: f["sig"]["metadata"].update(dsid=-1), "'dsid' must be a non-negative integer"),
+        (lambda f: f["sig"]["metadata"].update(synthetic="yes"), "'synthetic' must be true or false"),
+        (lambda f: f["data"]["metadata"].update(truth={"s_s": 1.0}), "'truth' must be"),
+        (lambda f: f["data"]["metadata"].update(truth={"s_s": -1.0, "s_b": 1.0}), "'truth' must be"),
+        (lambda f: f["data"].update(files={"data.root": "mïni"}), "tree name 'mïni' is not printable ASCII"),
+        (lambda f: f["data"].update(files=["data.root:mini"]), 'give the tree as the value ({"data.root": "mini"})'),
+        (lambda f: f["data"].update(files=["a\nb.root"]), "is not a path or URL"),
+        (lambda f: f["data"].update(files=["file://elsewhere/d.root"]), "a file:// URL on another host"),
+    ],
+)
+def test_impossible_or_unknown_entries_are_refused(tmp_path, mutate, message):
+    content = json.loads(json.dumps(GOOD))
+    mutate(content)
+    with pytest.raises(FilesetError, match=r"fileset\.json: ") as err:
+        load_fileset(write(tmp_path, content))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["", "a;1", "../../x", "m4l/x", "Zée", " data", "x" * 101, "-x", "a b", "<b>"])
+def test_dataset_names_that_cannot_be_root_keys_are_refused(name):
+    with pytest.raises(FilesetError, match="is not 1-100 ASCII letters"):
+        validate_fileset({name: {"files": ["a.root"], "metadata": {"role": "data"}}})
+
+
+def test_unknown_metadata_is_passed_on_with_a_warning_naming_it(tmp_path):
+    content = json.loads(json.dumps(GOOD))
+    content["data"]["metadata"].update(xsec_pb=3.0, comment="run 2")
+    with pytest.warns(FilesetWarning, match=r"dataset 'data': unknown metadata key\(s\) 'xsec_pb', 'comment'"):
+        fileset = load_fileset(write(tmp_path, content))
+    assert fileset["data"]["metadata"]["xsec_pb"] == 3.0
+
+
+def test_the_metadata_the_project_writes_is_accepted_silently(tmp_path):
+    content = json.loads(json.dumps(GOOD))
+    content["sig"]["metadata"].update(dsid=345060, red_eff=0.5, synthetic=True)
+    content["data"]["metadata"].update(synthetic=True, truth={"s_s": 1.0, "s_b": 1.2}, generator={"seed": 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fileset = load_fileset(write(tmp_path, content))
+    assert fileset["data"]["metadata"]["truth"] == {"s_s": 1.0, "s_b": 1.2}
+
+
+@pytest.fixture
+def spellings(tmp_path):
+    """One file and a symbolic link to its folder; returns a function giving the file under a spelling."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f.root").write_bytes(b"")
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    forms = {
+        "plain": f"{tmp_path}/d/f.root",
+        "dot": f"{tmp_path}/d/./f.root",
+        "double slash": f"{tmp_path}/d//f.root",
+        "dot-dot": f"{tmp_path}/x/../d/f.root",
+        "symlinked folder": f"{tmp_path}/link/f.root",
+        "file URL": f"file://{tmp_path}/d/f.root",
+        "relative": "d/f.root",
+    }
+    (tmp_path / "x").mkdir()
+    return forms
+
+
+@pytest.mark.parametrize("spelling", ["dot", "double slash", "dot-dot", "symlinked folder", "file URL", "relative"])
+@pytest.mark.parametrize("datasets", ["one dataset", "two datasets"])
+def test_one_file_under_two_spellings_is_refused_naming_both(tmp_path, spellings, spelling, datasets):
+    first, second = spellings["plain"], spellings[spelling]
+    if datasets == "one dataset":
+        content = {"a": {"files": [first, second], "metadata": {"role": "data"}}}
+    else:
+        content = {
+            "a": {"files": [first], "metadata": {"role": "data"}},
+            "b": {"files": [second], "metadata": {"role": "data"}},
+        }
+    with pytest.raises(FilesetError) as err:
+        load_fileset(write(tmp_path, content))
+    message = str(err.value)
+    assert f"file '{second}' is the same file as '{first}' of dataset 'a'" in message, message
+    assert "counted twice" in message
+
+
+def test_a_file_url_is_read_as_its_path(tmp_path):
+    (tmp_path / "a b.root").write_bytes(b"")
+    fileset = validate_fileset({"x": {"files": [(tmp_path / "a b.root").as_uri()], "metadata": {"role": "data"}}})
+    assert list(fileset["x"]["files"]) == [str(tmp_path / "a b.root")]
