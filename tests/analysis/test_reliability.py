@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import awkward as ak
 import numpy as np
 import pytest
 import uproot
@@ -24,7 +26,8 @@ from analysis.inputs import InputError
 from analysis.runner import run_fileset
 from processors import HZZ4lProcessor
 from tests.analysis.test_cli import HZZ4L, hzz4l
-from tests.helpers import dask_cluster
+from tests.analysis.test_inputs import rewrite
+from tests.helpers import dask_cluster, good_event, write_root
 
 SUBSET = ("llll", "ggH125_ZZ4lep", "data")
 
@@ -97,15 +100,24 @@ class RangeHandler(SimpleHTTPRequestHandler):
         return
 
 
-@pytest.fixture(scope="module")
-def server(demo_fileset):
+@contextlib.contextmanager
+def serving(folder: Path):
+    """A real HTTP server on 127.0.0.1 serving ``folder`` (see RangeHandler); yields its URL and handler class."""
     handler = type("Handler", (RangeHandler,), {"requests": Counter()})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(demo_fileset.parent), **k))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(folder), **k))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_fileset):
+    with serving(demo_fileset.parent) as served:
+        yield served
 
 
 def subset(demo_fileset, base: str | None = None, mode: str = "ok") -> dict:
@@ -155,6 +167,46 @@ def test_server_failures_give_a_clear_error_not_a_hang(server, demo_fileset, mod
     assert time.monotonic() - start < 60
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("branch type", "branch 'trigE' holds one int32 per event"),
+        ("NaN weight", "(dataset 's', entries 0-3) failed: entry 1: mcWeight is nan"),
+    ],
+)
+def test_failures_that_cannot_pass_are_not_retried(tmp_path, damage, message):
+    events = [good_event(), good_event(mcWeight=float("nan") if damage == "NaN weight" else 1.0), good_event()]
+    path = write_root(tmp_path / "hand.root", events)
+    if damage == "branch type":
+        trig = uproot.open(path)["mini"]["trigE"].array(library="ak")
+        path = rewrite(path, tmp_path / "x.root", trigE=ak.values_astype(trig, np.int32))
+    metadata = {"role": "signal", "xsec": 1.0, "sumw": 10.0}
+    with serving(tmp_path) as (base, handler):
+        fileset = validate_fileset({"s": {"files": [f"{base}/ok/{path.name}"], "metadata": metadata}})
+        requests = []
+        for retries in (0, 3):
+            handler.requests.clear()
+            with pytest.raises(InputError) as err:
+                run_fileset(fileset, HZZ4lProcessor(), status=False, retries=retries, timeout=5)
+            assert message in str(err.value) and "attempts" not in str(err.value)
+            requests.append(sum(handler.requests.values()))
+    assert requests[0] == requests[1] > 0  # three more attempts would have read the file again
+
+
+def test_the_output_folder_is_checked_before_anything_is_read(server, demo_fileset, tmp_path):
+    base, handler = server
+    fileset = {
+        name: {"files": list(entry["files"]), "metadata": entry["metadata"]}
+        for name, entry in subset(demo_fileset, base).items()
+    }
+    (tmp_path / "fs.json").write_text(json.dumps(fileset))
+    (tmp_path / "file").write_text("")
+    handler.requests.clear()
+    ran = hzz4l("run", "--fileset", "fs.json", "--no-progress", "-o", "file/out", cwd=tmp_path)
+    assert ran.returncode == 2 and "hzz4l run: error: file/out: cannot be made" in ran.stderr, ran.stderr
+    assert sum(handler.requests.values()) == 0
+
+
 # ------------------------------------------------------------------------------------------ bad local files
 
 
@@ -201,8 +253,8 @@ def test_bad_file_stops_the_run_naming_it(demo_fileset, tmp_path, damage, messag
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "tree", "corrupt"])
-def test_skip_bad_files_reports_what_is_lost(demo_fileset, tmp_path, damage):
+@pytest.mark.parametrize("damage", ["missing", "truncated", "tree", "branch", "corrupt"])
+def test_skip_bad_files_lists_every_file_with_its_lost_events(demo_fileset, tmp_path, damage):
     fileset = bad_copy(demo_fileset, tmp_path, damage)
     ran = hzz4l(
         "run",
@@ -220,15 +272,21 @@ def test_skip_bad_files_reports_what_is_lost(demo_fileset, tmp_path, damage):
     )
     assert ran.returncode == 0, ran.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    expected_entries = uproot.open(demo_fileset.parent / "mc_363490.llll.4lep.root")["mini"].num_entries
-    if damage in ("corrupt", "truncated"):  # the file opens, chunks fail later: their events are counted as lost
-        assert 0 < summary["lost_events"]["llll"] <= expected_entries
-        assert summary["datasets"]["llll"]["events"] + summary["lost_events"]["llll"] == expected_entries
-        assert "LOST" in ran.stderr
-    else:
-        assert [s["path"].endswith("mc_363490.llll.4lep.root") for s in summary["skipped_files"]] == [True]
-        assert "SKIPPED" in ran.stderr and "mc_363490.llll.4lep.root" in ran.stderr
+    path = tmp_path / "demo" / "mc_363490.llll.4lep.root"
+    entries = uproot.open(demo_fileset.parent / "mc_363490.llll.4lep.root")["mini"].num_entries
+    [skipped] = summary["skipped_files"]  # one entry per file, whether it failed its checks or its chunks
+    assert skipped["dataset"] == "llll" and skipped["path"] == str(path) and skipped["reason"]
+    if damage in ("missing", "tree"):  # its entries cannot be read
+        assert skipped["events"] is None and "llll" not in summary["lost_events"]
         assert summary["datasets"]["llll"]["events"] == 0
+    elif damage == "branch":  # left out whole, its entries known
+        assert skipped["events"] == uproot.open(path)["mini"].num_entries == summary["lost_events"]["llll"]
+        assert summary["datasets"]["llll"]["events"] == 0
+    else:  # the file opens, some chunks fail: their events are lost, the others processed
+        assert skipped["reason"].startswith("entries ") and " failed: " in skipped["reason"]
+        assert 0 < skipped["events"] == summary["lost_events"]["llll"] <= entries
+        assert summary["datasets"]["llll"]["events"] + skipped["events"] == entries
+    assert f"SKIPPED {path} (dataset 'llll'" in ran.stderr
     assert summary["datasets"]["ggH125_ZZ4lep"]["events"] > 0  # the rest of the run completed
 
 

@@ -119,3 +119,41 @@ def test_numbers_equal_summary_and_fit(results, browser):
         else:
             assert shown == expected, key
             assert cell.text == str(expected), key  # strings, integers and lists (the flavour sums) as written
+
+
+def test_values_from_the_folder_cannot_inject_html(results, browser, tmp_path):
+    """Issue 11, case 3: strings from summary.json, fit.json and plot file names are shown as text, never run."""
+    folder = tmp_path / "results"
+    shutil.copytree(results, folder)
+    hostile = {
+        "preset": "<script>window.pwned = 'preset'</script>",
+        "fileset": '"><img src=x onerror="window.pwned=\'fileset\'">',
+        "cut": "<img src=x onerror=\"window.pwned='cut'\">",
+        "statistic": "<img src=x onerror=\"window.pwned='statistic'\">",
+        "plot": "x\" onload=\"window.pwned='plot'",
+    }
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["preset"], summary["fileset"] = hostile["preset"], hostile["fileset"]
+    for dataset in summary["datasets"].values():
+        dataset["cutflow"][hostile["cut"]] = dataset["cutflow"].pop("charge")
+    (folder / "summary.json").write_text(json.dumps(summary))
+    fit = json.loads((folder / "fit.json").read_text())
+    fit["statistic"] = hostile["statistic"]
+    (folder / "fit.json").write_text(json.dumps(fit))
+    (folder / "plots" / "gof_toys.png").rename(folder / "plots" / f"{hostile['plot']}.png")
+    manifest = json.loads((folder / ".hzz4l-outputs.json").read_text())  # as a hostile folder would claim it
+    manifest["files"][f"plots/{hostile['plot']}.png"] = manifest["files"].pop("plots/gof_toys.png")
+    (folder / ".hzz4l-outputs.json").write_text(json.dumps(manifest))
+    ran = hzz4l("report", "results", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+
+    browser.get((folder / "report.html").as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    assert browser.execute_script("return window.pwned === undefined")
+    assert browser.execute_script("return document.querySelectorAll('script, [onerror], [onload]').length") == 0
+    shown = browser.find_element(By.TAG_NAME, "body").text
+    for text in (hostile["preset"], hostile["cut"], hostile["plot"]):
+        assert text in shown, text
+    assert hostile["statistic"] in shown and hostile["fileset"] in shown
+    alts = browser.execute_script("return Array.from(document.images).map(i => i.alt)")
+    assert hostile["plot"] in alts
