@@ -164,7 +164,7 @@ def local_cluster(workers: int) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
-            silence_logs=logging.ERROR,  # a failed chunk is reported by the run, not by each worker's log
+            silence_logs=logging.CRITICAL,  # a failed chunk is reported by the run, not by each worker's log
         )
     with cluster:
         yield cluster

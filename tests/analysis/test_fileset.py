@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from analysis.fileset import FilesetError, FilesetWarning, load_fileset, roles, validate_fileset
+from analysis.fileset import FilesetError, load_fileset, roles, validate_fileset
 from analysis.samples import SAMPLES, real_fileset
 
 GOOD = {
@@ -141,6 +141,8 @@ def test_dataset_names_that_cannot_be_root_keys_are_refused(name):
 
 
 def test_unknown_metadata_is_passed_on_with_a_warning_naming_it(tmp_path):
+    from analysis.fileset import FilesetWarning
+
     content = json.loads(json.dumps(GOOD))
     content["data"]["metadata"].update(xsec_pb=3.0, comment="run 2")
     with pytest.warns(FilesetWarning, match=r"dataset 'data': unknown metadata key\(s\) 'xsec_pb', 'comment'"):

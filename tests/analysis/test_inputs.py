@@ -11,7 +11,7 @@ import pytest
 import uproot
 
 from analysis.fileset import validate_fileset
-from analysis.inputs import InputError, SkippedFile, preflight, retryable
+from analysis.inputs import InputError, SkippedFile, preflight
 from processors.processor import COLUMNS
 from tests.helpers import ATLAS, good_event, write_root
 
@@ -140,4 +140,6 @@ def test_a_copy_of_a_file_is_refused_by_its_root_uuid(tmp_path, hand):
     ],
 )
 def test_only_failures_that_may_pass_are_retried(error, path, expected):
+    from analysis.inputs import retryable
+
     assert retryable(error, path) is expected

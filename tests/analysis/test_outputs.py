@@ -10,7 +10,8 @@ import stat
 
 import pytest
 
-from analysis.outputs import MANIFEST, OutputError, ResultsError, atomic_path, check_output, publish, read_summary
+from analysis import outputs
+from analysis.outputs import atomic_path
 
 
 def test_interrupted_write_leaves_the_old_file(tmp_path):
@@ -42,19 +43,21 @@ def test_completed_write_replaces_with_usual_permissions(tmp_path):
 
 
 def made_by(folder) -> dict[str, str]:
-    return {name: entry["command"] for name, entry in json.loads((folder / MANIFEST).read_text())["files"].items()}
+    return {
+        name: entry["command"] for name, entry in json.loads((folder / outputs.MANIFEST).read_text())["files"].items()
+    }
 
 
 def test_outputs_are_replaced_as_a_set_with_what_derives_from_them(tmp_path):
-    with publish(tmp_path, "run", run="r1") as stage:
+    with outputs.publish(tmp_path, "run", run="r1") as stage:
         (stage / "summary.json").write_text("1")
         (stage / "plots").mkdir()
         (stage / "plots" / "m4l.png").write_text("1")
-    with publish(tmp_path, "fit") as stage:
+    with outputs.publish(tmp_path, "fit") as stage:
         (stage / "fit.json").write_text("fit of r1")
         (stage / "plots").mkdir()
         (stage / "plots" / "scan.png").write_text("fit of r1")
-    with publish(tmp_path, "report") as stage:
+    with outputs.publish(tmp_path, "report") as stage:
         (stage / "report.html").write_text("report of r1")
     (tmp_path / "notes.txt").write_text("mine")
     assert made_by(tmp_path) == {
@@ -65,27 +68,27 @@ def test_outputs_are_replaced_as_a_set_with_what_derives_from_them(tmp_path):
         "report.html": "report",
     }
     # a new fit replaces the old one and removes the report made from it
-    with publish(tmp_path, "fit") as stage:
+    with outputs.publish(tmp_path, "fit") as stage:
         (stage / "fit.json").write_text("fit again")
     assert not (tmp_path / "report.html").exists() and not (tmp_path / "plots" / "scan.png").exists()
     # a new run removes everything derived from the previous one, and nothing else
-    with publish(tmp_path, "run", run="r2") as stage:
+    with outputs.publish(tmp_path, "run", run="r2") as stage:
         (stage / "summary.json").write_text("2")
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
-        MANIFEST,
+        outputs.MANIFEST,
         "notes.txt",
         "summary.json",
     ]
-    assert json.loads((tmp_path / MANIFEST).read_text())["run"] == "r2"
+    assert json.loads((tmp_path / outputs.MANIFEST).read_text())["run"] == "r2"
 
 
 def test_a_failure_before_the_end_leaves_the_folder_as_it_was(tmp_path):
-    with publish(tmp_path, "run", run="r1") as stage:
+    with outputs.publish(tmp_path, "run", run="r1") as stage:
         (stage / "summary.json").write_text("old")
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
 
     def failing_run():
-        with publish(tmp_path, "run", run="r2") as stage:
+        with outputs.publish(tmp_path, "run", run="r2") as stage:
             (stage / "summary.json").write_text("new")
             raise RuntimeError("plotting failed")
 
@@ -96,9 +99,12 @@ def test_a_failure_before_the_end_leaves_the_folder_as_it_was(tmp_path):
 
 def test_files_hzz4l_did_not_write_are_never_replaced(tmp_path):
     (tmp_path / "summary.json").write_text("a user's file")
-    with pytest.raises(OutputError, match=r"summary\.json: is in the way and was not written by hzz4l"):
-        check_output(tmp_path)
-    with pytest.raises(OutputError, match="nothing was replaced"), publish(tmp_path, "run", run="r") as stage:
+    with pytest.raises(outputs.OutputError, match=r"summary\.json: is in the way and was not written by hzz4l"):
+        outputs.check_output(tmp_path)
+    with (
+        pytest.raises(outputs.OutputError, match="nothing was replaced"),
+        outputs.publish(tmp_path, "run", run="r") as stage,
+    ):
         (stage / "summary.json").write_text("new")
     assert (tmp_path / "summary.json").read_text() == "a user's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
@@ -106,11 +112,11 @@ def test_files_hzz4l_did_not_write_are_never_replaced(tmp_path):
 
 def test_an_output_folder_that_cannot_be_written_is_found_before_any_work(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(OutputError, match="is not a folder"):
-        check_output(tmp_path / "file" / "results")
-    with pytest.raises(OutputError, match="exists and is not a folder"):
-        check_output(tmp_path / "file")
-    check_output(tmp_path / "new" / "results")  # can be made
+    with pytest.raises(outputs.OutputError, match="is not a folder"):
+        outputs.check_output(tmp_path / "file" / "results")
+    with pytest.raises(outputs.OutputError, match="exists and is not a folder"):
+        outputs.check_output(tmp_path / "file")
+    outputs.check_output(tmp_path / "new" / "results")  # can be made
     assert not (tmp_path / "new").exists()  # and checking made nothing
 
 
@@ -119,18 +125,21 @@ def test_a_record_naming_paths_outside_its_folder_is_refused(tmp_path, name):
     (tmp_path / "results").mkdir()
     (tmp_path / "outside.txt").write_text("keep")
     record = {"format": 1, "run": "r", "files": {name: {"command": "run", "run": "r"}}}
-    (tmp_path / "results" / MANIFEST).write_text(json.dumps(record))
-    with pytest.raises(OutputError, match="not a path inside the folder"), publish(tmp_path / "results", "run"):
+    (tmp_path / "results" / outputs.MANIFEST).write_text(json.dumps(record))
+    with (
+        pytest.raises(outputs.OutputError, match="not a path inside the folder"),
+        outputs.publish(tmp_path / "results", "run"),
+    ):
         pass
     assert (tmp_path / "outside.txt").read_text() == "keep"
 
 
 def test_write_errors_name_the_file(tmp_path):
     def disk_full():
-        with publish(tmp_path / "results", "run", run="r") as stage:
+        with outputs.publish(tmp_path / "results", "run", run="r") as stage:
             raise OSError(errno.ENOSPC, "No space left on device", str(stage / "summary.json"))
 
-    with pytest.raises(OutputError, match=r"results/summary\.json: cannot write the outputs: No space left"):
+    with pytest.raises(outputs.OutputError, match=r"results/summary\.json: cannot write the outputs: No space left"):
         disk_full()
     assert not (tmp_path / "results").exists()  # the folder this call made is gone again
 
@@ -144,5 +153,5 @@ def test_write_errors_name_the_file(tmp_path):
 )
 def test_an_unreadable_summary_is_named(tmp_path, content, message):
     (tmp_path / "summary.json").write_text(content)
-    with pytest.raises(ResultsError, match=message):
-        read_summary(tmp_path)
+    with pytest.raises(outputs.ResultsError, match=message):
+        outputs.read_summary(tmp_path)

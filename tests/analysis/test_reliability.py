@@ -28,6 +28,7 @@ from processors import HZZ4lProcessor
 from tests.analysis.test_cli import HZZ4L, hzz4l
 from tests.analysis.test_inputs import rewrite
 from tests.helpers import dask_cluster, good_event, write_root
+from tests.processors.test_real_files import rewrite_counted
 
 SUBSET = ("llll", "ggH125_ZZ4lep", "data")
 
@@ -172,6 +173,7 @@ def test_server_failures_give_a_clear_error_not_a_hang(server, demo_fileset, mod
     [
         ("branch type", "branch 'trigE' holds one int32 per event"),
         ("NaN weight", "(dataset 's', entries 0-3) failed: entry 1: mcWeight is nan"),
+        ("lep_n disagrees", "(dataset 's', entries 0-3) failed: branch 'lep_eta' has 3 entries in entry 1"),
     ],
 )
 def test_failures_that_cannot_pass_are_not_retried(tmp_path, damage, message):
@@ -180,6 +182,9 @@ def test_failures_that_cannot_pass_are_not_retried(tmp_path, damage, message):
     if damage == "branch type":
         trig = uproot.open(path)["mini"]["trigE"].array(library="ak")
         path = rewrite(path, tmp_path / "x.root", trigE=ak.values_astype(trig, np.int32))
+    elif damage == "lep_n disagrees":  # an HZZ4lError of the processor's own checks
+        eta = uproot.open(path)["mini"]["lep_eta"].array()
+        path = rewrite_counted(path, tmp_path / "x.root", {"lep_eta": ak.concatenate([eta[:1], eta[1:2, :3], eta[2:]])})
     metadata = {"role": "signal", "xsec": 1.0, "sumw": 10.0}
     with serving(tmp_path) as (base, handler):
         fileset = validate_fileset({"s": {"files": [f"{base}/ok/{path.name}"], "metadata": metadata}})

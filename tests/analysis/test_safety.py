@@ -21,11 +21,8 @@ import pytest
 import uproot
 
 from analysis.demo import generate_demo
-from analysis.errors import HZZ4lError
-from analysis.fileset import FilesetError, load_fileset
-from analysis.inputs import InputError
-from analysis.outputs import OutputError, ResultsError
-from analysis.runner import CheckpointError, ChunkError, JsonCheckpointer, RunError, run_fileset
+from analysis.fileset import load_fileset
+from analysis.runner import run_fileset
 from processors import HZZ4lProcessor
 from tests.analysis.test_cli import HZZ4L, hzz4l
 from tests.helpers import good_event, write_root
@@ -106,6 +103,8 @@ def test_2_a_crafted_checkpoint_runs_no_code(small, tmp_path):
 
 
 def test_2_checkpoint_paths_stay_inside_their_folder_whatever_the_names(tmp_path):
+    from analysis.runner import JsonCheckpointer
+
     checkpointer = JsonCheckpointer(tmp_path / "ckpt", token="t")
     hostile = {
         "dataset": "../../x",
@@ -186,7 +185,7 @@ def test_5_an_impossible_cross_section_is_refused(tmp_path):
     ("change", "branch"),
     [({"mcWeight": float("nan")}, "mcWeight is nan"), ({"scaleFactor_ELE": float("inf")}, "scaleFactor_ELE is inf")],
 )
-@pytest.mark.parametrize("executor", ["iterative", "futures"])
+@pytest.mark.parametrize("executor", ["iterative", "futures", pytest.param("dask", marks=pytest.mark.dask)])
 def test_5_a_non_finite_weight_stops_the_run_naming_file_dataset_and_entry(tmp_path, change, branch, executor):
     fileset = simulation(tmp_path, [good_event(), good_event(), good_event(**change), good_event()])
     ran = hzz4l("run", "--fileset", str(fileset), "--no-progress", "--executor", executor, cwd=tmp_path)
@@ -362,6 +361,11 @@ def test_9_report_on_a_damaged_summary_names_the_file_and_key(small, tmp_path, c
 
 def test_every_expected_error_of_the_project_is_an_hzz4l_error():
     from analysis.demo import DemoError
+    from analysis.errors import HZZ4lError
+    from analysis.fileset import FilesetError
+    from analysis.inputs import InputError
+    from analysis.outputs import OutputError, ResultsError
+    from analysis.runner import CheckpointError, ChunkError, RunError
     from processors.processor import NonFiniteValue
     from processors.schema import BranchLengthError
 
