@@ -157,16 +157,21 @@ def local_cluster(workers: int) -> Iterator[Any]:
     from distributed import LocalCluster
 
     _children_ignore_interrupts()
-    # held: a cluster interrupted while it starts could not be closed, and its processes would outlive us
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), held():
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.CRITICAL,  # a failed chunk is reported by the run, not by each worker's log
-        )
-    with cluster:
+    with contextlib.ExitStack() as stack:
+        # held: a cluster interrupted while it starts could not be closed, and its processes would outlive us;
+        # a signal that came meanwhile is raised once the cluster is entered, so that it is closed
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), held():
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                # its scheduler and workers log to this terminal: a failed chunk is reported by the run, and
+                # distributed's shutdown noise (a progress feed cancelled at close, logged with a traceback) is not
+                # the user's business
+                silence_logs=logging.CRITICAL,
+            )
+            stack.enter_context(cluster)
         yield cluster
 
 

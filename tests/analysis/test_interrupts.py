@@ -3,6 +3,7 @@ line, exits 130 or 143, and leaves no process and no temporary file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,11 +51,24 @@ def leftovers(*folders: Path) -> list[str]:
     ]
 
 
-def start(fileset: Path, cwd: Path, *args: str) -> subprocess.Popen:
-    command = [HZZ4L, "run", "--fileset", str(fileset), "--no-progress", "--chunksize", "200", *args]
-    return subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+@pytest.fixture
+def start():
+    """Start ``hzz4l run`` in a session of its own; whatever a failed test leaves running is killed afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def run(fileset: Path, cwd: Path, *args: str) -> subprocess.Popen:
+        command = [HZZ4L, "run", "--fileset", str(fileset), "--no-progress", "--chunksize", "200", *args]
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
 
 
 def wait_for(condition, process: subprocess.Popen) -> None:
@@ -79,7 +93,7 @@ def assert_stopped_cleanly(process: subprocess.Popen, signum: int, *folders: Pat
 
 @pytest.mark.parametrize("executor", ["iterative", "futures", pytest.param("dask", marks=pytest.mark.dask)])
 @pytest.mark.parametrize(("signum", "to_group"), [(signal.SIGINT, True), (signal.SIGTERM, False)])
-def test_8_a_signal_stops_any_executor_cleanly(fileset, tmp_path, executor, signum, to_group):
+def test_8_a_signal_stops_any_executor_cleanly(fileset, tmp_path, start, executor, signum, to_group):
     # Ctrl-C in a terminal reaches the whole process group; SIGTERM (kill, a batch system) only the command
     process = start(fileset, tmp_path, "--executor", executor, "--checkpoint", "ckpt", "-o", "out")
     wait_for(lambda: len(list((tmp_path / "ckpt").rglob("*.json"))) >= 3, process)  # processing is under way
@@ -92,7 +106,7 @@ def test_8_a_signal_stops_any_executor_cleanly(fileset, tmp_path, executor, sign
 
 
 @pytest.mark.parametrize("executor", ["futures", pytest.param("dask", marks=pytest.mark.dask)])
-def test_8_a_second_ctrl_c_does_not_hang_the_cleanup(fileset, tmp_path, executor):
+def test_8_a_second_ctrl_c_does_not_hang_the_cleanup(fileset, tmp_path, start, executor):
     process = start(fileset, tmp_path, "--executor", executor, "--checkpoint", "ckpt", "-o", "out")
     wait_for(lambda: len(list((tmp_path / "ckpt").rglob("*.json"))) >= 3, process)
     os.killpg(process.pid, signal.SIGINT)
@@ -101,7 +115,7 @@ def test_8_a_second_ctrl_c_does_not_hang_the_cleanup(fileset, tmp_path, executor
     assert_stopped_cleanly(process, signal.SIGINT, tmp_path / "ckpt")
 
 
-def test_8_sigterm_while_writing_leaves_the_previous_outputs_and_no_temporary_file(fileset, tmp_path):
+def test_8_sigterm_while_writing_leaves_the_previous_outputs_and_no_temporary_file(fileset, tmp_path, start):
     first = subprocess.run(
         [HZZ4L, "run", "--fileset", str(fileset), "--no-progress", "-o", "out"],
         cwd=tmp_path,
@@ -119,13 +133,15 @@ def test_8_sigterm_while_writing_leaves_the_previous_outputs_and_no_temporary_fi
 
 
 @pytest.mark.dask
-def test_8_a_clean_dask_run_prints_no_traceback(fileset, tmp_path):
-    ran = subprocess.run(
-        [HZZ4L, "run", "--fileset", str(fileset), "--no-progress", "--executor", "dask", "--chunksize", "1000"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stderr == ""
+def test_8_a_clean_dask_run_prints_no_traceback(demo_fileset, tmp_path):
+    # distributed logged a progress feed cancelled at the end of a run with a traceback, in about every other run
+    for _ in range(3):
+        ran = subprocess.run(
+            [HZZ4L, "run", "--fileset", str(demo_fileset), "--executor", "dask", "--chunksize", "300"],  # with progress
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stderr == ""
