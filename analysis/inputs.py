@@ -37,6 +37,7 @@ __all__ = [
     "exception_chain",
     "is_url",
     "one_line",
+    "pause_before_retry",
     "preflight",
     "retryable",
     "thread_map",
@@ -161,6 +162,11 @@ def retryable(err: BaseException, path: str) -> bool:
     return any(isinstance(e, TimeoutError) or (isinstance(e, OSError) and e.errno in TRANSIENT_ERRNOS) for e in chain)
 
 
+def pause_before_retry(attempt: int) -> None:
+    """Wait before attempt ``attempt + 2``: 0.2 s, 0.4 s, 0.8 s, ... at most 2 s."""
+    time.sleep(min(0.2 * 2**attempt, 2.0))
+
+
 _KINDS = {"f": "floating-point number", "b": "boolean", "i": "signed integer", "u": "unsigned integer"}
 
 
@@ -231,7 +237,7 @@ def _inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], t
             if attempt == retries:
                 tries = f" after {retries + 1} attempts" if retries else ""
                 return _Problem(f"cannot be read{tries}: {one_line(err)}")
-            time.sleep(min(0.2 * 2**attempt, 2.0))
+            pause_before_retry(attempt)
     raise AssertionError("unreachable")
 
 

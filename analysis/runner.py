@@ -64,6 +64,7 @@ from analysis.inputs import (
     exception_chain,
     is_url,
     one_line,
+    pause_before_retry,
     preflight,
     retryable,
     thread_map,
@@ -356,7 +357,7 @@ def _attempts(
             if bug is not None:
                 raise bug from None
             if attempt < retries and retryable(err, path):
-                time.sleep(min(0.2 * 2**attempt, 2.0))
+                pause_before_retry(attempt)
                 continue
             cause = next((e for e in chain if isinstance(e, HZZ4lError)), chain[-1])
             detail = str(cause) if isinstance(cause, HZZ4lError) else one_line(cause)
@@ -476,12 +477,18 @@ class JsonCheckpointer(CheckpointerABC):
     def save(self, output: Any, metadata: Any, processor_instance: processor.ProcessorABC) -> None:
         path = self.path(metadata, processor_instance)
         kept = {k: v for k, v in output.items() if k != "processed"}  # coffea's WorkItems: not needed again
-        text = json.dumps(_encode(kept))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            text = json.dumps(_encode(kept))
+        except TypeError as err:  # an output this checkpointer cannot keep: hzz4l's bug, not bad input
+            err.add_note(BUG_NOTE)
+            raise
         tmp = path.with_name(f".{path.name}.{self.token}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
+        except OSError as err:
+            raise CheckpointError(f"{path}: cannot write the checkpoint: {err.strerror or err}") from None
         finally:
             tmp.unlink(missing_ok=True)
 

@@ -114,12 +114,16 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
     meta = events.metadata
     where = f"{meta.get('filename', '?')}: dataset '{meta.get('dataset', '?')}'"
     first = meta.get("entrystart", 0)
-    for field, branch in _LEPTON_FLOATS.items():
-        values = events.lep[field]
-        if not np.all(np.isfinite(ak.to_numpy(ak.flatten(values)))):
-            index = int(np.argmax(ak.to_numpy(ak.any(~np.isfinite(values), axis=1))))
-            bad = ak.to_numpy(values[index])
-            raise NonFiniteValue(f"{where}: entry {first + index}: {branch} is {bad[~np.isfinite(bad)][0]}")
+    lep = ak.to_layout(events.lep)
+    if not (isinstance(lep, ak.contents.ListOffsetArray) and isinstance(lep.content, ak.contents.RecordArray)):
+        lep = ak.to_layout(ak.to_packed(events.lep))
+    offsets = np.asarray(lep.offsets.data)
+    for field, branch in _LEPTON_FLOATS.items():  # on the flat columns: no jagged array is built
+        values = np.asarray(lep.content.content(field).data)[offsets[0] : offsets[-1]]
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            index = int(np.searchsorted(offsets, offsets[0] + bad[0], side="right")) - 1
+            raise NonFiniteValue(f"{where}: entry {first + index}: {branch} is {values[bad[0]]}")
     if not np.all(np.isfinite(weights)):
         index = int(np.argmax(~np.isfinite(weights)))
         culprit = next((b for b in ("mcWeight", *SCALE_FACTORS) if not np.isfinite(events[b][index])), None)

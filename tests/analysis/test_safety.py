@@ -25,7 +25,7 @@ from analysis.fileset import load_fileset
 from analysis.runner import run_fileset
 from processors import HZZ4lProcessor
 from tests.analysis.test_cli import HZZ4L, hzz4l
-from tests.helpers import good_event, write_root
+from tests.helpers import good_event, lepton, read_events, write_root
 
 
 def one_error_line(ran: subprocess.CompletedProcess, *parts: str) -> str:
@@ -183,7 +183,11 @@ def test_5_an_impossible_cross_section_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     ("change", "branch"),
-    [({"mcWeight": float("nan")}, "mcWeight is nan"), ({"scaleFactor_ELE": float("inf")}, "scaleFactor_ELE is inf")],
+    [
+        ({"mcWeight": float("nan")}, "mcWeight is nan"),
+        ({"scaleFactor_ELE": float("inf")}, "scaleFactor_ELE is inf"),
+        ({"leptons": [*good_event()["leptons"][:3], lepton(20, -1.5, float("nan"), -1, 13)]}, "lep_phi is nan"),
+    ],
 )
 @pytest.mark.parametrize("executor", ["iterative", "futures", pytest.param("dask", marks=pytest.mark.dask)])
 def test_5_a_non_finite_weight_stops_the_run_naming_file_dataset_and_entry(tmp_path, change, branch, executor):
@@ -423,3 +427,16 @@ def test_a_bug_in_the_processor_is_not_retried(small):
     with pytest.raises(ZeroDivisionError, match="a bug"):
         run_fileset(load_fileset(small), Broken(), status=False, retries=3)
     assert Broken.calls == 1
+
+
+def test_5_the_first_non_finite_value_is_found_in_its_event(tmp_path):
+    from processors.processor import NonFiniteValue
+
+    five = good_event()
+    five["leptons"] = [*five["leptons"], lepton(8, 2.0)]
+    bad = good_event()
+    bad["leptons"][2] = lepton(30, float("inf"), -2.0, +1, 13)
+    path = write_root(tmp_path / "x.root", [good_event(), five, good_event(), bad, good_event()])
+    events = read_events(path, {"dataset": "x", "filename": "x.root", "entrystart": 100})
+    with pytest.raises(NonFiniteValue, match=r"^x\.root: dataset 'x': entry 103: lep_eta is inf$"):
+        HZZ4lProcessor().process(events)
