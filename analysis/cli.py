@@ -78,6 +78,10 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(wrapper)
 
 
+#: click >= 8.2 shows the help of a bare group through this usage error
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class _OneLineErrors(click.Group):
     """click's usage errors (a bad option value, an unknown option) as one line naming the option, status 2."""
 
@@ -86,6 +90,9 @@ class _OneLineErrors(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
+        except _NO_ARGS_IS_HELP as err:  # plain "hzz4l": the help, as click shows it
+            err.show()
+            sys.exit(err.exit_code)
         except click.ClickException as err:
             where = err.ctx.command_path if getattr(err, "ctx", None) else "hzz4l"
             click.echo(f"{where}: error: {_one_line(err.format_message())}", err=True)

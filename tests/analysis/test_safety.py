@@ -167,6 +167,7 @@ def test_4_one_file_in_two_datasets_is_refused_naming_both(small, tmp_path, spel
         ("--bins", "34,80,1e9", "Invalid value for '--bins'"),
         ("--chunksize", "100000000000", "Invalid value for '--chunksize'"),
         ("--workers", "100000", "Invalid value for '--workers'"),
+        ("--bogus", "1", "No such option '--bogus'"),  # click's usage errors are one line too
     ],
 )
 def test_5_9_non_finite_or_huge_options_are_refused_naming_them(tmp_path, option, value, message):
