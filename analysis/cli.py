@@ -32,7 +32,7 @@ from analysis.interrupts import deliver_once
 
 __all__ = ["main"]
 
-PRESET_NAMES = ("default", "tutorial", "outreach")
+PRESET_NAMES = ("default", "tutorial", "outreach", "paper")
 EXECUTOR_NAMES = ("iterative", "futures", "dask")
 
 #: Largest m4l bin count: a histogram of 10^4 bins per dataset holds any binning worth fitting.
@@ -193,8 +193,8 @@ def demo(output: Path, scale: float, seed: int) -> None:
     type=click.Choice(PRESET_NAMES),
     default="default",
     show_default=True,
-    help="Selection: 'default' (full), 'tutorial' (the tutorial's cuts exactly) or 'outreach' (the ATLAS "
-    "outreach notebook's cuts exactly).",
+    help="Selection: 'default' (full), 'tutorial' (the tutorial's cuts exactly), 'outreach' (the ATLAS "
+    "outreach notebook's cuts exactly) or 'paper' (default plus the ATLAS paper's Z1/Z2, Delta R and J/psi cuts).",
 )
 @click.option(
     "--lumi",

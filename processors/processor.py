@@ -1,4 +1,4 @@
-"""The H->ZZ*->4l coffea processor: selection, weights, and the m4l histogram per dataset.
+"""The H->ZZ*->4l coffea processor: selection, weights, systematic variations, and the histograms.
 
 It knows nothing about executors: give it to any coffea ``Runner`` with
 :class:`processors.schema.MiniSchema` and a fileset whose metadata carries ``role`` and, for
@@ -6,8 +6,10 @@ simulation, ``xsec`` (pb), ``sumw`` and ``red_eff``.
 
 Example:
     >>> proc = HZZ4lProcessor(lumi_fb=10.0)
-    >>> proc.make_histogram().axes.name
-    ('dataset', 'mass')
+    >>> proc.make_histograms()["mass"].axes.name
+    ('dataset', 'channel', 'variation', 'mass')
+    >>> VARIATIONS
+    ('nominal', 'lep_scale_up', 'lep_scale_down', 'ele_eff_up', 'ele_eff_down', 'mu_eff_up', 'mu_eff_down')
 """
 
 from __future__ import annotations
@@ -26,17 +28,32 @@ from coffea import processor
 
 from analysis.errors import HZZ4lError
 from processors.schema import check_counts
-from processors.selection import MEV_PER_GEV, PRESETS, Leptons, SelectionConfig, select
+from processors.selection import (
+    ELECTRON,
+    MEV_PER_GEV,
+    MUON,
+    PRESETS,
+    Leptons,
+    Selection,
+    SelectionConfig,
+    preselect,
+    records_layout,
+    select_candidates,
+)
 
 __all__ = [
+    "CHANNELS",
     "COLUMNS",
     "DEFAULT_MASS_BINS",
+    "EFFICIENCY_UNCERTAINTY",
     "SCALE_FACTORS",
+    "VARIATIONS",
     "BranchType",
     "HZZ4lProcessor",
     "NonFiniteValue",
+    "channels",
     "event_weights",
-    "four_lepton_mass",
+    "mass_histogram",
 ]
 
 #: (number of bins, low edge, high edge) of the m4l axis, in GeV — the tutorial's binning.
@@ -72,11 +89,35 @@ COLUMNS: dict[str, BranchType] = {
     "mcWeight": _FLOAT,
     **dict.fromkeys(SCALE_FACTORS, _FLOAT),
     "lep_n": _INTEGER,
-    **dict.fromkeys(("lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_ptcone30", "lep_etcone20"), _FLOATS),
+    **dict.fromkeys(("lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_ptcone30", "lep_etcone20", "lep_pt_syst"), _FLOATS),
     **dict.fromkeys(("lep_charge", "lep_type"), _INTEGERS),
 }
 
 _JAGGED_COLUMNS = tuple(name for name, kind in COLUMNS.items() if kind.jagged)
+
+#: Decay channels by the flavours of the four leptons (Z -> ee or mumu pairs); events of other flavour content
+#: (possible only with a selection that does not require 44, 48 or 52) go to "1e3mu" and "3e1mu".
+CHANNELS = ("4e", "4mu", "2e2mu")
+_CHANNEL_BY_ELECTRONS = np.array(["4mu", "1e3mu", "2e2mu", "3e1mu", "4e"])
+
+#: Per-lepton uncertainty of the efficiency scale factors, by flavour (the release carries none; these are
+#: assumptions of the size of ATLAS's lepton reconstruction, identification and isolation uncertainties): an
+#: event's scale factor moves by (1 +- u)^k for its k leptons of that flavour.
+EFFICIENCY_UNCERTAINTY = {"ele_eff": (ELECTRON, 0.02), "mu_eff": (MUON, 0.01)}
+
+#: The m4l histogram's variations: nominal; the lepton momentum scale from ``lep_pt_syst`` (pT and E shifted, the
+#: selection and m4l recomputed); the efficiency scale factors up and down. Simulation only: data fill nominal.
+VARIATIONS = (
+    "nominal",
+    "lep_scale_up",
+    "lep_scale_down",
+    *(f"{name}_{direction}" for name in EFFICIENCY_UNCERTAINTY for direction in ("up", "down")),
+)
+
+
+def channels(leptons: Leptons) -> np.ndarray:
+    """The decay channel of each event's four leptons (``4e``, ``4mu``, ``2e2mu``), as strings; ``(events,)``."""
+    return _CHANNEL_BY_ELECTRONS[leptons.count(ELECTRON)]
 
 
 def event_weights(events: ak.Array, metadata: Mapping[str, Any], lumi_fb: float) -> np.ndarray:
@@ -101,7 +142,7 @@ class NonFiniteValue(HZZ4lError):
 
 
 #: The lepton fields the selection and m4l compute with, and their branches.
-_LEPTON_FLOATS = {f: f"lep_{f}" for f in ("pt", "eta", "phi", "ptcone30", "etcone20")} | {"energy": "lep_E"}
+_LEPTON_FLOATS = {f: f"lep_{f}" for f in ("pt", "eta", "phi", "ptcone30", "etcone20", "pt_syst")} | {"energy": "lep_E"}
 
 
 def require_finite(events: ak.Array, weights: np.ndarray) -> None:
@@ -114,9 +155,7 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
     meta = events.metadata
     where = f"{meta.get('filename', '?')}: dataset '{meta.get('dataset', '?')}'"
     first = meta.get("entrystart", 0)
-    lep = ak.to_layout(events.lep)
-    if not (isinstance(lep, ak.contents.ListOffsetArray) and isinstance(lep.content, ak.contents.RecordArray)):
-        lep = ak.to_layout(ak.to_packed(events.lep))
+    lep = records_layout(events.lep)
     offsets = np.asarray(lep.offsets.data)
     for field, branch in _LEPTON_FLOATS.items():  # on the flat columns: no jagged array is built
         values = np.asarray(lep.content.content(field).data)[offsets[0] : offsets[-1]]
@@ -135,39 +174,63 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
         raise NonFiniteValue(f"{where}: entry {first + index}: {problem}")
 
 
-def four_lepton_mass(leptons: Leptons) -> np.ndarray:
-    """Invariant mass of the sum of each event's lepton four-vectors (pT, eta, phi, E), in GeV; ``(events,)``.
+def mass_histogram(histogram: hist.Hist, variation: str = "nominal", channel: str | None = None) -> hist.Hist:
+    """The m4l histogram ``Hist(dataset, mass)`` of one variation, summed over the channels or of one ``channel``.
 
-    The file's float32 values are summed in float64, so m4l does not suffer from the cancellation in
-    E^2 - p^2. Two transcendental functions per lepton instead of three: sin(phi) is
-    ``copysign(sqrt(1 - cos^2), phi)`` with phi brought into [-pi, pi], and sinh(eta) is
-    ``(e^eta - e^-eta) / 2``; both agree with ``np.sin``/``np.sinh`` to about 1e-13 of m4l.
+    Example:
+        >>> h = HZZ4lProcessor().make_histograms(("data",))["mass"]
+        >>> mass_histogram(h).axes.name, mass_histogram(h, "lep_scale_up", "4e").axes.name
+        (('dataset', 'mass'), ('dataset', 'mass'))
     """
-    px, py, pz, energy = (np.zeros(len(leptons)) for _ in range(4))
-    for k in range(leptons.pt.shape[1]):  # lepton by lepton: contiguous columns of the lepton-major arrays
-        pt, phi = leptons.pt[:, k].astype(np.float64), leptons.phi[:, k].astype(np.float64)
-        if np.any(np.abs(phi) > np.pi):  # e.g. float32(pi) > pi, or a file storing phi in [0, 2 pi)
-            phi = np.remainder(phi + np.pi, 2 * np.pi) - np.pi
-        cos = np.cos(phi)
-        exp_eta = np.exp(leptons.eta[:, k].astype(np.float64))
-        px += pt * cos
-        py += pt * np.copysign(np.sqrt(np.maximum(1.0 - cos * cos, 0.0)), phi)
-        pz += pt * 0.5 * (exp_eta - 1.0 / exp_eta)
-        energy += leptons.energy[:, k]
-    return np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0)) / MEV_PER_GEV
+    return histogram[{"variation": variation, "channel": sum if channel is None else channel}]
+
+
+def _fill_mass(histogram: hist.Hist, dataset: str, variation: str, selection: Selection, weight: np.ndarray) -> None:
+    leptons = selection.leptons
+    histogram.fill(dataset=dataset, channel=channels(leptons), variation=variation, mass=leptons.m4l, weight=weight)
+
+
+def _fill_controls(histograms: dict[str, hist.Hist], dataset: str, selection: Selection, weight: np.ndarray) -> None:
+    """Z1 and Z2 masses (events whose leptons pair into two SFOS pairs) and the pT and eta of the four leptons."""
+    leptons = selection.leptons
+    channel = channels(leptons)
+    paired = leptons.z.paired
+    for name in ("z1_mass", "z2_mass"):
+        masses = getattr(leptons.z, name)[paired]
+        histograms[name].fill(dataset=dataset, channel=channel[paired], mass=masses, weight=weight[paired])
+    n = leptons.pt.shape[1]
+    each = {"channel": np.repeat(channel, n), "weight": np.repeat(weight, n)}
+    histograms["lepton_pt"].fill(dataset=dataset, pt=leptons.pt.ravel() / MEV_PER_GEV, **each)
+    histograms["lepton_eta"].fill(dataset=dataset, eta=leptons.eta.ravel(), **each)
+
+
+#: Binning of the control histograms: (name, axis label, bins, low, high), in GeV where a mass or momentum.
+CONTROL_AXES = {
+    "z1_mass": (r"$m_{Z_1}$ [GeV]", 60, 0.0, 150.0),
+    "z2_mass": (r"$m_{Z_2}$ [GeV]", 60, 0.0, 150.0),
+    "lepton_pt": (r"lepton $p_{T}$ [GeV]", 50, 0.0, 250.0),
+    "lepton_eta": (r"lepton $\eta$", 54, -2.7, 2.7),
+}
 
 
 class HZZ4lProcessor(processor.ProcessorABC):
-    """Select four-lepton events and fill m4l per dataset, with a cutflow.
+    """Select four-lepton events and fill m4l per dataset, channel and variation, control histograms, a cutflow.
 
     Args:
         selection: the cut thresholds (default: ``PRESETS["default"]``).
         lumi_fb: integrated luminosity the simulation is normalised to, in fb^-1.
         mass_bins: ``(nbins, low, high)`` of the m4l axis in GeV.
 
-    ``process`` returns ``{"mass": Hist(dataset, mass), "cutflow": {dataset: {"events":
-    {cut: n}, "weighted": {cut: sum_w}}}, "processed": {dataset: n_events}}``; the cutflow's
-    first entry, ``all``, counts every event read.
+    ``process`` returns the accumulator::
+
+        {"mass": Hist(dataset, channel, variation, mass),        # m4l; data fill only "nominal"
+         "z1_mass", "z2_mass": Hist(dataset, channel, mass),      # the Z candidates (nominal)
+         "lepton_pt", "lepton_eta": Hist(dataset, channel, ...),  # the four candidates of each event (nominal)
+         "cutflow": {dataset: {"events": {cut: n}, "weighted": {cut: sum_w}}},
+         "processed": {dataset: n_events}}
+
+    The cutflow's first entry, ``all``, counts every event read; summing the ``channel`` axis of the nominal m4l
+    histogram gives the selection's m4l histogram of each dataset.
     """
 
     def __init__(
@@ -183,14 +246,14 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
     def fingerprint(self) -> str:
         """A short hash of everything that determines the output: the selection, luminosity, binning and
-        the source code of the processor, the selection and the schema. Computed once per instance (a
-        checkpointer asks for it for every chunk)."""
+        the source code of the processor, the selection, the kinematics and the schema. Computed once per
+        instance (a checkpointer asks for it for every chunk)."""
         if self._fingerprint is None:
-            from processors import schema, selection
+            from processors import kinematics, schema, selection
 
             config = json.dumps([self.selection.to_dict(), self.lumi_fb, list(self.mass_bins)], sort_keys=True)
             digest = hashlib.sha256(config.encode())
-            for module in (sys.modules[__name__], selection, schema):
+            for module in (sys.modules[__name__], selection, kinematics, schema):
                 digest.update(Path(module.__file__).read_bytes())
             self._fingerprint = digest.hexdigest()[:16]
         return self._fingerprint
@@ -200,17 +263,30 @@ class HZZ4lProcessor(processor.ProcessorABC):
         """The branches ``process`` reads, with what each must hold."""
         return COLUMNS
 
-    def make_histogram(self, datasets: tuple[str, ...] = ()) -> hist.Hist:
-        """An empty m4l histogram with a growable ``dataset`` axis and ``Weight`` storage."""
+    def make_histograms(self, datasets: tuple[str, ...] = ()) -> dict[str, hist.Hist]:
+        """Empty histograms of the accumulator, with growable ``dataset`` and ``channel`` axes, ``Weight`` storage."""
+
+        def make(*axes: hist.axis.AxesMixin) -> hist.Hist:
+            return hist.Hist(
+                hist.axis.StrCategory(list(datasets), name="dataset", label="Dataset", growth=True),
+                hist.axis.StrCategory(list(CHANNELS), name="channel", label="Channel", growth=True),
+                *axes,
+                storage=hist.storage.Weight(),
+            )
+
         nbins, low, high = self.mass_bins
-        return hist.Hist(
-            hist.axis.StrCategory(list(datasets), name="dataset", label="Dataset", growth=True),
-            hist.axis.Regular(nbins, low, high, name="mass", label=r"$m_{4\ell}$ [GeV]"),
-            storage=hist.storage.Weight(),
-        )
+        histograms = {
+            "mass": make(
+                hist.axis.StrCategory(list(VARIATIONS), name="variation", label="Variation"),
+                hist.axis.Regular(nbins, low, high, name="mass", label=r"$m_{4\ell}$ [GeV]"),
+            )
+        }
+        for name, (label, bins, start, stop) in CONTROL_AXES.items():
+            histograms[name] = make(hist.axis.Regular(bins, start, stop, name=name.split("_")[-1], label=label))
+        return histograms
 
     def process(self, events: ak.Array) -> dict[str, Any]:
-        """Run the selection on one chunk of events and return its accumulator.
+        """Run the selection (and its variations, on simulation) on one chunk of events; return its accumulator.
 
         Raises:
             processors.schema.BranchLengthError: a lepton branch disagrees with ``lep_n`` (file, branch, entry).
@@ -220,19 +296,29 @@ class HZZ4lProcessor(processor.ProcessorABC):
         check_counts(events, _JAGGED_COLUMNS)
         weights = event_weights(events, events.metadata, self.lumi_fb)
         require_finite(events, weights)
-        selection = select(events, self.selection)
+        candidates = preselect(events, self.selection)
+        nominal = select_candidates(candidates, self.selection)
 
         events_after = {"all": len(events)}
         weighted_after = {"all": float(weights.sum())}
-        for name, mask in selection.masks.items():
+        for name, mask in nominal.masks.items():
             events_after[name] = int(mask.sum())
             weighted_after[name] = float(weights[mask].sum())
 
-        # the category exists even when nothing is selected, so every dataset reaches the output
-        histogram = self.make_histogram((dataset,))
-        histogram.fill(dataset=dataset, mass=four_lepton_mass(selection.leptons), weight=weights[selection.passed])
+        # the dataset category exists even when nothing is selected, so every dataset reaches the output
+        histograms = self.make_histograms((dataset,))
+        selected = weights[nominal.passed]
+        _fill_mass(histograms["mass"], dataset, "nominal", nominal, selected)
+        if events.metadata["role"] != "data":
+            for sign, direction in ((+1.0, "up"), (-1.0, "down")):
+                shifted = select_candidates(candidates, self.selection, candidates.leptons.shifted(sign))
+                _fill_mass(histograms["mass"], dataset, f"lep_scale_{direction}", shifted, weights[shifted.passed])
+                for name, (flavour, uncertainty) in EFFICIENCY_UNCERTAINTY.items():
+                    factor = (1.0 + sign * uncertainty) ** nominal.leptons.count(flavour)
+                    _fill_mass(histograms["mass"], dataset, f"{name}_{direction}", nominal, selected * factor)
+        _fill_controls(histograms, dataset, nominal, selected)
         return {
-            "mass": histogram,
+            **histograms,
             "cutflow": {dataset: {"events": events_after, "weighted": weighted_after}},
             "processed": {dataset: len(events)},
         }

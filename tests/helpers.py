@@ -34,8 +34,9 @@ def lepton(
     ptcone30: float = 0.0,
     etcone20: float = 0.0,
     mass: float = 0.0,
+    pt_syst: float | None = None,
 ) -> dict[str, Any]:
-    """One lepton with pT in GeV (stored in MeV, as in the files)."""
+    """One lepton with pT in GeV (stored in MeV, as in the files); ``pt_syst`` (GeV) defaults to 1 % of pT."""
     p = pt * np.cosh(eta)
     return {
         "pt": pt * 1000,
@@ -46,6 +47,7 @@ def lepton(
         "type": flavour,
         "ptcone30": ptcone30 * 1000,
         "etcone20": etcone20 * 1000,
+        "pt_syst": (0.01 * pt if pt_syst is None else pt_syst) * 1000,
     }
 
 
@@ -139,7 +141,7 @@ def dask_cluster(folder: Path, workers: int, nanny: bool = True) -> Iterator[tup
 
 def write_root(path: Path, events: list[dict[str, Any]]) -> Path:
     """Write hand-built events (see ``tests.helpers.good_event``) to ``path`` as tree ``mini``."""
-    fields = ("pt", "eta", "phi", "E", "charge", "type", "ptcone30", "etcone20")
+    fields = ("pt", "eta", "phi", "E", "charge", "type", "ptcone30", "etcone20", "pt_syst")
     dtypes = {"charge": "i4", "type": "u4"}
     counts = [len(ev["leptons"]) for ev in events]
     lep = ak.zip(
