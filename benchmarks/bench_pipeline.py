@@ -74,7 +74,7 @@ def run_read(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_coffea(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
     from analysis.runner import run_fileset
-    from processors import HZZ4lProcessor
+    from processors import HZZ4lProcessor, mass_histogram
 
     result = run_fileset(
         fileset,
@@ -85,7 +85,7 @@ def run_coffea(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
         chunksize=args.chunksize,
         status=False,
     )
-    h = result.output["mass"]
+    h = mass_histogram(result.output["mass"])
     return {
         "events": result.events,
         "histograms": {name: h[name, :].values().tolist() for name in h.axes["dataset"]},
