@@ -220,6 +220,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         selection: the cut thresholds (default: ``PRESETS["default"]``).
         lumi_fb: integrated luminosity the simulation is normalised to, in fb^-1.
         mass_bins: ``(nbins, low, high)`` of the m4l axis in GeV.
+        systematics: fill the systematic variations of m4l (:data:`VARIATIONS`) as well as the nominal.
 
     ``process`` returns the accumulator::
 
@@ -238,25 +239,33 @@ class HZZ4lProcessor(processor.ProcessorABC):
         selection: SelectionConfig = PRESETS["default"],
         lumi_fb: float = 10.0,
         mass_bins: tuple[int, float, float] = DEFAULT_MASS_BINS,
+        systematics: bool = True,
     ) -> None:
         self.selection = selection
         self.lumi_fb = lumi_fb
         self.mass_bins = mass_bins
+        self.systematics = systematics
         self._fingerprint: str | None = None
 
     def fingerprint(self) -> str:
-        """A short hash of everything that determines the output: the selection, luminosity, binning and
-        the source code of the processor, the selection, the kinematics and the schema. Computed once per
+        """A short hash of everything that determines the output: the selection, luminosity, binning, systematics
+        and the source code of the processor, the selection, the kinematics and the schema. Computed once per
         instance (a checkpointer asks for it for every chunk)."""
         if self._fingerprint is None:
             from processors import kinematics, schema, selection
 
-            config = json.dumps([self.selection.to_dict(), self.lumi_fb, list(self.mass_bins)], sort_keys=True)
+            settings = [self.selection.to_dict(), self.lumi_fb, list(self.mass_bins), self.systematics]
+            config = json.dumps(settings, sort_keys=True)
             digest = hashlib.sha256(config.encode())
             for module in (sys.modules[__name__], selection, kinematics, schema):
                 digest.update(Path(module.__file__).read_bytes())
             self._fingerprint = digest.hexdigest()[:16]
         return self._fingerprint
+
+    @property
+    def variations(self) -> tuple[str, ...]:
+        """The variations of m4l this processor fills."""
+        return VARIATIONS if self.systematics else VARIATIONS[:1]
 
     @property
     def columns(self) -> dict[str, BranchType]:
@@ -277,7 +286,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         nbins, low, high = self.mass_bins
         histograms = {
             "mass": make(
-                hist.axis.StrCategory(list(VARIATIONS), name="variation", label="Variation"),
+                hist.axis.StrCategory(list(self.variations), name="variation", label="Variation"),
                 hist.axis.Regular(nbins, low, high, name="mass", label=r"$m_{4\ell}$ [GeV]"),
             )
         }
@@ -309,7 +318,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         histograms = self.make_histograms((dataset,))
         selected = weights[nominal.passed]
         _fill_mass(histograms["mass"], dataset, "nominal", nominal, selected)
-        if events.metadata["role"] != "data":
+        if self.systematics and events.metadata["role"] != "data":
             for sign, direction in ((+1.0, "up"), (-1.0, "down")):
                 shifted = select_candidates(candidates, self.selection, candidates.leptons.shifted(sign))
                 _fill_mass(histograms["mass"], dataset, f"lep_scale_{direction}", shifted, weights[shifted.passed])

@@ -193,3 +193,17 @@ def test_paper_cuts_are_cutflow_steps_on_the_real_data(real_runs):
     assert list(flow)[-4:] == ["z1_mass", "z2_mass", "delta_r", "sfos_mass"]
     assert flow == {cut: expected["data"]["cutflow"].get(cut, 0) for cut in flow}
     assert flow["charge"] > flow["z1_mass"] > flow["sfos_mass"] > 0
+
+
+def test_nominal_only_run_gives_the_same_nominal(real_runs):
+    output, _ = real_runs["default"]
+    fileset = load_fileset(ATLAS / "fileset.json")
+    proc = HZZ4lProcessor(PRESETS["default"], mass_bins=BINS, systematics=False)
+    nominal = run_fileset(fileset, proc, status=False).output
+    assert list(nominal["mass"].axes["variation"]) == ["nominal"]
+    assert nominal["cutflow"] == output["cutflow"]
+    for name in fileset:
+        np.testing.assert_array_equal(mass_histogram(nominal["mass"])[name, :].values(),
+                                      mass_histogram(output["mass"])[name, :].values())  # fmt: skip
+    for key in ("z1_mass", "z2_mass", "lepton_pt", "lepton_eta"):
+        np.testing.assert_array_equal(nominal[key].values(), output[key].values(), err_msg=key)
