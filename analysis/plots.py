@@ -14,17 +14,18 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analysis import style
-from analysis.samples import SAMPLES
+from analysis.samples import HIGGS, REDUCIBLE, SAMPLES, ZZ
 
 __all__ = ["BACKGROUND_GROUPS", "SIGNAL_SAMPLES", "missing_note", "plot_m4l"]
 
-#: Display groups of the tutorial's background datasets; other backgrounds go to "Other".
+#: Display groups of the tutorial's background datasets (the catalogue's process groups); other backgrounds go to
+#: "Other".
 BACKGROUND_GROUPS = {
-    "ZZ*": ("llll", "llvv", "ZqqZll"),
-    "Z+jets, $t\\bar{t}$": ("Zee", "Zmumu", "ttbar_lep"),
+    label: tuple(name for name, sample in SAMPLES.items() if sample.group == group)
+    for group, label in ((ZZ, "ZZ*"), (REDUCIBLE, "Z+jets, $t\\bar{t}$"))
 }
 #: The tutorial's Higgs signal samples.
-SIGNAL_SAMPLES = tuple(name for name, sample in SAMPLES.items() if sample.role == "signal")
+SIGNAL_SAMPLES = tuple(name for name, sample in SAMPLES.items() if sample.group == HIGGS)
 
 
 def _sum(histogram: hist.Hist, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,13 +18,17 @@ from typing import Any
 
 __all__ = [
     "DATA_PERIODS",
+    "HIGGS",
     "HTTPS_BASE",
+    "REDUCIBLE",
     "ROLES",
     "SAMPLES",
     "XROOTD_BASE",
+    "ZZ",
     "Sample",
     "data_filename",
     "missing_samples",
+    "process_groups",
     "real_fileset",
 ]
 
@@ -36,13 +40,18 @@ ROLES = ("signal", "background", "data")
 DATA_PERIODS: dict[str, float] = {"A": 0.5, "B": 1.9, "C": 2.9, "D": 4.7}
 
 
+#: Process groups of the simulated samples: the stacks of the plots and the samples of the fit with systematics.
+HIGGS, ZZ, REDUCIBLE = "Higgs", "ZZ*", "Z+jets, ttbar"
+
+
 @dataclass(frozen=True)
 class Sample:
-    """One simulated process: DSID, role, cross-section (pb), sum of weights, filter efficiency."""
+    """One simulated process: DSID, role, process group, cross-section (pb), sum of weights, filter efficiency."""
 
     name: str
     dsid: int
     role: str
+    group: str
     xsec: float
     sumw: float
     red_eff: float = 1.0
@@ -66,18 +75,31 @@ class Sample:
 SAMPLES: dict[str, Sample] = {
     s.name: s
     for s in (
-        Sample("Zee", 361106, "background", 1950.5295, 150277594200.0),
-        Sample("Zmumu", 361107, "background", 1950.6321, 147334691090.0),
-        Sample("ttbar_lep", 410000, "background", 452.693559, 49386600.0),
-        Sample("llll", 363490, "background", 1.2578, 7538705.8077),
-        Sample("llvv", 363492, "background", 12.466, 5039259.9696),
-        Sample("ZqqZll", 363356, "background", 2.20355112, 3439266.11559),
-        Sample("ggH125_ZZ4lep", 345060, "signal", 0.0060239, 27881776.6536),
-        Sample("WH125_ZZ4lep", 341964, "signal", 0.0003769, 149400.0),
-        Sample("VBFH125_ZZ4lep", 344235, "signal", 0.0004633012, 3680490.83243),
-        Sample("ZH125_ZZ4lep", 341947, "signal", 0.0000021424784, 150000.0),
+        Sample("Zee", 361106, "background", REDUCIBLE, 1950.5295, 150277594200.0),
+        Sample("Zmumu", 361107, "background", REDUCIBLE, 1950.6321, 147334691090.0),
+        Sample("ttbar_lep", 410000, "background", REDUCIBLE, 452.693559, 49386600.0),
+        Sample("llll", 363490, "background", ZZ, 1.2578, 7538705.8077),
+        Sample("llvv", 363492, "background", ZZ, 12.466, 5039259.9696),
+        Sample("ZqqZll", 363356, "background", ZZ, 2.20355112, 3439266.11559),
+        Sample("ggH125_ZZ4lep", 345060, "signal", HIGGS, 0.0060239, 27881776.6536),
+        Sample("WH125_ZZ4lep", 341964, "signal", HIGGS, 0.0003769, 149400.0),
+        Sample("VBFH125_ZZ4lep", 344235, "signal", HIGGS, 0.0004633012, 3680490.83243),
+        Sample("ZH125_ZZ4lep", 341947, "signal", HIGGS, 0.0000021424784, 150000.0),
     )
 }
+
+
+def process_groups(roles: dict[str, str]) -> dict[str, str]:
+    """``{dataset: process group}`` of the simulated datasets among ``{dataset: role}``: the catalogue's group for
+    the release's samples, the role (``signal``, ``background``) for any other dataset.
+
+    Example:
+        >>> process_groups({"llll": "background", "ggH125_ZZ4lep": "signal", "mine": "background", "data": "data"})
+        {'llll': 'ZZ*', 'ggH125_ZZ4lep': 'Higgs', 'mine': 'background'}
+    """
+    return {
+        name: SAMPLES[name].group if name in SAMPLES else role for name, role in roles.items() if role != "data"
+    }
 
 
 def data_filename(period: str) -> str:

@@ -27,22 +27,27 @@ import numpy as np
 
 from fitting.templates import Templates
 
-__all__ = ["CHANNEL", "workspace"]
+__all__ = ["BOUNDS", "CHANNEL", "staterror_widths", "workspace"]
 
 CHANNEL = "m4l"
 BOUNDS = (0.0, 10.0)
 
 
+def staterror_widths(sigmas: list[np.ndarray], total: np.ndarray) -> list[np.ndarray]:
+    """The absolute widths of the ``staterror`` modifier of each sample, their statistical uncertainties per bin;
+    in a bin where no sample has any, pyhf needs a non-zero width: the last sample gets 1e-6 of the prediction
+    (this package floors it too)."""
+    empty = np.all([sigma == 0 for sigma in sigmas], axis=0)
+    return [*sigmas[:-1], np.where(empty, 1e-6 * total, sigmas[-1])]
+
+
 def workspace(templates: Templates, mc_stat: bool = False) -> dict[str, Any]:
     """The pyhf workspace (a JSON-ready dict, schema version 1.0.0) of the model of ``templates``."""
     samples = []
-    sigma = {
-        "signal": np.sqrt(templates.signal_var),
-        "background": np.sqrt(templates.background_var),
-    }
-    # a bin whose simulation has no uncertainty at all: pyhf needs a non-zero width (this package floors it too)
-    empty = (sigma["signal"] == 0) & (sigma["background"] == 0)
-    sigma["background"] = np.where(empty, 1e-6 * (templates.signal + templates.background), sigma["background"])
+    widths = staterror_widths(
+        [np.sqrt(templates.signal_var), np.sqrt(templates.background_var)], templates.signal + templates.background
+    )
+    sigma = dict(zip(("signal", "background"), widths, strict=True))
     for role, nominal, parameter in (
         ("signal", templates.signal, "s_s"),
         ("background", templates.background, "s_b"),
