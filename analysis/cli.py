@@ -363,7 +363,20 @@ def run(
     "--workspace",
     "workspace_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the model as a HistFactory workspace (pyhf JSON) to this file.",
+    help="Also write the model as a HistFactory workspace (pyhf JSON) to this file (with --systematics: the model "
+    "with nuisance parameters).",
+)
+@click.option(
+    "--systematics",
+    is_flag=True,
+    help="Also fit the model with nuisance parameters (lepton momentum scale, efficiencies, luminosity, ZZ* "
+    "cross-section, simulation statistics) with cabinetry: s_s with stat. and syst. uncertainties, pulls, impacts. "
+    "Needs pip install 'hzz4l[systematics]'.",
+)
+@click.option(
+    "--per-channel",
+    is_flag=True,
+    help="With --systematics: fit the 4e, 4mu and 2e2mu channels simultaneously rather than their sum (slower).",
 )
 @_fail_cleanly
 def fit(
@@ -378,9 +391,13 @@ def fit(
     seed: int,
     plots: bool,
     workspace_path: Path | None,
+    systematics: bool,
+    per_channel: bool,
 ) -> None:
     """Fit s_s and s_b to RESULTS/histograms.root (roles from RESULTS/summary.json); write fit.json and plots."""
     fit_range = _parse_range(range_text)
+    if per_channel and not systematics:
+        raise click.BadParameter("--per-channel needs --systematics", param_hint="--per-channel")
 
     import json
 
@@ -395,10 +412,26 @@ def fit(
     histogram, roles, lumi_fb = read_histograms(results)
     check_output(results, names=("fit.json",))
     templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
+    with_systematics = None
+    if systematics:
+        import hist
+
+        from analysis.outputs import read_variations
+        from analysis.samples import process_groups
+        from fitting.systematics import fit_systematics
+        from fitting.systematics import workspace as systematic_workspace
+
+        variations = read_variations(results)
+        if fit_range is not None:
+            variations = variations[{"mass": slice(hist.loc(fit_range[0]), hist.loc(fit_range[1]))}]
+        spec = systematic_workspace(variations, roles, process_groups(roles), channels=per_channel)
     if workspace_path is not None:
         with atomic_path(workspace_path) as tmp:
-            tmp.write_text(json.dumps(workspace(templates, mc_stat), indent=2) + "\n")
+            model = spec if systematics else workspace(templates, mc_stat)
+            tmp.write_text(json.dumps(model, indent=2) + "\n")
         click.echo(f"wrote the HistFactory workspace {workspace_path}")
+    if systematics:
+        with_systematics = fit_systematics(spec)
     try:
         report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
@@ -408,6 +441,8 @@ def fit(
             path.write_text(json.dumps(failed, indent=2) + "\n", encoding="utf-8")
         raise
     document = report.to_json()
+    if with_systematics is not None:
+        document["systematics"] = with_systematics.to_json() | {"per_channel": per_channel}
     with publish(results, "fit") as stage:  # replaces the previous fit and its plots; removes the stale report
         with writing(stage / "fit.json") as path:
             path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -415,6 +450,12 @@ def fit(
             from fitting.plots import plot_all
 
             plot_all(report, stage / "plots", lumi_fb)
+            if with_systematics is not None:
+                from analysis.style import save
+                from fitting.plots import plot_impacts, plot_pulls
+
+                save(plot_pulls(with_systematics), stage / "plots" / "pulls")
+                save(plot_impacts(with_systematics), stage / "plots" / "impacts")
     for study in ("gof", "coverage"):
         if document[study]["failed_toys"]:
             click.echo(
@@ -472,6 +513,16 @@ def fit_table(document: dict[str, Any]) -> str:
         f"coverage       nominal -> measured: {coverage} ({cov['toy_kind']} toys)",
     ]
     lines += [f"null           {path}: {reason}" for path, reason in document.get("nulls", {}).items()]
+    if "systematics" in document:
+        poi = document["systematics"]["s_s"]
+        total, stat, syst = poi["total"], poi["stat"], poi["syst"]
+        where = "4e, 4mu, 2e2mu simultaneously" if document["systematics"]["per_channel"] else "channels summed"
+        lines.append(
+            f"systematics    s_s = {poi['value']:.3f} -{total['down']:.3f} +{total['up']:.3f} "
+            f"(stat -{stat['down']:.3f} +{stat['up']:.3f}, syst -{syst['down']:.3f} +{syst['up']:.3f}), "
+            f"s_b = {document['systematics']['s_b']['value']:.3f}; {where}"
+            + ("; the lower end at s_s = 0" if poi["at_boundary"] else "")
+        )
     return "\n".join(lines)
 
 

@@ -41,7 +41,8 @@ from analysis.errors import HZZ4lError
 from analysis.fileset import DATASET_NAME, is_synthetic, roles
 from analysis.inputs import one_line
 from analysis.interrupts import held
-from analysis.samples import missing_samples
+from analysis.samples import missing_samples, process_groups
+from processors.histograms import CHANNELS, CONTROL_AXES, VARIATIONS, mass_histogram
 
 if TYPE_CHECKING:
     from analysis.runner import RunResult
@@ -55,12 +56,15 @@ __all__ = [
     "ResultsError",
     "atomic_path",
     "build_summary",
+    "cabinetry_config",
     "check_output",
     "cutflow_table",
     "publish",
     "read_histograms",
     "read_manifest",
     "read_summary",
+    "read_variations",
+    "root_histograms",
     "write_outputs",
     "writing",
 ]
@@ -68,8 +72,20 @@ __all__ = [
 #: The record, in every folder hzz4l writes to, of the files it wrote there.
 MANIFEST = ".hzz4l-outputs.json"
 
+#: The plots of a run: m4l of all channels and of each, and the control distributions.
+RUN_PLOTS = ("m4l", *(f"m4l_{channel}" for channel in CHANNELS), *CONTROL_AXES)
+
 #: What ``hzz4l run`` writes, relative to its output folder.
-RUN_OUTPUTS = ("histograms.root", "histograms.coffea", "summary.json", "plots/m4l.png", "plots/m4l.pdf")
+RUN_OUTPUTS = (
+    "histograms.root",
+    "histograms.coffea",
+    "summary.json",
+    "cabinetry.yml",
+    *(f"plots/{name}.{ext}" for name in RUN_PLOTS for ext in ("png", "pdf")),
+)
+
+#: The channels' names in plots.
+CHANNEL_LABELS = {"4e": "4e channel", "4mu": "4$\\mu$ channel", "2e2mu": "2e2$\\mu$ channel"}
 
 #: The commands whose outputs a command's new outputs make stale (and so replaces or removes).
 STALE_AFTER = {"demo": ("demo",), "run": ("run", "fit", "report"), "fit": ("fit", "report"), "report": ("report",)}
@@ -294,7 +310,7 @@ def build_summary(
     fileset_path: str | None = None,
 ) -> dict[str, Any]:
     """The run summary: configuration, per-dataset counts, yields and cutflow, metrics, versions."""
-    histogram = result.output["mass"]
+    histogram = mass_histogram(result.output["mass"])
     datasets = {}
     for name, role in roles(fileset).items():
         flow = result.output["cutflow"].get(name, {"events": {}, "weighted": {}})
@@ -344,13 +360,108 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _require_finite(histogram: hist.Hist, datasets: Iterable[str]) -> None:
-    """Refuse to write a histogram with a NaN or infinite bin, naming the dataset."""
-    for name in datasets:
-        if name in histogram.axes["dataset"]:
-            view = histogram[name, :].view(flow=True)
-            if not (np.all(np.isfinite(view.value)) and np.all(np.isfinite(view.variance))):
-                raise ResultsError(f"dataset '{name}': its m4l histogram has NaN or infinite bins; nothing was written")
+def _require_finite(output: dict[str, Any], datasets: Iterable[str]) -> None:
+    """Refuse to write histograms with a NaN or infinite bin, naming the dataset and the histogram."""
+    for key in ("mass", *CONTROL_AXES):
+        histogram = output[key]
+        for name in datasets:
+            if name in histogram.axes["dataset"]:
+                view = histogram[{"dataset": name}].view(flow=True)
+                if not (np.all(np.isfinite(view.value)) and np.all(np.isfinite(view.variance))):
+                    raise ResultsError(
+                        f"dataset '{name}': its {key} histogram has NaN or infinite bins; nothing was written"
+                    )
+
+
+def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[tuple[str, hist.Hist]]:
+    """The one-dimensional histograms of ``histograms.root``, as ``(key, Hist)``, in the layout of HistFactory
+    inputs (``<region>/<sample><variation>``, which cabinetry reads with the path template
+    ``{RegionPath}/{SamplePath}{VariationPath}``):
+
+    * ``m4l/<dataset>``: m4l of all channels, nominal (what ``hzz4l fit`` reads); ``m4l_<channel>/<dataset>``:
+      of one channel;
+    * ``m4l/<dataset>_<variation>`` and ``m4l_<channel>/<dataset>_<variation>``: the systematic variations of
+      every simulated dataset (data have none);
+    * ``z1_mass/<dataset>``, ``z2_mass/<dataset>``, ``lepton_pt/<dataset>``, ``lepton_eta/<dataset>``: the control
+      distributions of all channels.
+    """
+    mass = output["mass"]
+    regions = {"m4l": None, **{f"m4l_{channel}": channel for channel in mass.axes["channel"]}}
+    for name, role in roles_.items():
+        if name not in mass.axes["dataset"]:
+            continue
+        variations = [v for v in mass.axes["variation"] if v == "nominal" or role != "data"]
+        for region, channel in regions.items():
+            for variation in variations:
+                suffix = "" if variation == "nominal" else f"_{variation}"
+                yield f"{region}/{name}{suffix}", mass_histogram(mass, variation, channel)[name, :]
+        for key in CONTROL_AXES:
+            yield f"{key}/{name}", output[key][{"dataset": name, "channel": sum}]
+
+
+def cabinetry_config(summary: dict[str, Any], mass: hist.Hist) -> dict[str, Any]:
+    """A cabinetry configuration (histogram inputs) of ``histograms.root``: one region per channel, one sample per
+    dataset (cabinetry reads one histogram per sample; a dataset takes part in the channels where it predicts
+    events, since cabinetry normalises shape variations by the nominal yield), the normfactors s_s and s_b, a
+    shape systematic per
+    variation and the normalisation uncertainties of :data:`fitting.systematics.NORMALISATIONS` on the datasets of
+    their process groups (cabinetry adds the simulation's statistical uncertainty itself).
+    ``cabinetry.templates.collect``, ``cabinetry.workspace.build`` and the rest of cabinetry take it from there."""
+    from fitting.systematics import NORMALISATIONS, shape_systematics
+
+    roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
+    groups = process_groups(roles_)
+    channels = [c for c in CHANNELS if c in mass.axes["channel"]]
+    datasets = set(mass.axes["dataset"])
+
+    def predicts(name: str, channel: str) -> bool:
+        return name in datasets and mass[{"dataset": name, "channel": channel, "variation": "nominal"}].sum().value != 0
+
+    regions = {name: [f"m4l_{c}" for c in channels if predicts(name, c)] for name in groups}
+    simulated = [name for name in groups if regions[name]]
+    signal = [name for name in simulated if roles_[name] == "signal"]
+    background = [name for name in simulated if name not in signal]
+    shapes = shape_systematics(VARIATIONS)
+    return {
+        "General": {
+            "Measurement": "hzz4l",
+            "POI": "s_s",
+            "InputPath": "histograms.root:{RegionPath}/{SamplePath}{VariationPath}",
+            "HistogramFolder": "cabinetry_histograms/",
+            "VariationPath": "",
+        },
+        "Regions": [{"Name": f"m4l_{channel}", "RegionPath": f"m4l_{channel}"} for channel in channels],
+        "Samples": [
+            *({"Name": name, "SamplePath": name, "Data": True} for name, role in roles_.items() if role == "data"),
+            *({"Name": name, "SamplePath": name, "Regions": regions[name]} for name in simulated),
+        ],
+        "NormFactors": [
+            {"Name": "s_s", "Samples": signal, "Nominal": 1.0, "Bounds": [0.0, 10.0]},
+            {"Name": "s_b", "Samples": background, "Nominal": 1.0, "Bounds": [0.0, 10.0]},
+        ],
+        "Systematics": [
+            *(
+                {
+                    "Name": name,
+                    "Type": "NormPlusShape",
+                    "Up": {"VariationPath": f"_{name}_up"},
+                    "Down": {"VariationPath": f"_{name}_down"},
+                    "Samples": simulated,
+                }
+                for name in shapes
+            ),
+            *(
+                {
+                    "Name": name,
+                    "Type": "Normalization",
+                    "Up": {"Normalization": norm.size},
+                    "Down": {"Normalization": -norm.size},
+                    "Samples": [n for n in simulated if norm.samples is None or groups[n] in norm.samples],
+                }
+                for name, norm in NORMALISATIONS.items()
+            ),
+        ],
+    }
 
 
 def write_outputs(
@@ -363,31 +474,37 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write every output of a run into ``output`` as one set (see :func:`publish`); return the summary written
     to ``summary.json``."""
+    import yaml
     from coffea.util import save as coffea_save
 
-    from analysis.plots import plot_m4l
+    from analysis.plots import plot_stack
     from analysis.style import save
 
     summary = build_summary(result, fileset, proc, preset, fileset_path)
-    histogram = result.output["mass"]
-    _require_finite(histogram, summary["datasets"])
+    _require_finite(result.output, summary["datasets"])
+    channels = [c for c in CHANNELS if c in result.output["mass"].axes["channel"]]
+    roles_ = roles(fileset)
     with publish(output, "run", run=summary["run_id"]) as stage:
         with writing(stage / "histograms.root") as path, uproot.recreate(path) as f:
-            for name in summary["datasets"]:
-                if name in histogram.axes["dataset"]:
-                    f[f"m4l/{name}"] = histogram[name, :]
+            for key, histogram in root_histograms(result.output, roles_):
+                f[key] = histogram
         with writing(stage / "histograms.coffea") as path:
             coffea_save(result.output, path)
         with writing(stage / "summary.json") as path:
             path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        figure = plot_m4l(
-            histogram,
-            roles(fileset),
-            proc.lumi_fb,
-            synthetic=summary["synthetic"],
-            missing=summary["missing_samples"],
-        )
-        save(figure, stage / "plots" / "m4l")
+        with writing(stage / "cabinetry.yml") as path:
+            config = cabinetry_config(summary, result.output["mass"])
+            path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        label = {"synthetic": summary["synthetic"], "missing": summary["missing_samples"]}
+        figures = {"m4l": plot_stack(mass_histogram(result.output["mass"]), roles_, proc.lumi_fb, **label)}
+        for channel in channels:
+            projected = mass_histogram(result.output["mass"], channel=channel)
+            note = CHANNEL_LABELS[channel]
+            figures[f"m4l_{channel}"] = plot_stack(projected, roles_, proc.lumi_fb, note=note, **label)
+        for key in CONTROL_AXES:
+            figures[key] = plot_stack(result.output[key][{"channel": sum}], roles_, proc.lumi_fb, **label)
+        for name, figure in figures.items():
+            save(figure, stage / "plots" / name)
     return summary
 
 
@@ -552,3 +669,45 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[hist.Hist, dict[st
     for name, (values, variances) in histograms.items():
         out[name, :] = np.stack([values, variances], axis=-1)
     return out, roles_, float(summary.get("lumi_fb", 10.0))
+
+
+def read_variations(results: str | os.PathLike[str]) -> hist.Hist:
+    """The m4l histograms of every channel and systematic variation in a results folder's ``histograms.root``
+    (:func:`root_histograms`), as ``Hist(dataset, channel, variation, mass)`` for the fit with nuisance parameters.
+
+    Raises:
+        ResultsError: the folder has no run, or its ``histograms.root`` has no channels (a run older than them).
+    """
+    results = Path(results)
+    root_path = results / "histograms.root"
+    summary = _read_json(results / "summary.json", _Roles, "the dataset roles")
+    roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
+    histograms: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
+    try:
+        with uproot.open(root_path) as root:
+            regions = sorted({key.split("/")[0] for key in root.keys(cycle=False) if key.startswith("m4l_")})
+            if not regions:
+                raise ResultsError(f"{root_path}: no m4l_<channel> folders: rerun 'hzz4l run' for the channels")
+            edges = None
+            for region in regions:
+                for name in roles_:
+                    for variation in VARIATIONS:
+                        key = f"{region}/{name}" + ("" if variation == "nominal" else f"_{variation}")
+                        if key in root:
+                            th1 = root[key]
+                            edges = th1.axis().edges() if edges is None else edges
+                            histograms[name, region.removeprefix("m4l_"), variation] = (th1.values(), th1.variances())
+    except ResultsError:
+        raise
+    except Exception as err:  # any file may be given here: whatever uproot makes of it, it names the file
+        raise ResultsError(f"{root_path}: cannot read: {one_line(err)}") from None
+    out = hist.Hist(
+        hist.axis.StrCategory(list(roles_), name="dataset"),
+        hist.axis.StrCategory([r.removeprefix("m4l_") for r in regions], name="channel"),
+        hist.axis.StrCategory(list(VARIATIONS), name="variation"),
+        hist.axis.Variable(edges, name="mass", label=r"$m_{4\ell}$ [GeV]"),
+        storage=hist.storage.Weight(),
+    )
+    for (name, channel, variation), (values, variances) in histograms.items():
+        out[name, channel, variation, :] = np.stack([values, variances], axis=-1)
+    return out

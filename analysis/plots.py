@@ -1,7 +1,8 @@
-"""The m4l plot of a run: stacked backgrounds and Higgs signal, data with Poisson error bars.
+"""The plots of a run: m4l (all channels and per channel), the Z candidates' masses, the leptons' pT and eta, each
+with the stacked backgrounds and Higgs signal and the data with Poisson error bars.
 
 Example:
-    >>> fig = plot_m4l(output["mass"], roles, lumi_fb=10.0)  # doctest: +SKIP
+    >>> fig = plot_stack(mass_histogram(output["mass"]), roles, lumi_fb=10.0)  # doctest: +SKIP
     >>> style.save(fig, "results/plots/m4l")  # doctest: +SKIP
 """
 
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 from analysis import style
 from analysis.samples import HIGGS, REDUCIBLE, SAMPLES, ZZ
 
-__all__ = ["BACKGROUND_GROUPS", "SIGNAL_SAMPLES", "missing_note", "plot_m4l"]
+__all__ = ["BACKGROUND_GROUPS", "SIGNAL_SAMPLES", "missing_note", "plot_stack"]
 
 #: Display groups of the tutorial's background datasets (the catalogue's process groups); other backgrounds go to
 #: "Other".
@@ -29,7 +30,7 @@ SIGNAL_SAMPLES = tuple(name for name, sample in SAMPLES.items() if sample.group 
 
 
 def _sum(histogram: hist.Hist, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    nbins = histogram.axes["mass"].size
+    nbins = histogram.axes[-1].size
     values, variances = np.zeros(nbins), np.zeros(nbins)
     for name in datasets:
         view = histogram[name, :].view()
@@ -38,26 +39,27 @@ def _sum(histogram: hist.Hist, datasets: list[str]) -> tuple[np.ndarray, np.ndar
     return values, variances
 
 
-def plot_m4l(
+def plot_stack(
     histogram: hist.Hist,
     roles: dict[str, str],
     lumi_fb: float,
-    signal_scale: float = 1.0,
-    background_scale: float = 1.0,
     synthetic: bool = False,
     missing: Sequence[str] = (),
+    note: str | None = None,
 ) -> Figure:
-    """m4l (GeV) of every dataset in ``histogram``, stacked by role and process group.
+    """The distribution of ``Hist(dataset, x)`` for every dataset (m4l, a Z mass, lepton pT or eta): the simulation
+    stacked by role and process group, the data on top; the x axis from the histogram's last axis.
 
-    ``signal_scale`` and ``background_scale`` multiply the simulation (for post-fit plots). ``synthetic`` labels
-    the figure as the synthetic demo's; ``missing`` names samples absent from the prediction (see
-    :func:`analysis.samples.missing_samples`), which the figure then states.
+    ``synthetic`` labels the figure as the synthetic demo's; ``missing`` names samples absent from the prediction
+    (see :func:`analysis.samples.missing_samples`), which the figure then states; ``note`` (e.g. the channel) is
+    written under the experiment label.
     """
     present = set(histogram.axes["dataset"])
     by_role = {
         role: [d for d, r in roles.items() if r == role and d in present] for role in ("signal", "background", "data")
     }
-    edges = histogram.axes["mass"].edges
+    axis = histogram.axes[-1]
+    edges = axis.edges
     components, colors = [], []
     variance = np.zeros(len(edges) - 1)
     grouped = [d for names in BACKGROUND_GROUPS.values() for d in names]
@@ -66,15 +68,14 @@ def plot_m4l(
         members = [d for d in by_role["background"] if d in names]
         if members:
             values, var = _sum(histogram, members)
-            components.append((label, background_scale * values))
+            components.append((label, values))
             colors.append(style.COLORS.get(label, style.COLORS["other"]))
-            variance += background_scale**2 * var
+            variance += var
     if by_role["signal"]:
         values, var = _sum(histogram, by_role["signal"])
-        label = "Higgs, $m_H$ = 125 GeV" + (f" ($\\times${signal_scale:.2f})" if signal_scale != 1 else "")
-        components.append((label, signal_scale * values))
+        components.append(("Higgs, $m_H$ = 125 GeV", values))
         colors.append(style.COLORS["signal"])
-        variance += signal_scale**2 * var
+        variance += var
     fig, ax = style.new_figure()
     total = style.draw_stack(ax, edges, components, variance, colors) if components else np.zeros(len(edges) - 1)
     top = float(np.max(total + np.sqrt(variance), initial=0.0))
@@ -82,13 +83,15 @@ def plot_m4l(
         data, _ = _sum(histogram, by_role["data"])
         style.draw_data(ax, edges, data, label=style.data_label(synthetic))
         top = max(top, float(np.max(style.poisson_interval(data)[1])))
-    ax.set_xlabel(r"$m_{4\ell}$ [GeV]")
-    ax.set_ylabel(f"Events / {edges[1] - edges[0]:g} GeV")
+    unit = " GeV" if axis.label.endswith("[GeV]") else ""
+    ax.set_xlabel(axis.label)
+    ax.set_ylabel(f"Events / {edges[1] - edges[0]:g}{unit}")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(0, 1.6 * top if top > 0 else 1.0)
     style.atlas_label(ax, lumi_fb, synthetic=synthetic)
-    if missing:
-        ax.text(0.03, 0.80, missing_note(missing), transform=ax.transAxes, fontsize="small", va="top")
+    lines = [text for text in (note, missing_note(missing) if missing else None) if text]
+    if lines:
+        ax.text(0.03, 0.85, "\n".join(lines), transform=ax.transAxes, fontsize="small", va="top")
     style.legend_clear_of_data(ax, loc="upper right", frameon=False)
     return fig
 

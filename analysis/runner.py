@@ -23,7 +23,7 @@ What a run guarantees:
 Example:
     >>> from processors import HZZ4lProcessor
     >>> result = run_fileset(fileset, HZZ4lProcessor(), executor="futures", workers=2)  # doctest: +SKIP
-    >>> result.output["mass"]["ggH125_ZZ4lep", :]  # doctest: +SKIP
+    >>> mass_histogram(result.output["mass"])["ggH125_ZZ4lep", :]  # doctest: +SKIP
 """
 
 from __future__ import annotations

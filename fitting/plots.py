@@ -17,8 +17,18 @@ from scipy import stats
 from analysis import style
 from fitting.analysis import FitReport
 from fitting.fit import CONTOUR_LEVELS, Model
+from fitting.systematics import SystematicFit
 
-__all__ = ["plot_all", "plot_contours", "plot_coverage", "plot_gof", "plot_postfit", "plot_scan"]
+__all__ = [
+    "plot_all",
+    "plot_contours",
+    "plot_coverage",
+    "plot_gof",
+    "plot_impacts",
+    "plot_postfit",
+    "plot_pulls",
+    "plot_scan",
+]
 
 LABELS = {"s_s": r"signal strength $s_s$", "s_b": r"background scale $s_b$"}
 
@@ -211,3 +221,42 @@ def plot_all(report: FitReport, path: str | os.PathLike[str], lumi_fb: float) ->
         "coverage": plot_coverage(report, lumi_fb),
     }
     return [file for name, fig in figures.items() for file in style.save(fig, path / name)]
+
+
+def plot_pulls(result: SystematicFit) -> Figure:
+    """The pull of every named nuisance parameter, (best fit - prior) / prior width, with its post-fit width in
+    the same units, against the +-1 and +-2 bands of the prior."""
+    pulls = list(reversed(result.pulls))
+    y = np.arange(len(pulls))
+    fig, ax = style.new_figure((7.0, 1.6 + 0.55 * len(pulls)))
+    ax.axvspan(-2, 2, color="#fff2a8", zorder=0)
+    ax.axvspan(-1, 1, color="#c8e6c9", zorder=0)
+    ax.axvline(0, color="grey", linewidth=1, linestyle="--")
+    ax.errorbar([p.pull for p in pulls], y, xerr=[p.constraint for p in pulls], fmt="o", color="black", capsize=0)
+    ax.set_yticks(y, [p.name for p in pulls])
+    ax.set_xlim(-3, 3)
+    ax.set_ylim(-0.7, len(pulls) - 0.3)
+    ax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$")
+    ax.minorticks_off()
+    return fig
+
+
+def plot_impacts(result: SystematicFit) -> Figure:
+    """The impact on s_s of each nuisance parameter moved by +-1 pre-fit (open) and post-fit (filled) width, largest
+    post-fit impact on top; the simulation statistics as one group."""
+    impacts = list(reversed(result.impacts))
+    y = np.arange(len(impacts))
+    fig, ax = style.new_figure((7.0, 1.6 + 0.55 * len(impacts)))
+    height = 0.35
+    for shift, color in (("up", "tab:blue"), ("down", "tab:orange")):
+        ax.barh(y, [getattr(i, f"prefit_{shift}") for i in impacts], height=2 * height, fill=False,
+                edgecolor=color, label=rf"pre-fit $\theta = \hat\theta \pm 1$ ({shift})")  # fmt: skip
+        ax.barh(y, [getattr(i, f"postfit_{shift}") for i in impacts], height=height, color=color,
+                label=rf"post-fit $\theta = \hat\theta \pm \Delta\hat\theta$ ({shift})")  # fmt: skip
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, [i.name for i in impacts])
+    ax.set_ylim(-0.7, len(impacts) + 1.2)
+    ax.set_xlabel(r"$\Delta s_s$")
+    ax.minorticks_off()
+    ax.legend(loc="upper right", fontsize="x-small", ncol=2, frameon=False)
+    return fig

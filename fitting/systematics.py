@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import hist
 import numpy as np
 
-from analysis.errors import HZZ4lError
+from analysis.errors import HZZ4lError, HZZ4lWarning
 from fitting.templates import TemplateError
 from fitting.workspace import BOUNDS, staterror_widths
 
@@ -95,7 +95,7 @@ NORMALISATIONS: dict[str, Normalisation] = {
 }
 
 
-class NegativePredictionWarning(UserWarning):
+class NegativePredictionWarning(HZZ4lWarning):
     """A process group predicted fewer than zero events in a bin; the workspace holds 0 there."""
 
 

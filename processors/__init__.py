@@ -1,19 +1,40 @@
-"""The H->ZZ*->4l coffea processor, its selection, the four-lepton kinematics and the ``mini`` tree schema."""
+"""The H->ZZ*->4l coffea processor, its selection, the four-lepton kinematics, the histograms and the ``mini``
+tree schema.
+
+The names below are imported on first use, so that ``import processors.histograms`` (the outputs, the fit and the
+plots need only it) does not import coffea.
+"""
 
 from __future__ import annotations
 
-from processors.kinematics import four_lepton_mass, z_candidates
-from processors.processor import (
-    CHANNELS,
-    DEFAULT_MASS_BINS,
-    VARIATIONS,
-    HZZ4lProcessor,
-    channels,
-    event_weights,
-    mass_histogram,
-)
-from processors.schema import MiniSchema
-from processors.selection import PRESETS, Leptons, Selection, SelectionConfig, active_cuts, select
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from processors.histograms import CHANNELS, VARIATIONS, channels, mass_histogram
+    from processors.kinematics import four_lepton_mass, z_candidates
+    from processors.processor import DEFAULT_MASS_BINS, HZZ4lProcessor, event_weights
+    from processors.schema import MiniSchema
+    from processors.selection import PRESETS, Leptons, Selection, SelectionConfig, active_cuts, select
+
+_WHERE = {
+    "CHANNELS": "histograms",
+    "VARIATIONS": "histograms",
+    "channels": "histograms",
+    "mass_histogram": "histograms",
+    "four_lepton_mass": "kinematics",
+    "z_candidates": "kinematics",
+    "DEFAULT_MASS_BINS": "processor",
+    "HZZ4lProcessor": "processor",
+    "event_weights": "processor",
+    "MiniSchema": "schema",
+    "PRESETS": "selection",
+    "Leptons": "selection",
+    "Selection": "selection",
+    "SelectionConfig": "selection",
+    "active_cuts": "selection",
+    "select": "selection",
+}
 
 __all__ = [
     "CHANNELS",
@@ -33,3 +54,11 @@ __all__ = [
     "select",
     "z_candidates",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'processors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"processors.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

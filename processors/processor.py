@@ -8,8 +8,8 @@ Example:
     >>> proc = HZZ4lProcessor(lumi_fb=10.0)
     >>> proc.make_histograms()["mass"].axes.name
     ('dataset', 'channel', 'variation', 'mass')
-    >>> VARIATIONS
-    ('nominal', 'lep_scale_up', 'lep_scale_down', 'ele_eff_up', 'ele_eff_down', 'mu_eff_up', 'mu_eff_down')
+    >>> HZZ4lProcessor(systematics=False).variations
+    ('nominal',)
 """
 
 from __future__ import annotations
@@ -27,33 +27,19 @@ import numpy as np
 from coffea import processor
 
 from analysis.errors import HZZ4lError
+from processors.histograms import EFFICIENCY_UNCERTAINTY, VARIATIONS, fill_controls, fill_mass, make_histograms
 from processors.schema import check_counts
-from processors.selection import (
-    ELECTRON,
-    MEV_PER_GEV,
-    MUON,
-    PRESETS,
-    Leptons,
-    Selection,
-    SelectionConfig,
-    preselect,
-    records_layout,
-    select_candidates,
-)
+from processors.selection import PRESETS, SelectionConfig, preselect, records_layout, select_candidates
 
 __all__ = [
-    "CHANNELS",
     "COLUMNS",
     "DEFAULT_MASS_BINS",
-    "EFFICIENCY_UNCERTAINTY",
     "SCALE_FACTORS",
-    "VARIATIONS",
     "BranchType",
     "HZZ4lProcessor",
     "NonFiniteValue",
-    "channels",
     "event_weights",
-    "mass_histogram",
+    "require_finite",
 ]
 
 #: (number of bins, low edge, high edge) of the m4l axis, in GeV — the tutorial's binning.
@@ -94,31 +80,6 @@ COLUMNS: dict[str, BranchType] = {
 }
 
 _JAGGED_COLUMNS = tuple(name for name, kind in COLUMNS.items() if kind.jagged)
-
-#: Decay channels by the flavours of the four leptons (Z -> ee or mumu pairs); events of other flavour content
-#: (possible only with a selection that does not require 44, 48 or 52) go to "1e3mu" and "3e1mu".
-CHANNELS = ("4e", "4mu", "2e2mu")
-_CHANNEL_BY_ELECTRONS = np.array(["4mu", "1e3mu", "2e2mu", "3e1mu", "4e"])
-
-#: Per-lepton uncertainty of the efficiency scale factors, by flavour (the release carries none; these are
-#: assumptions of the size of ATLAS's lepton reconstruction, identification and isolation uncertainties): an
-#: event's scale factor moves by (1 +- u)^k for its k leptons of that flavour.
-EFFICIENCY_UNCERTAINTY = {"ele_eff": (ELECTRON, 0.02), "mu_eff": (MUON, 0.01)}
-
-#: The m4l histogram's variations: nominal; the lepton momentum scale from ``lep_pt_syst`` (pT and E shifted, the
-#: selection and m4l recomputed); the efficiency scale factors up and down. Simulation only: data fill nominal.
-VARIATIONS = (
-    "nominal",
-    "lep_scale_up",
-    "lep_scale_down",
-    *(f"{name}_{direction}" for name in EFFICIENCY_UNCERTAINTY for direction in ("up", "down")),
-)
-
-
-def channels(leptons: Leptons) -> np.ndarray:
-    """The decay channel of each event's four leptons (``4e``, ``4mu``, ``2e2mu``), as strings; ``(events,)``."""
-    return _CHANNEL_BY_ELECTRONS[leptons.count(ELECTRON)]
-
 
 def event_weights(events: ak.Array, metadata: Mapping[str, Any], lumi_fb: float) -> np.ndarray:
     """Per-event weights, shape ``(n_events,)``: 1 for data, else the normalised MC weight.
@@ -174,45 +135,6 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
         raise NonFiniteValue(f"{where}: entry {first + index}: {problem}")
 
 
-def mass_histogram(histogram: hist.Hist, variation: str = "nominal", channel: str | None = None) -> hist.Hist:
-    """The m4l histogram ``Hist(dataset, mass)`` of one variation, summed over the channels or of one ``channel``.
-
-    Example:
-        >>> h = HZZ4lProcessor().make_histograms(("data",))["mass"]
-        >>> mass_histogram(h).axes.name, mass_histogram(h, "lep_scale_up", "4e").axes.name
-        (('dataset', 'mass'), ('dataset', 'mass'))
-    """
-    return histogram[{"variation": variation, "channel": sum if channel is None else channel}]
-
-
-def _fill_mass(histogram: hist.Hist, dataset: str, variation: str, selection: Selection, weight: np.ndarray) -> None:
-    leptons = selection.leptons
-    histogram.fill(dataset=dataset, channel=channels(leptons), variation=variation, mass=leptons.m4l, weight=weight)
-
-
-def _fill_controls(histograms: dict[str, hist.Hist], dataset: str, selection: Selection, weight: np.ndarray) -> None:
-    """Z1 and Z2 masses (events whose leptons pair into two SFOS pairs) and the pT and eta of the four leptons."""
-    leptons = selection.leptons
-    channel = channels(leptons)
-    paired = leptons.z.paired
-    for name in ("z1_mass", "z2_mass"):
-        masses = getattr(leptons.z, name)[paired]
-        histograms[name].fill(dataset=dataset, channel=channel[paired], mass=masses, weight=weight[paired])
-    n = leptons.pt.shape[1]
-    each = {"channel": np.repeat(channel, n), "weight": np.repeat(weight, n)}
-    histograms["lepton_pt"].fill(dataset=dataset, pt=leptons.pt.ravel() / MEV_PER_GEV, **each)
-    histograms["lepton_eta"].fill(dataset=dataset, eta=leptons.eta.ravel(), **each)
-
-
-#: Binning of the control histograms: (name, axis label, bins, low, high), in GeV where a mass or momentum.
-CONTROL_AXES = {
-    "z1_mass": (r"$m_{Z_1}$ [GeV]", 60, 0.0, 150.0),
-    "z2_mass": (r"$m_{Z_2}$ [GeV]", 60, 0.0, 150.0),
-    "lepton_pt": (r"lepton $p_{T}$ [GeV]", 50, 0.0, 250.0),
-    "lepton_eta": (r"lepton $\eta$", 54, -2.7, 2.7),
-}
-
-
 class HZZ4lProcessor(processor.ProcessorABC):
     """Select four-lepton events and fill m4l per dataset, channel and variation, control histograms, a cutflow.
 
@@ -252,12 +174,12 @@ class HZZ4lProcessor(processor.ProcessorABC):
         and the source code of the processor, the selection, the kinematics and the schema. Computed once per
         instance (a checkpointer asks for it for every chunk)."""
         if self._fingerprint is None:
-            from processors import kinematics, schema, selection
+            from processors import histograms, kinematics, schema, selection
 
             settings = [self.selection.to_dict(), self.lumi_fb, list(self.mass_bins), self.systematics]
             config = json.dumps(settings, sort_keys=True)
             digest = hashlib.sha256(config.encode())
-            for module in (sys.modules[__name__], selection, kinematics, schema):
+            for module in (sys.modules[__name__], selection, kinematics, histograms, schema):
                 digest.update(Path(module.__file__).read_bytes())
             self._fingerprint = digest.hexdigest()[:16]
         return self._fingerprint
@@ -273,26 +195,8 @@ class HZZ4lProcessor(processor.ProcessorABC):
         return COLUMNS
 
     def make_histograms(self, datasets: tuple[str, ...] = ()) -> dict[str, hist.Hist]:
-        """Empty histograms of the accumulator, with growable ``dataset`` and ``channel`` axes, ``Weight`` storage."""
-
-        def make(*axes: hist.axis.AxesMixin) -> hist.Hist:
-            return hist.Hist(
-                hist.axis.StrCategory(list(datasets), name="dataset", label="Dataset", growth=True),
-                hist.axis.StrCategory(list(CHANNELS), name="channel", label="Channel", growth=True),
-                *axes,
-                storage=hist.storage.Weight(),
-            )
-
-        nbins, low, high = self.mass_bins
-        histograms = {
-            "mass": make(
-                hist.axis.StrCategory(list(self.variations), name="variation", label="Variation"),
-                hist.axis.Regular(nbins, low, high, name="mass", label=r"$m_{4\ell}$ [GeV]"),
-            )
-        }
-        for name, (label, bins, start, stop) in CONTROL_AXES.items():
-            histograms[name] = make(hist.axis.Regular(bins, start, stop, name=name.split("_")[-1], label=label))
-        return histograms
+        """Empty histograms of the accumulator (:func:`processors.histograms.make_histograms`)."""
+        return make_histograms(self.mass_bins, self.variations, datasets)
 
     def process(self, events: ak.Array) -> dict[str, Any]:
         """Run the selection (and its variations, on simulation) on one chunk of events; return its accumulator.
@@ -317,15 +221,15 @@ class HZZ4lProcessor(processor.ProcessorABC):
         # the dataset category exists even when nothing is selected, so every dataset reaches the output
         histograms = self.make_histograms((dataset,))
         selected = weights[nominal.passed]
-        _fill_mass(histograms["mass"], dataset, "nominal", nominal, selected)
+        fill_mass(histograms["mass"], dataset, "nominal", nominal, selected)
         if self.systematics and events.metadata["role"] != "data":
             for sign, direction in ((+1.0, "up"), (-1.0, "down")):
                 shifted = select_candidates(candidates, self.selection, candidates.leptons.shifted(sign))
-                _fill_mass(histograms["mass"], dataset, f"lep_scale_{direction}", shifted, weights[shifted.passed])
+                fill_mass(histograms["mass"], dataset, f"lep_scale_{direction}", shifted, weights[shifted.passed])
                 for name, (flavour, uncertainty) in EFFICIENCY_UNCERTAINTY.items():
                     factor = (1.0 + sign * uncertainty) ** nominal.leptons.count(flavour)
-                    _fill_mass(histograms["mass"], dataset, f"{name}_{direction}", nominal, selected * factor)
-        _fill_controls(histograms, dataset, nominal, selected)
+                    fill_mass(histograms["mass"], dataset, f"{name}_{direction}", nominal, selected * factor)
+        fill_controls(histograms, dataset, nominal, selected)
         return {
             **histograms,
             "cutflow": {dataset: {"events": events_after, "weighted": weighted_after}},

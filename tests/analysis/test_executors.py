@@ -30,11 +30,16 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def assert_same(reference: dict, other: dict) -> None:
-    ref_h, h = reference["mass"], other["mass"]
-    assert set(h.axes["dataset"]) == set(ref_h.axes["dataset"])
-    for name in ref_h.axes["dataset"]:  # category order differs between executors: index by name
-        np.testing.assert_allclose(h[name, :].view().value, ref_h[name, :].view().value, rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(h[name, :].view().variance, ref_h[name, :].view().variance, rtol=1e-12, atol=1e-18)
+    """Every histogram of the accumulator (m4l in every channel and variation, the control ones) and the cutflow."""
+    for key in ("mass", "z1_mass", "z2_mass", "lepton_pt", "lepton_eta"):
+        ref_h, h = reference[key], other[key]
+        assert set(h.axes["dataset"]) == set(ref_h.axes["dataset"])
+        # category order differs between executors: index by name
+        for name in ref_h.axes["dataset"]:
+            for channel in ref_h.axes["channel"]:
+                want, got = (x[{"dataset": name, "channel": channel}].view() for x in (ref_h, h))
+                np.testing.assert_allclose(got.value, want.value, rtol=1e-12, atol=1e-15, err_msg=f"{key} {name}")
+                np.testing.assert_allclose(got.variance, want.variance, rtol=1e-12, atol=1e-18)
     assert other["processed"] == reference["processed"]
     for name, flow in reference["cutflow"].items():
         assert other["cutflow"][name]["events"] == flow["events"]

@@ -12,6 +12,7 @@ from coffea.util import load
 
 from fitting.analysis import analyse
 from fitting.templates import Templates
+from processors import mass_histogram
 from tests.analysis.test_cli import hzz4l
 
 KEYS = {
@@ -78,7 +79,7 @@ def test_cli_reads_root_file_like_the_accumulator(fitted):
     document = json.loads((results / "fit.json").read_text())
     summary = json.loads((results / "summary.json").read_text())
     roles = {name: d["role"] for name, d in summary["datasets"].items()}
-    templates = Templates.from_hist(load(results / "histograms.coffea")["mass"], roles)
+    templates = Templates.from_hist(mass_histogram(load(results / "histograms.coffea")["mass"]), roles)
     report = analyse(templates, "poisson", gof_toys=2000, coverage_toys=100).to_json()
     assert flatten(report["fits"]) == pytest.approx(flatten(document["fits"]), rel=1e-9)
     assert report["yields"]["data"] == summary["datasets"]["data"]["yield"]

@@ -1,0 +1,124 @@
+"""The histograms of the processor's accumulator: their axes, the decay channels and the systematic variations.
+
+Every histogram has a growable ``dataset`` axis and a growable ``channel`` axis (:data:`CHANNELS`), with
+``Weight`` storage; m4l has a ``variation`` axis (:data:`VARIATIONS`) as well. This module needs no coffea: the
+outputs, the fit and the plots read the histograms through it.
+
+Example:
+    >>> h = make_histograms((34, 80.0, 250.0), VARIATIONS, ("data",))
+    >>> h["mass"].axes.name, h["z1_mass"].axes.name
+    (('dataset', 'channel', 'variation', 'mass'), ('dataset', 'channel', 'mass'))
+    >>> VARIATIONS
+    ('nominal', 'lep_scale_up', 'lep_scale_down', 'ele_eff_up', 'ele_eff_down', 'mu_eff_up', 'mu_eff_down')
+    >>> mass_histogram(h["mass"]).axes.name, mass_histogram(h["mass"], "lep_scale_up", "4e").axes.name
+    (('dataset', 'mass'), ('dataset', 'mass'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import hist
+import numpy as np
+
+if TYPE_CHECKING:
+    from processors.selection import Leptons, Selection
+
+__all__ = [
+    "CHANNELS",
+    "CONTROL_AXES",
+    "EFFICIENCY_UNCERTAINTY",
+    "VARIATIONS",
+    "channels",
+    "fill_controls",
+    "fill_mass",
+    "make_histograms",
+    "mass_histogram",
+]
+
+ELECTRON, MUON = 11, 13
+MEV_PER_GEV = 1000.0
+
+#: Decay channels by the flavours of the four leptons (Z -> ee or mumu pairs); events of other flavour content
+#: (possible only with a selection that does not require 44, 48 or 52) go to "1e3mu" and "3e1mu".
+CHANNELS = ("4e", "4mu", "2e2mu")
+_CHANNEL_BY_ELECTRONS = np.array(["4mu", "1e3mu", "2e2mu", "3e1mu", "4e"])
+
+#: Per-lepton uncertainty of the efficiency scale factors, by flavour (the release carries none; these are
+#: assumptions of the size of ATLAS's lepton reconstruction, identification and isolation uncertainties): an
+#: event's scale factor moves by (1 +- u)^k for its k leptons of that flavour.
+EFFICIENCY_UNCERTAINTY = {"ele_eff": (ELECTRON, 0.02), "mu_eff": (MUON, 0.01)}
+
+#: The m4l histogram's variations: nominal; the lepton momentum scale from ``lep_pt_syst`` (pT and E shifted, the
+#: selection and m4l recomputed); the efficiency scale factors up and down. Simulation only: data fill nominal.
+VARIATIONS = (
+    "nominal",
+    "lep_scale_up",
+    "lep_scale_down",
+    *(f"{name}_{direction}" for name in EFFICIENCY_UNCERTAINTY for direction in ("up", "down")),
+)
+
+#: The control histograms: (axis label, bins, low, high), in GeV for masses and momenta; the axis is named after
+#: the last part of the key (``mass``, ``pt``, ``eta``).
+CONTROL_AXES = {
+    "z1_mass": (r"$m_{Z_1}$ [GeV]", 60, 0.0, 150.0),
+    "z2_mass": (r"$m_{Z_2}$ [GeV]", 60, 0.0, 150.0),
+    "lepton_pt": (r"lepton $p_{T}$ [GeV]", 50, 0.0, 250.0),
+    "lepton_eta": (r"lepton $\eta$", 54, -2.7, 2.7),
+}
+
+
+def make_histograms(
+    mass_bins: tuple[int, float, float], variations: Sequence[str] = VARIATIONS, datasets: Sequence[str] = ()
+) -> dict[str, hist.Hist]:
+    """Empty histograms: ``mass`` (m4l with ``mass_bins`` in GeV and the ``variations``) and the control ones."""
+
+    def make(*axes: hist.axis.AxesMixin) -> hist.Hist:
+        return hist.Hist(
+            hist.axis.StrCategory(list(datasets), name="dataset", label="Dataset", growth=True),
+            hist.axis.StrCategory(list(CHANNELS), name="channel", label="Channel", growth=True),
+            *axes,
+            storage=hist.storage.Weight(),
+        )
+
+    nbins, low, high = mass_bins
+    histograms = {
+        "mass": make(
+            hist.axis.StrCategory(list(variations), name="variation", label="Variation"),
+            hist.axis.Regular(nbins, low, high, name="mass", label=r"$m_{4\ell}$ [GeV]"),
+        )
+    }
+    for name, (label, bins, start, stop) in CONTROL_AXES.items():
+        histograms[name] = make(hist.axis.Regular(bins, start, stop, name=name.split("_")[-1], label=label))
+    return histograms
+
+
+def mass_histogram(histogram: hist.Hist, variation: str = "nominal", channel: str | None = None) -> hist.Hist:
+    """The m4l histogram ``Hist(dataset, mass)`` of one variation, summed over the channels or of one ``channel``."""
+    return histogram[{"variation": variation, "channel": sum if channel is None else channel}]
+
+
+def channels(leptons: Leptons) -> np.ndarray:
+    """The decay channel of each event's four leptons (``4e``, ``4mu``, ``2e2mu``), as strings; ``(events,)``."""
+    return _CHANNEL_BY_ELECTRONS[leptons.count(ELECTRON)]
+
+
+def fill_mass(histogram: hist.Hist, dataset: str, variation: str, selection: Selection, weight: np.ndarray) -> None:
+    """Fill m4l of the selected events into one variation, by channel."""
+    leptons = selection.leptons
+    histogram.fill(dataset=dataset, channel=channels(leptons), variation=variation, mass=leptons.m4l, weight=weight)
+
+
+def fill_controls(histograms: dict[str, hist.Hist], dataset: str, selection: Selection, weight: np.ndarray) -> None:
+    """Z1 and Z2 masses (events whose leptons pair into two SFOS pairs) and the pT and eta of the four leptons."""
+    leptons = selection.leptons
+    channel = channels(leptons)
+    paired = leptons.z.paired
+    for name in ("z1_mass", "z2_mass"):
+        masses = getattr(leptons.z, name)[paired]
+        histograms[name].fill(dataset=dataset, channel=channel[paired], mass=masses, weight=weight[paired])
+    n = leptons.pt.shape[1]
+    each = {"channel": np.repeat(channel, n), "weight": np.repeat(weight, n)}
+    histograms["lepton_pt"].fill(dataset=dataset, pt=leptons.pt.ravel() / MEV_PER_GEV, **each)
+    histograms["lepton_eta"].fill(dataset=dataset, eta=leptons.eta.ravel(), **each)
