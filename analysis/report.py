@@ -30,7 +30,24 @@ from analysis.outputs import ResultsError, publish, read_manifest, read_summary,
 
 __all__ = ["render_report", "write_report"]
 
-PLOT_ORDER = ("m4l", "postfit_m4l", "scan_s_s", "scan_s_b", "contours", "gof_toys", "coverage")
+PLOT_ORDER = (
+    "m4l",
+    "m4l_4e",
+    "m4l_4mu",
+    "m4l_2e2mu",
+    "z1_mass",
+    "z2_mass",
+    "lepton_pt",
+    "lepton_eta",
+    "postfit_m4l",
+    "scan_s_s",
+    "scan_s_b",
+    "contours",
+    "gof_toys",
+    "coverage",
+    "pulls",
+    "impacts",
+)
 ROLES = ("data", "signal", "background")
 
 CSS = """
@@ -238,7 +255,54 @@ def _fit(fit: dict[str, Any]) -> str:
             + "."
         )
     notes += [f"{path} is not given: {reason}." for path, reason in fit.get("nulls", {}).items()]
-    return table + _table(["", "", "", ""], more) + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
+    section = table + _table(["", "", "", ""], more) + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
+    return section + (_systematics(fit["systematics"]) if "systematics" in fit else "")
+
+
+def _systematics(systematics: dict[str, Any]) -> str:
+    """The fit with nuisance parameters: s_s with its uncertainties, s_b, and per parameter its pull and impact."""
+    poi = systematics["s_s"]
+    key = "fit.systematics.s_s"
+    parts = [(part, side) for part in ("total", "stat", "syst") for side in ("down", "up")]
+    cells = [(poi["value"], f"{key}.value", "{:.3f}")] + [
+        (poi[part][side], f"{key}.{part}.{side}", "{:.3f}") for part, side in parts
+    ]
+    body = "".join(_cell(value, k, fmt) for value, k, fmt in cells)
+    head = ["", "value", "total −", "total +", "stat. −", "stat. +", "syst. −", "syst. +"]
+    scale = systematics["s_b"]
+    rows = [
+        f"<tr><td>s_s</td>{body}</tr>",
+        f"<tr><td>s_b</td>{_cell(scale['value'], 'fit.systematics.s_b.value', '{:.3f}')}"
+        + _cell(scale["error"], "fit.systematics.s_b.error", "{:.3f}") * 2  # symmetric (HESSE)
+        + "<td></td>" * 4
+        + "</tr>",
+    ]
+    pulls = {p["name"]: p for p in systematics["pulls"]}
+    per_parameter = []
+    for i, impact in enumerate(systematics["impacts"]):
+        pull = pulls.get(impact["name"])
+        cells = [
+            (pull["pull"] if pull else None, f"fit.systematics.pulls.{impact['name']}.pull", "{:+.2f}"),
+            (pull["constraint"] if pull else None, f"fit.systematics.pulls.{impact['name']}.constraint", "{:.2f}"),
+        ] + [(impact[k], f"fit.systematics.impacts.{i}.{k}", "{:+.3f}") for k in ("postfit_up", "postfit_down")]
+        per_parameter.append(
+            f"<tr><td>{html.escape(impact['name'])}</td>{''.join(_cell(v, k, f) for v, k, f in cells)}</tr>"
+        )
+    where = "the 4e, 4μ and 2e2μ channels fitted simultaneously" if systematics["per_channel"] else "channels summed"
+    notes = [
+        f"HistFactory model fitted with cabinetry ({where}); total and statistical uncertainties from MINOS, the "
+        "statistical one with every nuisance parameter fixed at its best value, the systematic one their "
+        "difference in quadrature.",
+        *(f"{name}: ±{100 * n['size']:.1f} %, {n['source']}." for name, n in systematics["normalisations"].items()),
+    ]
+    if poi["at_boundary"]:
+        notes.append("The downward uncertainty of s_s reaches its lower bound 0.")
+    return (
+        "<h3>With systematic uncertainties</h3>"
+        + _table(head, rows)
+        + _table(["parameter", "pull", "post-fit width", "impact +", "impact −"], per_parameter)
+        + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
+    )
 
 
 def _plots(pngs: list[Path]) -> str:
