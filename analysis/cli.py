@@ -251,6 +251,12 @@ def demo(output: Path, scale: float, seed: int) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep finished chunks here (as JSON); a rerun reuses them.",
 )
+@click.option(
+    "--systematics/--no-systematics",
+    default=True,
+    show_default=True,
+    help="Fill the systematic variations of m4l (lepton momentum scale, efficiency scale factors) beside the nominal.",
+)
 @click.option("--fit", "then_fit", is_flag=True, help="Then run 'hzz4l fit' and 'hzz4l report' on the output.")
 @_fail_cleanly
 def run(
@@ -269,6 +275,7 @@ def run(
     retries: int,
     skip_bad_files: bool,
     checkpoint: Path | None,
+    systematics: bool,
     then_fit: bool,
 ) -> None:
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
@@ -288,7 +295,7 @@ def run(
     check_output(output)  # before any work: a folder we can write, with nothing of someone else's in the way
     if checkpoint is not None:
         check_output(checkpoint, names=())
-    proc = HZZ4lProcessor(selection=PRESETS[preset], lumi_fb=lumi, mass_bins=bins)
+    proc = HZZ4lProcessor(selection=PRESETS[preset], lumi_fb=lumi, mass_bins=bins, systematics=systematics)
     result = run_fileset(
         fileset,
         proc,
