@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.outputs import RUN_PLOTS
 from tests.analysis.test_cli import hzz4l
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -81,7 +82,7 @@ def test_page_loads_cleanly_with_every_image(results, browser):
     )
     expected = sorted(p.stem for p in (results / "plots").glob("*.png"))
     assert sorted(alt for alt, *_ in images) == expected
-    assert len(expected) == 7
+    assert len(expected) == len(RUN_PLOTS) + 6  # the run's plots and the fit's
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, alt
     assert 'src="http' not in (results / "report.html").read_text()  # self-contained
