@@ -309,8 +309,10 @@ def build_summary(
     preset: str,
     fileset_path: str | None = None,
 ) -> dict[str, Any]:
-    """The run summary: configuration, per-dataset counts, yields and cutflow, metrics, versions."""
+    """The run summary: configuration, per-dataset counts, yields (all channels and per channel) and cutflow,
+    metrics, versions."""
     histogram = mass_histogram(result.output["mass"])
+    channels = [c for c in CHANNELS if c in result.output["mass"].axes["channel"]]
     datasets = {}
     for name, role in roles(fileset).items():
         flow = result.output["cutflow"].get(name, {"events": {}, "weighted": {}})
@@ -320,6 +322,12 @@ def build_summary(
             "events": int(result.output["processed"].get(name, 0)),
             "selected": int(list(events.values())[-1]) if events else 0,
             "yield": float(histogram[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0,
+            "yield_by_channel": {
+                channel: float(mass_histogram(result.output["mass"], channel=channel)[name, :].sum().value)
+                if name in histogram.axes["dataset"]
+                else 0.0
+                for channel in channels
+            },
             "cutflow": {cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()},
         }
     nbins, low, high = proc.mass_bins
@@ -520,6 +528,12 @@ def cutflow_table(summary: dict[str, Any]) -> str:
         lines.append(f"{name:<{width}} {d['role']:<10} {counts} {d['yield']:>10.3f}")
     lo, hi = summary["mass_bins"]["low"], summary["mass_bins"]["high"]
     lines.append(f"yield: weighted events with {lo:g} < m4l < {hi:g} GeV at {summary['lumi_fb']:g} fb^-1")
+    channels = next((list(d["yield_by_channel"]) for d in datasets.values() if d.get("yield_by_channel")), [])
+    if channels:  # the yields per channel, summed by role
+        lines.append("by channel: " + " ".join(f"{c:>10}" for c in channels))
+        for role in ("data", "signal", "background"):
+            sums = [sum(d["yield_by_channel"][c] for d in datasets.values() if d["role"] == role) for c in channels]
+            lines.append(f"{role:>10}: " + " ".join(f"{x:>10.3f}" for x in sums))
     if summary.get("synthetic"):
         lines.append("SYNTHETIC DEMO: these are generated events, not ATLAS data")
     if summary.get("missing_samples"):

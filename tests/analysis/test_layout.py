@@ -125,3 +125,14 @@ def test_fit_with_systematics_from_the_command_line(tmp_path):
     assert {m["name"] for s in spec["channels"][0]["samples"] for m in s["modifiers"]} >= {"lep_scale", "lumi"}
     refused = hzz4l("fit", "out", "--per-channel", cwd=tmp_path)
     assert refused.returncode == 2 and "--per-channel needs --systematics" in refused.stderr
+
+
+def test_summary_gives_the_yields_per_channel(results):
+    folder, _, _ = results
+    summary = json.loads((folder / "summary.json").read_text())
+    with uproot.open(folder / "histograms.root") as f:
+        for name, entry in summary["datasets"].items():
+            assert set(entry["yield_by_channel"]) == set(CHANNELS)
+            assert sum(entry["yield_by_channel"].values()) == pytest.approx(entry["yield"], rel=1e-12, abs=1e-12)
+            for channel, value in entry["yield_by_channel"].items():
+                assert value == pytest.approx(f[f"m4l_{channel}/{name}"].values().sum(), rel=1e-12, abs=1e-12)
