@@ -1,5 +1,10 @@
 """The plots of a run: m4l (all channels and per channel), the Z candidates' masses, the leptons' pT and eta, each
-with the stacked backgrounds and Higgs signal and the data with Poisson error bars.
+with the stacked backgrounds and Higgs signal, the data with Poisson error bars, and the ratio of data to prediction
+in a panel below.
+
+The hatched band is the prediction's uncertainty: the simulation's statistical uncertainty and the normalisation
+uncertainties of the fit with systematics (:data:`fitting.systematics.NORMALISATIONS`: luminosity, ZZ*
+cross-section) in quadrature.
 
 Example:
     >>> fig = plot_stack(mass_histogram(output["mass"]), roles, lumi_fb=10.0)  # doctest: +SKIP
@@ -15,9 +20,19 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analysis import style
-from analysis.samples import HIGGS, REDUCIBLE, SAMPLES, ZZ
+from analysis.samples import HIGGS, REDUCIBLE, SAMPLES, ZZ, process_groups
+from fitting.systematics import NORMALISATIONS
 
-__all__ = ["BACKGROUND_GROUPS", "SIGNAL_SAMPLES", "missing_note", "plot_stack"]
+__all__ = [
+    "BACKGROUND_GROUPS",
+    "BAND_LABEL",
+    "SIGNAL_LABEL",
+    "SIGNAL_SAMPLES",
+    "missing_note",
+    "normalisation_variance",
+    "plot_stack",
+    "stack_components",
+]
 
 #: Display groups of the tutorial's background datasets (the catalogue's process groups); other backgrounds go to
 #: "Other".
@@ -27,6 +42,8 @@ BACKGROUND_GROUPS = {
 }
 #: The tutorial's Higgs signal samples.
 SIGNAL_SAMPLES = tuple(name for name, sample in SAMPLES.items() if sample.group == HIGGS)
+#: The legend entries of the signal and of the prediction's uncertainty band.
+SIGNAL_LABEL, BAND_LABEL = "Higgs, $m_H$ = 125 GeV", "Stat. $\\oplus$ norm. unc."
 
 
 def _sum(histogram: hist.Hist, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +56,36 @@ def _sum(histogram: hist.Hist, datasets: list[str]) -> tuple[np.ndarray, np.ndar
     return values, variances
 
 
+def normalisation_variance(histogram: hist.Hist, roles: dict[str, str]) -> np.ndarray:
+    """Per bin, the variance of the prediction from the normalisation uncertainties: for each, (relative size x the
+    prediction of the process groups it applies to)^2, summed (each fully correlated across its samples)."""
+    present = set(histogram.axes["dataset"])
+    groups = {name: group for name, group in process_groups(roles).items() if name in present}
+    variance = np.zeros(histogram.axes[-1].size)
+    for norm in NORMALISATIONS.values():
+        members = [name for name, group in groups.items() if norm.samples is None or group in norm.samples]
+        variance += (norm.size * _sum(histogram, members)[0]) ** 2
+    return variance
+
+
+def stack_components(histogram: hist.Hist, roles: dict[str, str]) -> list[tuple[str, np.ndarray, str]]:
+    """The stack of ``Hist(dataset, x)``, bottom-up, as ``(label, values, role)``: the backgrounds by display group
+    (:data:`BACKGROUND_GROUPS`, the rest as "Other"), then the Higgs signal; groups without a dataset are left out."""
+    present = set(histogram.axes["dataset"])
+    backgrounds = [d for d, r in roles.items() if r == "background" and d in present]
+    grouped = {d for names in BACKGROUND_GROUPS.values() for d in names}
+    groups = dict(BACKGROUND_GROUPS) | {"Other": tuple(d for d in backgrounds if d not in grouped)}
+    out = [
+        (label, _sum(histogram, members)[0], "background")
+        for label, names in groups.items()
+        if (members := [d for d in backgrounds if d in names])
+    ]
+    signal = [d for d, r in roles.items() if r == "signal" and d in present]
+    if signal:
+        out.append((SIGNAL_LABEL, _sum(histogram, signal)[0], "signal"))
+    return out
+
+
 def plot_stack(
     histogram: hist.Hist,
     roles: dict[str, str],
@@ -48,51 +95,47 @@ def plot_stack(
     note: str | None = None,
 ) -> Figure:
     """The distribution of ``Hist(dataset, x)`` for every dataset (m4l, a Z mass, lepton pT or eta): the simulation
-    stacked by role and process group, the data on top; the x axis from the histogram's last axis.
+    stacked by role and process group with its uncertainty band, the data on top, and data over prediction in a
+    panel below; the x axis from the histogram's last axis (a "lepton ..." axis counts leptons, not events).
 
     ``synthetic`` labels the figure as the synthetic demo's; ``missing`` names samples absent from the prediction
     (see :func:`analysis.samples.missing_samples`), which the figure then states; ``note`` (e.g. the channel) is
     written under the experiment label.
     """
-    present = set(histogram.axes["dataset"])
-    by_role = {
-        role: [d for d, r in roles.items() if r == role and d in present] for role in ("signal", "background", "data")
-    }
     axis = histogram.axes[-1]
     edges = axis.edges
-    components, colors = [], []
+    components = stack_components(histogram, roles)
     variance = np.zeros(len(edges) - 1)
-    grouped = [d for names in BACKGROUND_GROUPS.values() for d in names]
-    groups = dict(BACKGROUND_GROUPS) | {"Other": tuple(d for d in by_role["background"] if d not in grouped)}
-    for label, names in groups.items():
-        members = [d for d in by_role["background"] if d in names]
-        if members:
-            values, var = _sum(histogram, members)
-            components.append((label, values))
-            colors.append(style.COLORS.get(label, style.COLORS["other"]))
-            variance += var
-    if by_role["signal"]:
-        values, var = _sum(histogram, by_role["signal"])
-        components.append(("Higgs, $m_H$ = 125 GeV", values))
-        colors.append(style.COLORS["signal"])
-        variance += var
-    fig, ax = style.new_figure()
-    total = style.draw_stack(ax, edges, components, variance, colors) if components else np.zeros(len(edges) - 1)
+    for name in (d for d, role in roles.items() if role != "data" and d in histogram.axes["dataset"]):
+        variance += histogram[name, :].variances()
+    variance += normalisation_variance(histogram, roles)
+    data_sets = [d for d, role in roles.items() if role == "data" and d in histogram.axes["dataset"]]
+    data = _sum(histogram, data_sets)[0] if data_sets else None
+    if data is not None and components:
+        fig, ax, ratio = style.new_ratio_figure()
+    else:
+        (fig, ax), ratio = style.new_figure(), None
+    total, handles = np.zeros(len(edges) - 1), []
+    if components:
+        stack = [(label, values) for label, values, _ in components]
+        colors = [style.COLORS.get(label, style.COLORS["other"]) for label, _, _ in components]
+        total, handles = style.draw_stack(ax, edges, stack, variance, colors, BAND_LABEL)
     top = float(np.max(total + np.sqrt(variance), initial=0.0))
-    if by_role["data"]:
-        data, _ = _sum(histogram, by_role["data"])
-        style.draw_data(ax, edges, data, label=style.data_label(synthetic))
+    if data is not None:
+        points = style.draw_data(ax, edges, data, style.data_label(synthetic), prediction=total if components else None)
+        handles.insert(0, points)
         top = max(top, float(np.max(style.poisson_interval(data)[1])))
-    unit = " GeV" if axis.label.endswith("[GeV]") else ""
-    ax.set_xlabel(axis.label)
-    ax.set_ylabel(f"Events / {edges[1] - edges[0]:g}{unit}")
+    unit = "GeV" if axis.label.endswith("[GeV]") else ""
+    entries = "Leptons" if axis.label.startswith("lepton") else "Events"
+    ax.set_ylabel(style.per_bin(edges, entries, unit))
     ax.set_xlim(edges[0], edges[-1])
-    ax.set_ylim(0, 1.6 * top if top > 0 else 1.0)
-    style.atlas_label(ax, lumi_fb, synthetic=synthetic)
+    ax.set_ylim(0, 1.05 * top if top > 0 else 1.0)
     lines = [text for text in (note, missing_note(missing) if missing else None) if text]
-    if lines:
-        ax.text(0.03, 0.85, "\n".join(lines), transform=ax.transAxes, fontsize="small", va="top")
-    style.legend_clear_of_data(ax, loc="upper right", frameon=False)
+    label = style.atlas_label(ax, lumi_fb, synthetic, lines=lines)
+    style.legend_clear_of_data(ax, label, handles=handles, labels=[h.get_label() for h in handles])
+    if ratio is not None and data is not None:
+        style.draw_ratio(ratio, edges, data, total, variance, synthetic)
+    (ratio or ax).set_xlabel(axis.label)
     return fig
 
 

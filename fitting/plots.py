@@ -1,4 +1,5 @@
-"""Plots of a :class:`fitting.analysis.FitReport`, in the project's style (PNG and PDF).
+"""Plots of a :class:`fitting.analysis.FitReport` and of a :class:`fitting.systematics.SystematicFit`, in the project's
+style (:mod:`analysis.style`): labelled "ATLAS Open Data", or as the synthetic demo's with ``synthetic=True``.
 
 Example:
     >>> fig = plot_contours(report, lumi_fb=10.0)  # a matplotlib Figure, shown inline in Jupyter  # doctest: +SKIP
@@ -8,18 +9,25 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from scipy import stats
 
 from analysis import style
+from analysis.precision import measurement
 from fitting.analysis import FitReport
-from fitting.fit import CONTOUR_LEVELS, Model
+from fitting.fit import CONTOUR_LEVELS, Interval, Model
 from fitting.systematics import SystematicFit
+from fitting.tutorial import GRID_1D, grid_edge
 
 __all__ = [
+    "NUISANCE_LABELS",
+    "STATISTIC_LABELS",
     "plot_all",
     "plot_contours",
     "plot_coverage",
@@ -31,6 +39,45 @@ __all__ = [
 ]
 
 LABELS = {"s_s": r"signal strength $s_s$", "s_b": r"background scale $s_b$"}
+SYMBOLS = {"s_s": "$s_s$", "s_b": "$s_b$"}
+#: The test statistics by name, as a reader knows them.
+STATISTIC_LABELS = {"pearson": "Pearson $\\chi^2$", "neyman": "Neyman $\\chi^2$", "poisson": "Poisson likelihood ratio"}
+#: The nuisance parameters of the fit with systematics by name, as a reader knows them.
+NUISANCE_LABELS = {
+    "lep_scale": "Lepton momentum scale",
+    "ele_eff": "Electron efficiency",
+    "mu_eff": "Muon efficiency",
+    "lumi": "Luminosity",
+    "zz_xsec": "ZZ* cross-section",
+    "mc_stat": "Simulation statistics",
+}
+#: The Delta chi^2 up to which the 2-D map is coloured: 99.73% for two parameters (3 sigma).
+MAP_LEVEL = float(stats.chi2.ppf(0.9973, 2))
+#: How far a scan reaches: to where both curves are at this Delta chi^2 (about 2.2 sigma).
+SCAN_REACH = 5.0
+
+
+def _quoted(interval: Interval) -> str:
+    """``value +high -low`` rounded by the PDG rule, in upright mathtext."""
+    value, low, high = measurement(interval.value, interval.err_low, interval.err_high)
+    if low == high:
+        return rf"$\mathregular{{{value} \pm {low}}}$"
+    return rf"$\mathregular{{{value}^{{+{high}}}_{{-{low}}}}}$"
+
+
+def _p_value(p: float, toys: int | None = None) -> str:
+    """A p-value to two significant digits; below 0.001 as a power of ten; none of ``toys`` toys beyond: the
+    bound 1/toys."""
+    if toys is not None and p == 0:
+        return f"< {1 / toys:.1g}"
+    if p >= 0.001:
+        return f"= {p:.2g}" if p < 0.1 else f"= {p:.2f}"
+    mantissa, exponent = f"{p:.1e}".split("e")
+    return rf"= {mantissa}$\times$10$^{{\mathregular{{{int(exponent)}}}}}$"
+
+
+def _statistic(report: FitReport) -> str:
+    return STATISTIC_LABELS.get(report.statistic, report.statistic)
 
 
 def _full(report: FitReport, values: np.ndarray) -> np.ndarray:
@@ -40,223 +87,402 @@ def _full(report: FitReport, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def plot_postfit(report: FitReport, lumi_fb: float) -> Figure:
-    """m4l with the best-fit signal and background stacked, and the data."""
+def plot_postfit(
+    report: FitReport,
+    lumi_fb: float,
+    synthetic: bool = False,
+    components: Sequence[tuple[str, np.ndarray, str]] | None = None,
+) -> Figure:
+    """m4l after the fit: the signal scaled by the best s_s and the backgrounds by s_b, stacked, with the
+    uncertainty of the fitted parameters (covariance) and of the simulation as a band, the data, and data over the
+    post-fit prediction below; the fit range only.
+
+    ``components``: ``(label, values, role)`` of the process groups over every bin of the histogram (as
+    :func:`analysis.plots.stack_components` gives them), to keep the ZZ* and Z+jets, tt̄ split of the pre-fit plot;
+    without them, one background. Their sums by role must equal the templates in the fitted bins.
+    """
     t = report.templates
     s_s, s_b = report.best
-    fig, ax = style.new_figure()
-    components = [
-        (rf"Background $\times$ {s_b:.3f}", _full(report, s_b * t.background)),
-        (rf"Higgs $\times$ {s_s:.2f}", _full(report, s_s * t.signal)),
+    used = t.used
+    if components is None:
+        components = [
+            ("Background", _full(report, t.background), "background"),
+            ("Higgs, $m_H$ = 125 GeV", _full(report, t.signal), "signal"),
+        ]
+    for role, template in (("signal", t.signal), ("background", t.background)):
+        total = np.sum([values for _, values, r in components if r == role], axis=0)
+        if not np.allclose(total[used], template, rtol=1e-9, atol=1e-12):
+            raise ValueError(f"the {role} components do not add up to the fitted {role} template")
+    scale = {"signal": s_s, "background": s_b}
+    stack = [
+        (
+            rf"{'Higgs' if role == 'signal' else label} $\times$ {SYMBOLS['s_s' if role == 'signal' else 's_b']}",
+            scale[role] * values * used,
+        )
+        for label, values, role in components
     ]
+    colors = [
+        style.COLORS.get(label, style.COLORS["signal" if role == "signal" else "other"])
+        for label, _, role in components
+    ]
+    signal, background = _full(report, t.signal), _full(report, t.background)
     variance = _full(report, s_b**2 * t.background_var + s_s**2 * t.signal_var)
-    total = style.draw_stack(ax, t.edges, components, variance, [style.COLORS["background"], style.COLORS["signal"]])
+    covariance = report.fit_2d.covariance
+    band = "Stat. unc."
+    if covariance is not None:  # the fitted parameters' uncertainty, propagated linearly
+        jacobian = np.stack([signal, background])
+        variance = variance + np.einsum("ik,ij,jk->k", jacobian, covariance, jacobian)
+        band = "Post-fit unc."
+    fig, ax, ratio = style.new_ratio_figure()
+    total, handles = style.draw_stack(ax, t.edges, stack, variance, colors, band)
     data = _full(report, t.data)
-    style.draw_data(ax, t.edges, data)
-    top = max(float(np.max(total)), float(np.max(style.poisson_interval(data)[1])))
-    ax.set_ylim(0, 1.6 * top)
-    ax.set_xlim(t.edges[0], t.edges[-1])
-    ax.set_xlabel(r"$m_{4\ell}$ [GeV]")
-    ax.set_ylabel(f"Events / {t.edges[1] - t.edges[0]:g} GeV")
-    style.atlas_label(ax, lumi_fb)
-    style.legend_clear_of_data(ax, loc="upper right", frameon=False, title=f"Post-fit ({report.statistic})")
+    handles.insert(0, style.draw_data(ax, t.edges, data, style.data_label(synthetic), prediction=total))
+    first, last = np.flatnonzero(used)[[0, -1]]
+    ax.set_xlim(t.edges[first], t.edges[last + 1])
+    ax.set_ylim(0, 1.05 * max(float(np.max(total + np.sqrt(variance))), float(np.max(style.poisson_interval(data)[1]))))
+    ax.set_ylabel(style.per_bin(t.edges, unit="GeV"))
+    lines = [
+        f"Post-fit, {_statistic(report)}:",
+        f"$s_s$ = {_quoted(report.fit_2d.s_s)},  $s_b$ = {_quoted(report.fit_2d.s_b)}",
+    ]
+    label = style.atlas_label(ax, lumi_fb, synthetic, lines=lines)
+    style.legend_clear_of_data(ax, label, handles=handles, labels=[h.get_label() for h in handles])
+    style.draw_ratio(ratio, t.edges, data, total, variance, synthetic)
+    ratio.set_xlabel(r"$m_{4\ell}$ [GeV]")
     return fig
 
 
-def plot_scan(report: FitReport, name: str, lumi_fb: float) -> Figure:
-    """Delta chi^2 of ``name`` (``s_s`` or ``s_b``): the scan with the other fixed at 1, and the profile."""
+def _reach(x: np.ndarray, *curves: np.ndarray) -> tuple[float, float]:
+    """The x range around the minima where every curve stays below :data:`SCAN_REACH` (their intersection), or
+    where one does if they never do together."""
+    below = np.array([np.isfinite(c) & (c <= SCAN_REACH) for c in curves])
+    inside = np.flatnonzero(below.all(axis=0))
+    if inside.size < 2:
+        inside = np.flatnonzero(below.any(axis=0))
+    return float(x[inside[0]]), float(x[inside[-1]])
+
+
+def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = False) -> Figure:
+    """Delta chi^2 of ``name`` (``s_s`` or ``s_b``) with the other parameter fixed at 1 and profiled, each with its
+    Delta chi^2 <= 1 interval shaded under the Delta chi^2 = 1 line and quoted in the legend, over the range where
+    both curves stay below Delta chi^2 = 5. With the tutorial's method, the points of its grid are marked on the
+    curve, and a best fit on the grid's edge is said to be none."""
     model = Model(report.templates, report.statistic, report.mc_stat)
-    fit = report.fit_s_s if name == "s_s" else report.fit_s_b
-    k = 0 if name == "s_s" else 1
-    centre, width = fit.interval.value, 3.0 * max(fit.interval.err_low, fit.interval.err_high)
-    x = np.linspace(centre - width, centre + width, 200)
-    fixed = model.chi2(x, 1.0) if k == 0 else model.chi2(1.0, x)
-    profile = model.profile(name, x)
+    other = "s_b" if name == "s_s" else "s_s"
+    tutorial = report.method == "tutorial"
+    fits = {
+        "fixed": (report.fit_s_s if name == "s_s" else report.fit_s_b).interval,
+        "profiled": report.fit_2d.s_s if name == "s_s" else report.fit_2d.s_b,
+    }
+    edges = {
+        "fixed": grid_edge(name, fits["fixed"].value) if tutorial else None,
+        "profiled": grid_edge(name, fits["profiled"].value, two_d=True) if tutorial else None,
+    }
+    ends = [x for key, i in fits.items() if edges[key] is None for x in (i.value - i.err_low, i.value + i.err_high)]
+    grid = GRID_1D[name]
+    ends += [i.value for i in fits.values()] + ([float(grid[0]), float(grid[-1])] if tutorial else [])
+    span = max(ends) - min(ends)
+    wide = np.linspace(min(ends) - 3 * span, max(ends) + 3 * span, 1201)
+    curves = {
+        "fixed": model.chi2(wide, 1.0) if name == "s_s" else model.chi2(1.0, wide),
+        "profiled": model.profile(name, wide),
+    }
+    minima = {key: float(np.nanmin(curve)) for key, curve in curves.items()}
+    low, high = _reach(wide, *(curve - minima[key] for key, curve in curves.items()))
+    low, high = min(low, *ends), max(high, *ends)
+    x = np.linspace(low, high, 400)
     fig, ax = style.new_figure()
-    ax.plot(x, fixed - fit.chi2, color="black", label="other parameter fixed at 1")
-    ax.plot(
-        x,
-        profile - report.fit_2d.chi2,
-        color="tab:blue",
-        linestyle="--",
-        label="other parameter profiled",
-    )
-    low, high = centre - fit.interval.err_low, centre + fit.interval.err_high
-    result = rf"{centre:.3f}$_{{-{fit.interval.err_low:.3f}}}^{{+{fit.interval.err_high:.3f}}}$"
-    flags = (("low", fit.interval.at_boundary_low), ("high", fit.interval.at_boundary_high))
-    cut = [side for side, flag in flags if flag]
-    if cut:  # one-sided: the physical region ends before Delta chi^2 = 1
-        result += f" ({' and '.join(cut)} end: physical boundary)"
-    ax.axvspan(low, high, color="tab:green", alpha=0.25, label=rf"$\Delta\chi^2 \leq 1$: {result}")
-    ax.axhline(1.0, color="grey", linewidth=1)
-    ax.set_ylim(0, 9)
+    symbol, colours = SYMBOLS[other], {"fixed": "black", "profiled": "tab:blue"}
+    handles, labels, notes = [], [], []
+    for key, interval in fits.items():
+        delta = (
+            (model.chi2(x, 1.0) if name == "s_s" else model.chi2(1.0, x)) if key == "fixed" else model.profile(name, x)
+        )
+        (line,) = ax.plot(x, delta - minima[key], color=colours[key], linestyle="-" if key == "fixed" else "--")
+        what = f"{symbol} fixed at 1" if key == "fixed" else f"{symbol} profiled"
+        if edges[key] is None:
+            box = ax.fill_between(
+                [interval.value - interval.err_low, interval.value + interval.err_high],
+                0,
+                1,
+                facecolor=colours[key] if key == "fixed" else "none",
+                alpha=0.25 if key == "fixed" else 1.0,
+                hatch=None if key == "fixed" else "///",
+                edgecolor=colours[key],
+                linewidth=0,
+            )
+            handles.append((box, line))
+            labels.append(f"{what}: {SYMBOLS[name]} = {_quoted(interval)}")
+        else:
+            handles.append(line)
+            labels.append(what)
+            grid_name = "2-D grid" if key == "profiled" else "grid"
+            notes.append(
+                f"{what}: the tutorial's best fit {interval.value:g} is the {edges[key]} edge of its "
+                f"{grid_name};\nthe minimum lies outside, the grid gives no interval"
+            )
+    if tutorial:
+        on_grid = model.chi2(grid, 1.0) if name == "s_s" else model.chi2(1.0, grid)
+        (points,) = ax.plot(grid, on_grid - minima["fixed"], "o", color="black", markersize=3)
+        handles.append(points)
+        labels.append(f"tutorial's grid, {symbol} = 1 ({grid[0]:g} to {grid[-1]:g})")
+    ax.axhline(1.0, color="grey", linewidth=1, linestyle=":")
+    ax.set_xlim(low, high)
+    shown = [line.get_ydata() for line in ax.lines]
+    ax.set_ylim(0, 1.05 * max(float(np.nanmax(y)) for y in shown))
     ax.set_xlabel(LABELS[name])
-    ax.set_ylabel(rf"$\Delta\chi^2$ ({report.statistic})")
-    ax.legend(loc="upper right", frameon=False)
-    style.atlas_label(ax, lumi_fb)
+    ax.set_ylabel(rf"$\Delta\chi^2$ ({_statistic(report)})")
+    label = style.atlas_label(ax, lumi_fb, synthetic, lines=notes)
+    style.legend_clear_of_data(ax, label, handles=handles, labels=labels, handler_map={tuple: HandlerTuple(ndivide=1)})
     return fig
 
 
-def plot_contours(report: FitReport, lumi_fb: float) -> Figure:
-    """The 2-D Delta chi^2 map with the 68.3% and 95.4% contours and the best point."""
+def plot_contours(
+    report: FitReport, lumi_fb: float, synthetic: bool = False, truth: Mapping[str, float] | None = None
+) -> Figure:
+    """The 68.3% and 95.4% contours of (s_b, s_s) on the Delta chi^2 map (coloured up to 99.7%), the best fit, the
+    Standard Model point (1, 1) and, for the synthetic demo, the true values its pseudo-data were drawn with."""
     model = Model(report.templates, report.statistic, report.mc_stat)
-    outer = report.contours[CONTOUR_LEVELS[-1]].points
-    pad = 0.3 * (outer.max(axis=0) - outer.min(axis=0))
-    s_s = np.linspace(outer[:, 0].min() - pad[0], outer[:, 0].max() + pad[0], 160)
-    s_b = np.linspace(outer[:, 1].min() - pad[1], outer[:, 1].max() + pad[1], 160)
+    points = {level: report.contours[level].points for level in CONTOUR_LEVELS}
+    marks = [(report.best[1], report.best[0]), (1.0, 1.0)]
+    if truth is not None:
+        marks.append((truth["s_b"], truth["s_s"]))
+    outer = points[CONTOUR_LEVELS[-1]]
+    centre, half = report.best, 0.5 * (outer.max(axis=0) - outer.min(axis=0))
+    s_s = np.linspace(centre[0] - 3 * half[0], centre[0] + 3 * half[0], 241)
+    s_b = np.linspace(centre[1] - 3 * half[1], centre[1] + 3 * half[1], 241)
     delta = model.chi2(s_s[:, None], s_b[None, :]) - report.fit_2d.chi2
-    fig, ax = style.new_figure((7.5, 6.5))
-    # blank outside the physical region (a bin predicted negative), where the statistic is not defined
-    shown = np.where(np.isfinite(delta), np.minimum(delta, 25.0), np.nan)
-    mesh = ax.pcolormesh(s_b, s_s, shown, cmap="viridis_r", shading="auto", rasterized=True)
-    fig.colorbar(mesh, ax=ax, label=r"$\Delta\chi^2$")
-    for level, points, colour in zip(
-        CONTOUR_LEVELS, (report.contours[lvl].points for lvl in CONTOUR_LEVELS), ("white", "orange"), strict=True
-    ):
-        closed = np.vstack([points, points[:1]])
-        cl = stats.chi2.cdf(level, 2)
+    fig, ax = style.new_figure((8.0, 6.5))
+    edge = ax.contour(
+        s_b, s_s, np.where(np.isfinite(delta), delta, 1e9), levels=[MAP_LEVEL], colors="0.5", linewidths=0.8
+    )
+    outline = np.concatenate(
+        [np.asarray(marks), *(p[:, ::-1] for p in points.values()), *(v for seg in edge.allsegs for v in seg)]
+    )
+    pad = 0.08 * (outline.max(axis=0) - outline.min(axis=0))
+    ax.set_xlim(outline[:, 0].min() - pad[0], outline[:, 0].max() + pad[0])
+    ax.set_ylim(outline[:, 1].min() - pad[1], outline[:, 1].max() + pad[1])
+    styles = {CONTOUR_LEVELS[0]: "-", CONTOUR_LEVELS[1]: "--"}
+    for level, contour in points.items():
+        closed = np.vstack([contour, contour[:1]])
+        cl = 100 * stats.chi2.cdf(level, 2)
         ax.plot(
             closed[:, 1],
             closed[:, 0],
-            color=colour,
+            color="black",
+            linestyle=styles[level],
             linewidth=2,
-            label=rf"$\Delta\chi^2 = {level:.2f}$ ({100 * cl:.1f}%)",
+            label=rf"{cl:.1f}% CL ($\Delta\chi^2$ = {level:.2f})",
         )
-    ax.plot(
-        report.best[1],
-        report.best[0],
-        marker="*",
-        color="red",
-        markersize=14,
-        linestyle="none",
-        label="best fit",
-    )
-    ax.set_xlim(s_b[0], s_b[-1])
-    ax.set_ylim(s_s[0], s_s[-1] + 0.35 * (s_s[-1] - s_s[0]))  # room for the legend above the map's contours
+    ax.plot(*marks[0], marker="*", color="black", markersize=16, linestyle="none", label="Best fit")
+    ax.plot(*marks[1], marker="D", color="tab:red", markersize=9, linestyle="none", label="Standard Model")
+    if truth is not None:
+        ax.plot(
+            *marks[2],
+            marker="P",
+            color="tab:orange",
+            markeredgecolor="black",
+            markersize=12,
+            linestyle="none",
+            label="Demo truth",
+        )
     ax.set_xlabel(LABELS["s_b"])
     ax.set_ylabel(LABELS["s_s"])
-    ax.legend(loc="upper right", frameon=True, fontsize="small")
-    style.atlas_label(ax, lumi_fb)
+    label = style.atlas_label(ax, lumi_fb, synthetic, lines=[_statistic(report)])
+    style.legend_clear_of_data(ax, label)
+    # the map over the whole final view, blank beyond 99.7% and outside the physical region
+    xs, ys = np.linspace(*ax.get_xlim(), 200), np.linspace(*ax.get_ylim(), 200)
+    shown = model.chi2(ys[:, None], xs[None, :]) - report.fit_2d.chi2
+    shown = np.where(np.isfinite(shown) & (shown <= MAP_LEVEL), shown, np.nan)
+    mesh = ax.pcolormesh(
+        xs, ys, shown, cmap="viridis_r", shading="auto", rasterized=True, zorder=0, vmin=0.0, vmax=MAP_LEVEL
+    )
+    fig.colorbar(mesh, ax=ax, label=r"$\Delta\chi^2$ (up to 99.7% CL)", pad=0.02)
     return fig
 
 
-def plot_gof(report: FitReport, lumi_fb: float) -> Figure:
-    """The toys' statistic against the chi^2 pdf with nbins - 2 dof, with the data's value marked."""
+def _nice_width(span: float, bins: int) -> float:
+    """A bin width of 1, 2, 2.5 or 5 times a power of ten giving about ``bins`` bins over ``span``."""
+    raw = span / bins
+    power = 10.0 ** np.floor(np.log10(raw))
+    return float(power * min((m for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw), default=10.0))
+
+
+def plot_gof(report: FitReport, lumi_fb: float, synthetic: bool = False) -> Figure:
+    """The toys' post-fit statistic against the chi^2 distribution with nbins - 2 dof (scaled to the toys), with
+    the data's value and its p-values (from the distribution, and the fraction of toys beyond it)."""
     ndf, gof = report.fit_2d.ndf, report.gof
     fig, ax = style.new_figure()
     upper = max(float(np.quantile(gof.toys, 0.999)), report.fit_2d.chi2) * 1.1
-    bins = np.linspace(0, upper, 60)
+    width = _nice_width(upper, 50)
+    bins = np.arange(0.0, upper + width, width)
+    upper = float(bins[-1])
+    kind = "Poisson" if gof.kind == "poisson" else "Gaussian"
     ax.hist(
-        gof.toys,
-        bins=bins,
-        density=True,
-        color="#9ecae1",
-        label=f"{len(gof.toys):,} {gof.kind} toys" + (", refitted" if gof.refit else ""),
+        gof.toys, bins=bins, color="#9ecae1", label=f"{len(gof.toys):,} {kind} toys" + (", each refitted" * gof.refit)
     )
     x = np.linspace(0, upper, 400)
-    ax.plot(x, stats.chi2.pdf(x, ndf), color="tab:red", linewidth=2, label=rf"$\chi^2$ pdf, {ndf} dof")
-    ax.axvline(
-        report.fit_2d.chi2,
-        color="black",
-        linestyle="--",
-        label=rf"data: {report.fit_2d.chi2:.1f}, p = {report.fit_2d.p_value:.3f} (toys {gof.p_value_toys:.3f})",
-    )
-    ax.set_xlabel(rf"post-fit $\chi^2$ ({report.statistic})")
-    ax.set_ylabel("Probability density")
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
-    ax.legend(loc="upper right", frameon=False, fontsize="small")
-    style.atlas_label(ax, lumi_fb)
+    expected = len(gof.toys) * width * stats.chi2.pdf(x, ndf)
+    ax.plot(x, expected, color="tab:red", label=rf"$\chi^2$ distribution, {ndf} dof")
+    counts, _ = np.histogram(gof.toys, bins)
+    peak = max(float(counts.max()), float(expected.max()))
+    p_values = f"$p$ {_p_value(report.fit_2d.p_value)}, from the toys $p$ {_p_value(gof.p_value_toys, len(gof.toys))}"
+    chi2 = report.fit_2d.chi2
+    ax.plot([chi2, chi2], [0, peak], color="black", linestyle="--", linewidth=2, label=f"Data: {chi2:.1f}; {p_values}")
+    ax.set_xlim(0, upper)
+    ax.set_ylim(0, 1.05 * peak)
+    ax.set_xlabel(rf"post-fit $\chi^2$ ({_statistic(report)})")
+    ax.set_ylabel(f"Toys / {width:g}")
+    label = style.atlas_label(ax, lumi_fb, synthetic, toys=True)
+    style.legend_clear_of_data(ax, label)
     return fig
 
 
-def plot_coverage(report: FitReport, lumi_fb: float) -> Figure:
-    """f(d), the fraction of toys with Delta chi^2 at the truth <= d, against the chi^2 cdf with 2 dof, with the
-    coverage measured at the nominal 68.3% and 95.4% levels stated beside the nominal."""
+def plot_coverage(report: FitReport, lumi_fb: float, synthetic: bool = False) -> Figure:
+    """f(d), the fraction of toys whose Delta chi^2 at the true point is at most d, against the chi^2 cdf with 2 dof
+    it should follow; at d = 2.30 and 6.18 the nominal 68.3% and 95.4% (open) and the measured coverage (filled),
+    quoted. The label names the statistic and the true point of the toys, and says when the statistic under-covers."""
     coverage = report.coverage
-    d, f = coverage.d, coverage.fraction
     fig, ax = style.new_figure()
-    x = np.linspace(0, max(d.max(), CONTOUR_LEVELS[-1]) * 1.05, 300)
-    ax.plot(x, stats.chi2.cdf(x, 2), color="tab:red", label=r"$\chi^2$ cdf, 2 dof")
+    end = max(float(coverage.d.max()), CONTOUR_LEVELS[-1]) * 1.08
+    x = np.linspace(0, end, 300)
+    ax.plot(x, stats.chi2.cdf(x, 2), color="tab:red", label=r"$\chi^2$ cdf, 2 dof (asymptotic)")
     per_point = "the same" if coverage.same_toys else "fresh"
+    kind = "Poisson" if coverage.kind == "poisson" else "Gaussian"
+    s_s, s_b = report.best
     ax.errorbar(
-        d,
-        f,
+        coverage.d,
+        coverage.fraction,
         yerr=coverage.error,
         fmt="o",
         color="black",
         markersize=4,
-        label=f"{coverage.toys:,} {coverage.kind} toys ({per_point} for every d), {report.statistic} statistic",
+        label=f"{coverage.toys:,} {kind} toys ({per_point} for every $d$)",
     )
-    for level, measured, error, marker in zip(
-        CONTOUR_LEVELS, coverage.measured, coverage.measured_error, ("X", "P"), strict=True
-    ):
-        nominal = stats.chi2.cdf(level, 2)
-        ax.errorbar(
-            [level],
-            [measured],
-            yerr=[error],
-            marker=marker,
-            color="tab:blue",
-            markersize=10,
-            linestyle="none",
-            label=f"d = {level:.2f}: nominal {100 * nominal:.1f}%, measured {100 * measured:.1f} ± {100 * error:.1f}%",
-        )
+    nominal = stats.chi2.cdf(np.array(CONTOUR_LEVELS), 2)
+    ax.plot(
+        CONTOUR_LEVELS,
+        nominal,
+        marker="o",
+        markersize=12,
+        markerfacecolor="none",
+        markeredgecolor="tab:blue",
+        markeredgewidth=2,
+        linestyle="none",
+        label="Nominal: " + ", ".join(f"{100 * n:.1f}%" for n in nominal),
+    )
+    measured = [
+        f"{100 * m:.1f} ± {100 * e:.1f}%" for m, e in zip(coverage.measured, coverage.measured_error, strict=True)
+    ]
+    ax.errorbar(
+        CONTOUR_LEVELS,
+        coverage.measured,
+        yerr=coverage.measured_error,
+        fmt="s",
+        color="tab:blue",
+        markersize=8,
+        label="Measured: " + ", ".join(measured),
+    )
+    for level in CONTOUR_LEVELS:
+        ax.plot([level, level], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set_xlim(0, end)
+    ax.set_ylim(0, 1.02)
     ax.set_xlabel(r"critical value $d$ of $\Delta\chi^2$")
     ax.set_ylabel(r"fraction of toys with $\Delta\chi^2 \leq d$")
-    ax.set_ylim(0, 1.1)
-    ax.legend(loc="lower right", frameon=False, fontsize="small")
-    style.atlas_label(ax, lumi_fb)
+    lines = [f"{_statistic(report)}; toys at the best fit $s_s$ = {s_s:.2f}, $s_b$ = {s_b:.2f}"]
+    if np.any(coverage.measured < nominal - 3 * np.maximum(coverage.measured_error, 1e-9)):
+        lines.append(f"Under-covers: the {_statistic(report)} is not $\\chi^2$-distributed at these counts")
+    label = style.atlas_label(ax, lumi_fb, synthetic, toys=True, lines=lines)
+    style.legend_clear_of_data(ax, label)
     return fig
 
 
-def plot_all(report: FitReport, path: str | os.PathLike[str], lumi_fb: float) -> list[Path]:
-    """Every fit plot as PNG and PDF into folder ``path``; returns the files written."""
+def plot_all(
+    report: FitReport,
+    path: str | os.PathLike[str],
+    lumi_fb: float,
+    synthetic: bool = False,
+    truth: Mapping[str, float] | None = None,
+    components: Sequence[tuple[str, np.ndarray, str]] | None = None,
+) -> list[Path]:
+    """Every fit plot as PNG and PDF into folder ``path``; returns the files written. ``synthetic``, ``truth``: of
+    the synthetic demo (see :func:`plot_contours`); ``components``: see :func:`plot_postfit`."""
     path = Path(path)
     figures = {
-        "postfit_m4l": plot_postfit(report, lumi_fb),
-        "scan_s_s": plot_scan(report, "s_s", lumi_fb),
-        "scan_s_b": plot_scan(report, "s_b", lumi_fb),
-        "contours": plot_contours(report, lumi_fb),
-        "gof_toys": plot_gof(report, lumi_fb),
-        "coverage": plot_coverage(report, lumi_fb),
+        "postfit_m4l": lambda: plot_postfit(report, lumi_fb, synthetic, components),
+        "scan_s_s": lambda: plot_scan(report, "s_s", lumi_fb, synthetic),
+        "scan_s_b": lambda: plot_scan(report, "s_b", lumi_fb, synthetic),
+        "contours": lambda: plot_contours(report, lumi_fb, synthetic, truth),
+        "gof_toys": lambda: plot_gof(report, lumi_fb, synthetic),
+        "coverage": lambda: plot_coverage(report, lumi_fb, synthetic),
     }
-    return [file for name, fig in figures.items() for file in style.save(fig, path / name)]
+    return [file for name, draw in figures.items() for file in style.save(draw(), path / name)]
 
 
-def plot_pulls(result: SystematicFit) -> Figure:
+def _rows(ax: Axes, names: Sequence[str]) -> np.ndarray:
+    """One row per nuisance parameter, the first on top, named as a reader knows them; returns the rows' y."""
+    y = np.arange(len(names))[::-1].astype(float)
+    ax.set_yticks(y, [NUISANCE_LABELS.get(name, name) for name in names])
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    ax.tick_params(axis="y", which="minor", left=False, right=False)
+    ax.set_ylim(-0.7, len(names) - 0.3)
+    return y
+
+
+def plot_pulls(result: SystematicFit, lumi_fb: float, synthetic: bool = False) -> Figure:
     """The pull of every named nuisance parameter, (best fit - prior) / prior width, with its post-fit width in
     the same units, against the +-1 and +-2 bands of the prior."""
-    pulls = list(reversed(result.pulls))
-    y = np.arange(len(pulls))
-    fig, ax = style.new_figure((7.0, 1.6 + 0.55 * len(pulls)))
-    ax.axvspan(-2, 2, color="#fff2a8", zorder=0)
-    ax.axvspan(-1, 1, color="#c8e6c9", zorder=0)
-    ax.axvline(0, color="grey", linewidth=1, linestyle="--")
-    ax.errorbar([p.pull for p in pulls], y, xerr=[p.constraint for p in pulls], fmt="o", color="black", capsize=0)
-    ax.set_yticks(y, [p.name for p in pulls])
+    names = [p.name for p in result.pulls]
+    fig, ax = style.new_figure((8.0, 2.6 + 0.6 * len(names)))
+    y = _rows(ax, names)
+    extent = [-0.5, len(names) - 0.5]
+    ax.fill_betweenx(extent, -2, 2, color="#fff2a8", linewidth=0, zorder=0, label=r"$\pm 2$ prior widths")
+    ax.fill_betweenx(extent, -1, 1, color="#c8e6c9", linewidth=0, zorder=0, label=r"$\pm 1$ prior width")
+    ax.plot([0, 0], extent, color="grey", linewidth=1, linestyle="--")
+    ax.errorbar(
+        [p.pull for p in result.pulls],
+        y,
+        xerr=[p.constraint for p in result.pulls],
+        fmt="o",
+        color="black",
+        capsize=0,
+        label="Pull and post-fit width",
+    )
     ax.set_xlim(-3, 3)
-    ax.set_ylim(-0.7, len(pulls) - 0.3)
     ax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$")
-    ax.minorticks_off()
+    label = style.atlas_label(ax, lumi_fb, synthetic)
+    style.legend_clear_of_data(ax, label)
     return fig
 
 
-def plot_impacts(result: SystematicFit) -> Figure:
+def plot_impacts(result: SystematicFit, lumi_fb: float, synthetic: bool = False) -> Figure:
     """The impact on s_s of each nuisance parameter moved by +-1 pre-fit (open) and post-fit (filled) width, largest
     post-fit impact on top; the simulation statistics as one group."""
-    impacts = list(reversed(result.impacts))
-    y = np.arange(len(impacts))
-    fig, ax = style.new_figure((7.0, 1.6 + 0.55 * len(impacts)))
-    height = 0.35
+    names = [i.name for i in result.impacts]
+    fig, ax = style.new_figure((8.0, 3.2 + 0.6 * len(names)))
+    y = _rows(ax, names)
     for shift, color in (("up", "tab:blue"), ("down", "tab:orange")):
-        ax.barh(y, [getattr(i, f"prefit_{shift}") for i in impacts], height=2 * height, fill=False,
-                edgecolor=color, label=rf"pre-fit $\theta = \hat\theta \pm 1$ ({shift})")  # fmt: skip
-        ax.barh(y, [getattr(i, f"postfit_{shift}") for i in impacts], height=height, color=color,
-                label=rf"post-fit $\theta = \hat\theta \pm \Delta\hat\theta$ ({shift})")  # fmt: skip
+        sign = "+" if shift == "up" else "−"
+        ax.barh(
+            y,
+            [getattr(i, f"prefit_{shift}") for i in result.impacts],
+            height=0.7,
+            fill=False,
+            edgecolor=color,
+            linewidth=1.5,
+            label=rf"pre-fit $\theta$ {sign} $\Delta\theta$",
+        )
+        ax.barh(
+            y,
+            [getattr(i, f"postfit_{shift}") for i in result.impacts],
+            height=0.35,
+            color=color,
+            label=rf"post-fit $\hat\theta$ {sign} $\Delta\hat\theta$",
+        )
+    reach = max(abs(v) for i in result.impacts for v in i[1:]) * 1.25 or 1.0
+    ax.set_xlim(-reach, reach)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(y, [i.name for i in impacts])
-    ax.set_ylim(-0.7, len(impacts) + 1.2)
     ax.set_xlabel(r"$\Delta s_s$")
-    ax.minorticks_off()
-    ax.legend(loc="upper right", fontsize="x-small", ncol=2, frameon=False)
+    label = style.atlas_label(ax, lumi_fb, synthetic)
+    style.legend_clear_of_data(ax, label, ncol=2)
     return fig

@@ -25,12 +25,29 @@ from fitting.fit import Fit1D, Interval, Model
 from fitting.statistics import chi2, chi2_matrix
 from fitting.toys import draw
 
-__all__ = ["GRID_1D", "GRID_2D", "Scan2D", "coverage_grid", "scan_1d", "scan_2d"]
+__all__ = ["GRID_1D", "GRID_2D", "Scan2D", "coverage_grid", "grid_edge", "scan_1d", "scan_2d"]
 
 #: The tutorial's grids: 100 points each.
 GRID_1D = {"s_s": np.linspace(1.0, 3.0, 100), "s_b": np.linspace(1.15, 1.4, 100)}
 GRID_2D = {"s_s": np.linspace(0.1, 2.7, 100), "s_b": np.linspace(1.1, 1.5, 100)}
 LEVEL_2D = 2.3  # the tutorial reads its 2-D errors at Delta chi^2 = 2.3
+
+
+def grid_edge(parameter: str, value: float, two_d: bool = False) -> str | None:
+    """``"lower"`` or ``"upper"`` when the tutorial's best ``value`` of ``parameter`` lies on that edge of its grid
+    (:data:`GRID_1D`, or :data:`GRID_2D` with ``two_d``): the minimum is then outside the grid, and the grid's
+    "best fit" and interval mean nothing; ``None`` inside.
+
+    Example:
+        >>> grid_edge("s_s", 1.0), grid_edge("s_s", 1.5), grid_edge("s_b", 1.5, two_d=True)
+        ('lower', None, 'upper')
+    """
+    grid = (GRID_2D if two_d else GRID_1D)[parameter]
+    if np.isclose(value, grid[0]):
+        return "lower"
+    if np.isclose(value, grid[-1]):
+        return "upper"
+    return None
 
 
 class Scan2D(NamedTuple):
