@@ -454,15 +454,19 @@ def fit(
         with writing(stage / "fit.json") as path:
             path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         if plots:
+            from analysis.plots import stack_components
             from fitting.plots import plot_all
 
-            plot_all(report, stage / "plots", lumi_fb)
+            summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))  # checked by read_histograms
+            synthetic, truth = bool(summary.get("synthetic")), summary.get("truth")
+            components = stack_components(histogram, roles)
+            plot_all(report, stage / "plots", lumi_fb, synthetic, truth if synthetic else None, components)
             if with_systematics is not None:
                 from analysis.style import save
                 from fitting.plots import plot_impacts, plot_pulls
 
-                save(plot_pulls(with_systematics), stage / "plots" / "pulls")
-                save(plot_impacts(with_systematics), stage / "plots" / "impacts")
+                save(plot_pulls(with_systematics, lumi_fb, synthetic), stage / "plots" / "pulls")
+                save(plot_impacts(with_systematics, lumi_fb, synthetic), stage / "plots" / "impacts")
     for study in ("gof", "coverage"):
         if document[study]["failed_toys"]:
             click.echo(

@@ -274,27 +274,20 @@ def _renderer(fig: Figure) -> Any:
 
 
 def _top_needed(ax: Axes, boxes: Sequence[Artist], drawn: np.ndarray, pad: float) -> float | None:
-    """The lowest top of ``ax``'s y range at which nothing ``drawn`` (:func:`_drawn`) lies inside any of ``boxes``:
-    what lies under a box is moved below it by raising the top, what lies wholly above a box stays there; ``None``
-    if no top clears every box (a box low in the axes with something under it)."""
+    """The lowest top of ``ax``'s y range at which everything ``drawn`` (:func:`_drawn`) across the width of each
+    of ``boxes`` lies below that box (and ``pad`` under it); ``None`` if a box sits too low in the axes for that."""
     renderer = _renderer(ax.figure)
     frame = ax.get_window_extent(renderer)
     low, top = ax.get_ylim()
-    spans = []
     for box in boxes:
         extent = box.get_window_extent(renderer)
         inside = drawn[(drawn[:, 1] >= extent.x0) & (drawn[:, 0] <= extent.x1)]
-        spans.append(((extent.y0 - frame.y0) / frame.height - pad, (extent.y1 - frame.y0) / frame.height + pad, inside))
-    for _ in range(2):  # raising the top for one box can bring what lay above another down into it
-        for bottom, ceiling, inside in spans:
-            if inside.size and not np.all((inside[:, 2] - low) / (top - low) > ceiling):
-                if bottom <= 0.05:
-                    return None
-                top = max(top, low + (float(inside[:, 3].max()) - low) / bottom)
-    for bottom, ceiling, inside in spans:
-        fractions = (inside[:, 2:] - low) / (top - low)
-        if np.any((fractions[:, 1] >= bottom) & (fractions[:, 0] <= ceiling)):
+        if not inside.size:
+            continue
+        room = (extent.y0 - frame.y0) / frame.height - pad  # the fraction of the height under the box
+        if room <= 0.25:
             return None
+        top = max(top, low + (float(inside[:, 3].max()) - low) / room)
     return top
 
 
@@ -308,14 +301,14 @@ def make_room(ax: Axes, *boxes: Artist, pad: float = 0.02) -> None:
         ax.set_ylim(ax.get_ylim()[0], top)
 
 
-#: Where a legend may go, in order of preference: beside the label, under it, then the lower corners and the right.
-LEGEND_PLACES = ("upper right", "under the label", "lower right", "lower left", "center right")
+#: Where a legend may go, in order of preference: beside the label, under it (left or right), then lower down.
+LEGEND_PLACES = ("upper right", "under the label", "right, under the label", "center right", "lower right")
 
 
 def legend_clear_of_data(ax: Axes, *others: Artist, pad: float = 0.02, **legend: Any) -> Legend:
     """Draw the legend (``legend``: :meth:`matplotlib.axes.Axes.legend`'s arguments) where it and the ``others``
     (the label) cover nothing drawn with the least raise of the y range (:func:`make_room`), at ``legend["loc"]``
-    or the first best of :data:`LEGEND_PLACES`; return the legend."""
+    or the best of :data:`LEGEND_PLACES`, in one or (without ``ncol``) two columns; return the legend."""
     legend = {"frameon": False} | legend
     renderer = _renderer(ax.figure)
     frame = ax.get_window_extent(renderer)
@@ -323,18 +316,21 @@ def legend_clear_of_data(ax: Axes, *others: Artist, pad: float = 0.02, **legend:
     low = ax.get_ylim()[0]
     under = min((o.get_window_extent(renderer).y0 - frame.y0) / frame.height for o in others) if others else 1.0
     places = [legend.pop("loc")] if "loc" in legend else list(LEGEND_PLACES)
+    columns = [{}] if "ncol" in legend else [{}, {"ncol": 2}]
     best: tuple[float, dict[str, Any]] | None = None
     for place in places:
-        where = {"loc": place}
-        if place == "under the label":
-            where = {"loc": "upper left", "bbox_to_anchor": (0.0, under - pad), "bbox_transform": ax.transAxes}
-        made = ax.legend(**legend | where)
-        extent = made.get_window_extent(renderer)
-        if any(extent.overlaps(o.get_window_extent(renderer)) for o in others):
-            continue
-        top = _top_needed(ax, [made, *others], drawn, pad)
-        if top is not None and (best is None or top - low < 0.98 * (best[0] - low)):
-            best = (top, where)
+        where: dict[str, Any] = {"loc": place}
+        if place.endswith("under the label"):
+            corner = ("upper right", 1.0) if place.startswith("right") else ("upper left", 0.0)
+            where = {"loc": corner[0], "bbox_to_anchor": (corner[1], under - pad), "bbox_transform": ax.transAxes}
+        for ncol in columns:
+            made = ax.legend(**legend | where | ncol)
+            extent = made.get_window_extent(renderer)
+            if extent.width > frame.width or any(extent.overlaps(o.get_window_extent(renderer)) for o in others):
+                continue
+            top = _top_needed(ax, [made, *others], drawn, pad)
+            if top is not None and (best is None or top - low < 0.95 * (best[0] - low)):
+                best = (top, where | ncol)
     if best is None:  # nowhere clear: the legend under the label on the right, the y range raised for both
         where = {"loc": "upper right", "bbox_to_anchor": (1.0, under - pad), "bbox_transform": ax.transAxes}
         made = ax.legend(**legend | where)

@@ -53,7 +53,7 @@ NUISANCE_LABELS = {
 }
 #: The Delta chi^2 up to which the 2-D map is coloured: 99.73% for two parameters (3 sigma).
 MAP_LEVEL = float(stats.chi2.ppf(0.9973, 2))
-#: How far a scan reaches: to where both curves are at this Delta chi^2 (about 2.2 sigma).
+#: How far a scan reaches: to where a parabola through each interval reaches this Delta chi^2 (about 2.2 sigma).
 SCAN_REACH = 5.0
 
 
@@ -152,16 +152,6 @@ def plot_postfit(
     return fig
 
 
-def _reach(x: np.ndarray, *curves: np.ndarray) -> tuple[float, float]:
-    """The x range around the minima where every curve stays below :data:`SCAN_REACH` (their intersection), or
-    where one does if they never do together."""
-    below = np.array([np.isfinite(c) & (c <= SCAN_REACH) for c in curves])
-    inside = np.flatnonzero(below.all(axis=0))
-    if inside.size < 2:
-        inside = np.flatnonzero(below.any(axis=0))
-    return float(x[inside[0]]), float(x[inside[-1]])
-
-
 def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = False) -> Figure:
     """Delta chi^2 of ``name`` (``s_s`` or ``s_b``) with the other parameter fixed at 1 and profiled, each with its
     Delta chi^2 <= 1 interval shaded under the Delta chi^2 = 1 line and quoted in the legend, over the range where
@@ -178,27 +168,32 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
         "fixed": grid_edge(name, fits["fixed"].value) if tutorial else None,
         "profiled": grid_edge(name, fits["profiled"].value, two_d=True) if tutorial else None,
     }
-    ends = [x for key, i in fits.items() if edges[key] is None for x in (i.value - i.err_low, i.value + i.err_high)]
+    reach = np.sqrt(SCAN_REACH)  # in units of each interval's half-widths
+    ends = [i.value for i in fits.values()]
+    ends += [
+        i.value + side * reach * error
+        for key, i in fits.items()
+        if edges[key] is None
+        for side, error in ((-1, i.err_low), (1, i.err_high))
+        if np.isfinite(error)
+    ]
     grid = GRID_1D[name]
-    ends += [i.value for i in fits.values()] + ([float(grid[0]), float(grid[-1])] if tutorial else [])
-    span = max(ends) - min(ends)
-    wide = np.linspace(min(ends) - 3 * span, max(ends) + 3 * span, 1201)
+    if tutorial:
+        ends += [float(grid[0]), float(grid[-1])]
+    low, high = min(ends), max(ends)
+    x = np.linspace(low, high, 200)
     curves = {
-        "fixed": model.chi2(wide, 1.0) if name == "s_s" else model.chi2(1.0, wide),
-        "profiled": model.profile(name, wide),
+        "fixed": model.chi2(x, 1.0) if name == "s_s" else model.chi2(1.0, x),
+        "profiled": model.profile(name, x),
     }
-    minima = {key: float(np.nanmin(curve)) for key, curve in curves.items()}
-    low, high = _reach(wide, *(curve - minima[key] for key, curve in curves.items()))
-    low, high = min(low, *ends), max(high, *ends)
-    x = np.linspace(low, high, 400)
+    chi2_min = {"fixed": (report.fit_s_s if name == "s_s" else report.fit_s_b).chi2, "profiled": report.fit_2d.chi2}
+    minima = {key: min(chi2_min[key], float(np.nanmin(curve))) for key, curve in curves.items()}
     fig, ax = style.new_figure()
     symbol, colours = SYMBOLS[other], {"fixed": "black", "profiled": "tab:blue"}
     handles, labels, notes = [], [], []
     for key, interval in fits.items():
-        delta = (
-            (model.chi2(x, 1.0) if name == "s_s" else model.chi2(1.0, x)) if key == "fixed" else model.profile(name, x)
-        )
-        (line,) = ax.plot(x, delta - minima[key], color=colours[key], linestyle="-" if key == "fixed" else "--")
+        delta = np.where(np.isfinite(curves[key]), curves[key] - minima[key], np.nan)
+        (line,) = ax.plot(x, delta, color=colours[key], linestyle="-" if key == "fixed" else "--")
         what = f"{symbol} fixed at 1" if key == "fixed" else f"{symbol} profiled"
         if edges[key] is None:
             box = ax.fill_between(
@@ -229,7 +224,7 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
     ax.axhline(1.0, color="grey", linewidth=1, linestyle=":")
     ax.set_xlim(low, high)
     shown = [line.get_ydata() for line in ax.lines]
-    ax.set_ylim(0, 1.05 * max(float(np.nanmax(y)) for y in shown))
+    ax.set_ylim(0, min(1.05 * max(float(np.nanmax(y)) for y in shown), 2 * SCAN_REACH))
     ax.set_xlabel(LABELS[name])
     ax.set_ylabel(rf"$\Delta\chi^2$ ({_statistic(report)})")
     label = style.atlas_label(ax, lumi_fb, synthetic, lines=notes)
