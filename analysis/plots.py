@@ -118,7 +118,8 @@ def plot_stack(
     total, handles = np.zeros(len(edges) - 1), []
     if components:
         stack = [(label, values) for label, values, _ in components]
-        colors = [style.COLORS.get(label, style.COLORS["signal" if role == "signal" else "other"]) for label, _, role in components]
+        fallback = {"signal": style.COLORS["signal"]}
+        colors = [style.COLORS.get(label, fallback.get(role, style.COLORS["other"])) for label, _, role in components]
         total, handles = style.draw_stack(ax, edges, stack, variance, colors, BAND_LABEL)
     top = float(np.max(total + np.sqrt(variance), initial=0.0))
     if data is not None:
