@@ -47,6 +47,7 @@ __all__ = [
     "draw_data",
     "draw_ratio",
     "draw_stack",
+    "legend_above",
     "legend_clear_of_data",
     "make_room",
     "new_figure",
@@ -89,12 +90,18 @@ def new_ratio_figure(figsize: tuple[float, float] = (8.0, 7.6)) -> tuple[Figure,
 
 
 def atlas_label(
-    ax: Axes, lumi_fb: float, synthetic: bool = False, *, toys: bool = False, lines: Sequence[str] = ()
+    ax: Axes,
+    lumi_fb: float,
+    synthetic: bool = False,
+    *,
+    toys: bool = False,
+    lines: Sequence[str] = (),
+    loc: str = "upper left",
 ) -> AnchoredOffsetbox:
     """The experiment label in the upper left corner: "ATLAS Open Data", or for results of the synthetic demo
     "Synthetic demo — not ATLAS data", so that no demo figure passes for ATLAS's; under it "√s = 13 TeV, L fb⁻¹"
-    (``toys``: "toys of the fit to L fb⁻¹", for pseudo-experiments) and any further ``lines``. Returns the label's
-    box, for :func:`make_room`."""
+    (``toys``: "toys of the fit to L fb⁻¹", for pseudo-experiments) and any further ``lines``; ``loc``: another
+    corner. Returns the label's box, for :func:`make_room`."""
     large = {"size": "x-large"}
     if synthetic:
         head = [
@@ -110,7 +117,7 @@ def atlas_label(
     energy = "√s = 13 TeV, " + (f"toys of the fit to {lumi}" if toys else lumi)
     rows = [HPacker(children=head, sep=7, align="baseline"), *(TextArea(text) for text in (energy, *lines))]
     box = AnchoredOffsetbox(
-        "upper left", child=VPacker(children=rows, sep=5, align="left"), pad=0.3, borderpad=0.8, frameon=False
+        loc, child=VPacker(children=rows, sep=5, align="left"), pad=0.3, borderpad=0.8, frameon=False
     )
     ax.add_artist(box)
     return box
@@ -338,6 +345,14 @@ def legend_clear_of_data(ax: Axes, *others: Artist, pad: float = 0.02, **legend:
         return made
     ax.set_ylim(low, best[0])
     return ax.legend(**legend | best[1])
+
+
+def legend_above(ax: Axes, box: Artist, **legend: Any) -> Legend:
+    """The legend right-aligned just above ``box`` (a label in the lower right corner), without frame."""
+    renderer = _renderer(ax.figure)
+    frame, extent = ax.get_window_extent(renderer), box.get_window_extent(renderer)
+    where = {"loc": "lower right", "bbox_to_anchor": (1.0, (extent.y1 - frame.y0) / frame.height)}
+    return ax.legend(**{"frameon": False} | legend | where)
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> list[Path]:

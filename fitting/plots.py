@@ -188,6 +188,11 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
     }
     chi2_min = {"fixed": (report.fit_s_s if name == "s_s" else report.fit_s_b).chi2, "profiled": report.fit_2d.chi2}
     minima = {key: min(chi2_min[key], float(np.nanmin(curve))) for key, curve in curves.items()}
+    steep = np.nanmax([curve - minima[key] for key, curve in curves.items()], axis=0) > 2 * SCAN_REACH
+    steep &= not tutorial  # the tutorial's grid is shown whole
+    kept = np.flatnonzero(~steep | (x >= min(ends[:2])) & (x <= max(ends[:2])))  # never cut off a best fit
+    x, curves = x[kept[0] : kept[-1] + 1], {key: curve[kept[0] : kept[-1] + 1] for key, curve in curves.items()}
+    low, high = float(x[0]), float(x[-1])
     fig, ax = style.new_figure()
     symbol, colours = SYMBOLS[other], {"fixed": "black", "profiled": "tab:blue"}
     handles, labels, notes = [], [], []
@@ -379,16 +384,17 @@ def plot_coverage(report: FitReport, lumi_fb: float, synthetic: bool = False) ->
         label="Measured: " + ", ".join(measured),
     )
     for level in CONTOUR_LEVELS:
-        ax.plot([level, level], [0, 1], color="grey", linestyle=":", linewidth=1)
+        ax.axvline(level, color="grey", linestyle=":", linewidth=1)
     ax.set_xlim(0, end)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(0, 1.05)
     ax.set_xlabel(r"critical value $d$ of $\Delta\chi^2$")
     ax.set_ylabel(r"fraction of toys with $\Delta\chi^2 \leq d$")
-    lines = [f"{_statistic(report)}; toys at the best fit $s_s$ = {s_s:.2f}, $s_b$ = {s_b:.2f}"]
+    lines = [_statistic(report), f"toys at the best fit $s_s$ = {s_s:.2f}, $s_b$ = {s_b:.2f}"]
     if np.any(coverage.measured < nominal - 3 * np.maximum(coverage.measured_error, 1e-9)):
-        lines.append(f"Under-covers: the {_statistic(report)} is not $\\chi^2$-distributed at these counts")
-    label = style.atlas_label(ax, lumi_fb, synthetic, toys=True, lines=lines)
-    style.legend_clear_of_data(ax, label)
+        lines += ["measured < nominal: the statistic is not", "$\\chi^2$-distributed at these counts"]
+    # the cdf rises from the lower left to the upper right: the label and legend go in the empty lower right
+    label = style.atlas_label(ax, lumi_fb, synthetic, toys=True, lines=lines, loc="lower right")
+    style.legend_above(ax, label)
     return fig
 
 
