@@ -437,8 +437,8 @@ def plot_pulls(result: SystematicFit, lumi_fb: float, synthetic: bool = False) -
     fig, ax = style.new_figure((8.0, 2.6 + 0.6 * len(names)))
     y = _rows(ax, names)
     extent = [-0.5, len(names) - 0.5]
-    ax.fill_betweenx(extent, -2, 2, color="#fff2a8", linewidth=0, zorder=0, label=r"$\pm 2$ prior widths")
-    ax.fill_betweenx(extent, -1, 1, color="#c8e6c9", linewidth=0, zorder=0, label=r"$\pm 1$ prior width")
+    ax.fill_betweenx(extent, -2, 2, color="#fff2a8", linewidth=0, zorder=0, label="±2 prior widths")
+    ax.fill_betweenx(extent, -1, 1, color="#c8e6c9", linewidth=0, zorder=0, label="±1 prior width")
     ax.plot([0, 0], extent, color="grey", linewidth=1, linestyle="--")
     ax.errorbar(
         [p.pull for p in result.pulls],

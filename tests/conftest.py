@@ -23,3 +23,18 @@ def write_events(tmp_path: Path) -> Callable[[list[dict[str, Any]]], Path]:
     """Write hand-built events to a real ROOT file (tree ``mini``) and return its path."""
     counter = iter(range(10**6))
     return lambda events: write_root(tmp_path / f"hand{next(counter)}.root", events)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-baselines",
+        action="store_true",
+        help="write the figures of tests/analysis/test_figures.py as the new baselines in tests/baseline/ "
+        "(look at each first) instead of comparing with them",
+    )
+
+
+@pytest.fixture
+def update_baselines(request: pytest.FixtureRequest) -> bool:
+    """Whether this run regenerates the figure baselines (``--update-baselines``)."""
+    return bool(request.config.getoption("--update-baselines"))
