@@ -20,13 +20,15 @@ import base64
 import datetime as dt
 import html
 import json
+import math
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 from analysis.errors import HZZ4lWarning
-from analysis.outputs import ResultsError, publish, read_manifest, read_summary, writing
+from analysis.outputs import ResultsError, publish, read_histograms, read_manifest, read_summary, writing
+from analysis.precision import decimals
 
 __all__ = ["render_report", "write_report"]
 
@@ -49,6 +51,25 @@ PLOT_ORDER = (
     "impacts",
 )
 ROLES = ("data", "signal", "background")
+#: What each plot shows, under it.
+CAPTIONS = {
+    "m4l": "Four-lepton invariant mass, all channels: data against the stacked prediction, data/prediction below.",
+    "m4l_4e": "Four-lepton invariant mass in the 4e channel.",
+    "m4l_4mu": "Four-lepton invariant mass in the 4μ channel.",
+    "m4l_2e2mu": "Four-lepton invariant mass in the 2e2μ channel.",
+    "z1_mass": "Mass of the leading Z candidate (the same-flavour opposite-charge pair closest to m_Z).",
+    "z2_mass": "Mass of the subleading Z candidate.",
+    "lepton_pt": "Transverse momentum of the selected leptons (four per event).",
+    "lepton_eta": "Pseudorapidity of the selected leptons (four per event).",
+    "postfit_m4l": "Four-lepton mass after the fit: signal × s_s, backgrounds × s_b, with the fit's uncertainty.",
+    "scan_s_s": "Δχ² of the signal strength s_s, with s_b fixed at 1 and profiled; shaded: the Δχ² ≤ 1 intervals.",
+    "scan_s_b": "Δχ² of the background scale s_b, with s_s fixed at 1 and profiled; shaded: the Δχ² ≤ 1 intervals.",
+    "contours": "68.3% and 95.4% confidence regions of (s_b, s_s) on the Δχ² map, with the Standard Model point.",
+    "gof_toys": "Goodness of fit: the post-fit χ² of the data among toys drawn from the best fit.",
+    "coverage": "Coverage: how often the Δχ² ≤ d region of toys contains their true point, against the χ² cdf.",
+    "pulls": "Pulls of the nuisance parameters of the fit with systematic uncertainties.",
+    "impacts": "Impact of each nuisance parameter on s_s, pre-fit and post-fit.",
+}
 
 CSS = """
 body { font-family: -apple-system, "Helvetica Neue", Arial, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -62,19 +83,39 @@ thead th { background: #f3f3f3; }
 figure { margin: 0; } figure img { width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; text-align: center; }
 .muted { color: #777; font-size: 0.85em; }
+.banner { background: #fff3cd; border: 1px solid #e0b400; padding: 0.5em 1em; font-weight: bold; }
 """
 
 
-def _cell(value: Any, key: str, fmt: str = "{:.4g}") -> str:
+def _cell(value: Any, key: str, fmt: str = "{:.4g}", raw: Any = None) -> str:
+    """A table cell showing ``value`` formatted with ``fmt``, carrying its JSON path ``key`` and the full value
+    (``raw`` where the text shows another form of it, e.g. "yes" for true)."""
     if value is None:
         return "<td>–</td>"
     text = fmt.format(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
-    return f'<td data-key="{html.escape(key)}" data-value="{html.escape(json.dumps(value))}">{html.escape(text)}</td>'
+    stored = html.escape(json.dumps(value if raw is None else raw))
+    return f'<td data-key="{html.escape(key)}" data-value="{stored}">{html.escape(text)}</td>'
 
 
-def _table(head: list[str], rows: list[str]) -> str:
-    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def _table(head: list[str] | None, rows: list[str]) -> str:
+    """A table of ``rows``, under a header row of ``head`` (none for a list of labelled values)."""
+    cells = "" if head is None else "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    header = f"<thead><tr>{cells}</tr></thead>" if cells else ""
+    return f"<table>{header}<tbody>{''.join(rows)}</tbody></table>"
+
+
+def _plural(count: int, noun: str) -> str:
+    """>>> _plural(1, "dataset"), _plural(3, "dataset")
+    ('1 dataset', '3 datasets')
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _places(*errors: float) -> str:
+    """The format of a value with ``errors``: decimal places by the PDG rule (:mod:`analysis.precision`), never
+    rounding to tens."""
+    usable = [e for e in errors if e is not None and math.isfinite(e) and e > 0]
+    return f"{{:.{max(decimals(min(usable)), 0) if usable else 3}f}}"
 
 
 def _provenance(summary: dict[str, Any], fit: dict[str, Any] | None) -> str:
@@ -97,14 +138,37 @@ def _provenance(summary: dict[str, Any], fit: dict[str, Any] | None) -> str:
         for (label, value), key, fmt in zip(rows, keys, formats[: len(rows)], strict=True)
     ]
     versions = ", ".join(f"{name} {version}" for name, version in summary.get("versions", {}).items() if version)
-    return _table(["", ""], body) + f'<p class="muted">Packages: {html.escape(versions)}</p>'
+    return _table(None, body) + f'<p class="muted">Packages: {html.escape(versions)}</p>'
+
+
+#: The selection's thresholds as a reader knows them (summary.json's names in the data-keys).
+SELECTION_LABELS = {
+    "require_trigger": "single-electron or single-muon trigger fired",
+    "n_leptons": "leptons required",
+    "allow_extra_leptons": "more leptons allowed",
+    "lead_pt": "leading lepton p<sub>T</sub> &gt; [GeV]",
+    "min_pt": "every lepton p<sub>T</sub> &gt; [GeV]",
+    "max_abs_eta": "every lepton |η| &lt;",
+    "flavour_sums": "Σ lep_type of the four leptons (4e 44, 2e2μ 48, 4μ 52) in",
+    "max_ptcone30_rel": "track isolation ptcone30 / p<sub>T</sub> &lt;",
+    "max_etcone20_rel": "calorimeter isolation etcone20 / p<sub>T</sub> &lt;",
+    "charge_sum": "Σ charge of the four leptons =",
+    "z1_mass_window": "m<sub>Z1</sub> window [GeV]",
+    "z2_mass_max": "m<sub>Z2</sub> &lt; [GeV]",
+    "z2_mass_threshold": "m<sub>Z2</sub> threshold (low, m4l low, high, m4l high) [GeV]",
+    "min_delta_r": "ΔR between leptons &gt; (same, different flavour)",
+    "min_sfos_mass": "every same-flavour opposite-charge m<sub>ℓℓ</sub> &gt; [GeV]",
+}
 
 
 def _selection(summary: dict[str, Any]) -> str:
-    rows = [
-        f"<tr><td>{html.escape(k)}</td>{_cell(v, f'selection.{k}', '{}')}</tr>" for k, v in summary["selection"].items()
-    ]
-    return _table(["threshold", "value"], rows)
+    rows = []
+    for key, value in summary["selection"].items():
+        label = SELECTION_LABELS.get(key, html.escape(key))  # the labels are HTML already
+        shown = ("yes" if value else "no") if isinstance(value, bool) else value
+        cell = "<td>not applied</td>" if value is None else _cell(shown, f"selection.{key}", "{:g}", raw=value)
+        rows.append(f"<tr><td>{label}</td>{cell}</tr>")
+    return _table(["cut", "value"], rows)
 
 
 def _cutflow(summary: dict[str, Any], measure: str, fmt: str) -> str:
@@ -112,8 +176,9 @@ def _cutflow(summary: dict[str, Any], measure: str, fmt: str) -> str:
     cuts = next((list(d["cutflow"]) for d in datasets.values() if d["cutflow"]), [])
     rows = []
     for name, d in datasets.items():
+        row_fmt = "{:.0f}" if d["role"] == "data" else fmt  # data are counts, weighted or not
         cells = "".join(
-            _cell(d["cutflow"][c][measure], f"datasets.{name}.cutflow.{c}.{measure}", fmt)
+            _cell(d["cutflow"][c][measure], f"datasets.{name}.cutflow.{c}.{measure}", row_fmt)
             if c in d["cutflow"]
             else "<td>–</td>"
             for c in cuts
@@ -122,32 +187,59 @@ def _cutflow(summary: dict[str, Any], measure: str, fmt: str) -> str:
     return _table(["dataset", "role", *cuts], rows)
 
 
-def _yields(summary: dict[str, Any]) -> str:
+def _yield_errors(results: Path, summary: dict[str, Any]) -> dict[str, float]:
+    """Per dataset, the statistical uncertainty of its yield: sqrt(N) for data, sqrt(sum of w^2) of the m4l
+    histogram (histograms.root) for simulation; empty if the histograms cannot be read."""
+    try:
+        histogram, _, _ = read_histograms(results)
+    except ResultsError:
+        return {}
+    present = set(histogram.axes["dataset"])
+    return {
+        name: math.sqrt(d["yield"]) if d["role"] == "data" else math.sqrt(float(histogram[name, :].sum().variance))
+        for name, d in summary["datasets"].items()
+        if name in present
+    }
+
+
+def _yield_cells(value: float, error: float | None, key: str, data: bool) -> str:
+    """The yield (an integer for data) and its uncertainty, with the decimal places the uncertainty allows."""
+    fmt = "{:.0f}" if data else _places(*([] if error is None else [error]))
+    shown = "<td></td>" if error is None else f"<td>± {html.escape(fmt.format(error))}</td>"
+    return _cell(value, key, fmt) + shown
+
+
+def _yields(summary: dict[str, Any], errors: dict[str, float]) -> str:
     rows = []
     for name, d in summary["datasets"].items():
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{html.escape(d['role'])}</td>"
             f"{_cell(d['events'], f'datasets.{name}.events', '{:d}')}"
             f"{_cell(d['selected'], f'datasets.{name}.selected', '{:d}')}"
-            f"{_cell(d['yield'], f'datasets.{name}.yield', '{:.3f}')}</tr>"
+            + _yield_cells(d["yield"], errors.get(name), f"datasets.{name}.yield", d["role"] == "data")
+            + "</tr>"
         )
     per_role = []
     for role in ROLES:
-        members = [d for d in summary["datasets"].values() if d["role"] == role]
-        total = sum(d["yield"] for d in members)
-        selected = sum(d["selected"] for d in members)
+        names = [name for name, d in summary["datasets"].items() if d["role"] == role]
+        total = sum(summary["datasets"][name]["yield"] for name in names)
+        selected = sum(summary["datasets"][name]["selected"] for name in names)
+        error = math.sqrt(sum(errors[name] ** 2 for name in names)) if all(n in errors for n in names) else None
         per_role.append(
-            f"<tr><td>{role}</td><td>{len(members)} datasets</td><td></td>"
-            f"{_cell(selected, f'roles.{role}.selected', '{:d}')}{_cell(total, f'roles.{role}.yield', '{:.3f}')}</tr>"
+            f"<tr><td>{role}</td><td>{_plural(len(names), 'dataset')}</td>"
+            f"{_cell(selected, f'roles.{role}.selected', '{:d}')}"
+            + _yield_cells(total, error, f"roles.{role}.yield", role == "data")
+            + "</tr>"
         )
     bins = summary["mass_bins"]
     caption = (
-        f'<p class="muted">yield: weighted events with {bins["low"]:g} &lt; m4l &lt; {bins["high"]:g} GeV at '
-        f"{summary['lumi_fb']:g} fb⁻¹; selected: raw events passing every cut.</p>"
+        f'<p class="muted">Yield: weighted events with {bins["low"]:g} &lt; m<sub>4ℓ</sub> &lt; {bins["high"]:g} GeV '
+        f"at {summary['lumi_fb']:g} fb⁻¹, with its statistical uncertainty (data: √N; simulation: √Σw²); "
+        "selected: raw events passing every cut.</p>"
     )
     return (
-        _table(["dataset", "role", "events read", "selected", "yield"], rows)
-        + _table(["role", "", "", "selected", "yield"], per_role)
+        _table(["dataset", "role", "events read", "selected", "yield", "stat. unc."], rows)
+        + _table(["role", "datasets", "selected", "yield", "stat. unc."], per_role)
         + caption
     )
 
@@ -158,14 +250,41 @@ def _row(label: str, cells: list[tuple[Any, str, str]], width: int) -> str:
     return f"<tr><td>{html.escape(label)}</td>{body}{'<td></td>' * (width - len(cells))}</tr>"
 
 
-def _fit(fit: dict[str, Any]) -> str:
+def _headline(fit: dict[str, Any], truth: dict[str, float] | None) -> str:
+    """The result in one paragraph: both parameters with their uncertainties, the significances, the demo's truth."""
+    two, sig = fit["fits"]["s_s,s_b"], fit["significance"]
+
+    def quoted(entry: dict[str, Any]) -> str:
+        fmt = _places(entry["err_low"], entry["err_high"])
+        value, low, high = (fmt.format(entry[k]) for k in ("value", "err_low", "err_high"))
+        return f"{value} <sup>+{high}</sup><sub>−{low}</sub>"
+
+    def sigma(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.1f} σ"
+
+    text = (
+        f"<p><b>s<sub>s</sub> = {quoted(two['s_s'])}, s<sub>b</sub> = {quoted(two['s_b'])}</b> "
+        f"(both free, {html.escape(fit['statistic'])} statistic); observed significance {sigma(sig['observed'])}, "
+        f"expected {sigma(sig['expected_sm'])} for the Standard Model signal (s<sub>s</sub> = 1)."
+    )
+    if truth is not None:
+        text += (
+            f" The synthetic demo's pseudo-data were drawn with s<sub>s</sub> = {truth['s_s']:g}, "
+            f"s<sub>b</sub> = {truth['s_b']:g}."
+        )
+    return text + "</p>"
+
+
+def _fit(fit: dict[str, Any], truth: dict[str, float] | None = None) -> str:
+    """The fit results; with the demo's ``truth`` ({"s_s", "s_b"}) beside the fitted values."""
     fits, two = fit["fits"], fit["fits"]["s_s,s_b"]
 
     def interval(entry: dict[str, Any], key: str) -> list[tuple[Any, str, str]]:
-        return [(entry[k], f"{key}.{k}", "{:.4f}") for k in ("value", "err_low", "err_high")]
+        fmt = _places(entry["err_low"], entry["err_high"])
+        return [(entry[k], f"{key}.{k}", fmt) for k in ("value", "err_low", "err_high")]
 
     def quality(key: str, entry: dict[str, Any]) -> list[tuple[Any, str, str]]:
-        return [(entry["chi2"], f"{key}.chi2", "{:.3f}"), (entry["ndf"], f"{key}.ndf", "{:d}")]
+        return [(entry["chi2"], f"{key}.chi2", "{:.1f}"), (entry["ndf"], f"{key}.ndf", "{:d}")]
 
     rows = [
         _row("s_s alone (s_b = 1)", interval(fits["s_s"], "fits.s_s") + quality("fits.s_s", fits["s_s"]), 6),
@@ -174,35 +293,39 @@ def _fit(fit: dict[str, Any]) -> str:
             "s_s (both free)",
             interval(two["s_s"], "fits.s_s,s_b.s_s")
             + quality("fits.s_s,s_b", two)
-            + [(two["p_value"], "fits.s_s,s_b.p_value", "{:.4f}")],
+            + [(two["p_value"], "fits.s_s,s_b.p_value", "{:.2g}")],
             6,
         ),
         _row("s_b (both free)", interval(two["s_b"], "fits.s_s,s_b.s_b"), 6),
     ]
-    table = _table(["fit", "value", "−error", "+error", "χ²", "ndf", "p-value"], rows)
+    if truth is not None:  # the demo's true values beside the fitted ones
+        for i, name in enumerate(("s_s", "s_b", "s_s", "s_b")):
+            rows[i] = rows[i].replace("</tr>", f"<td>{truth[name]:g}</td></tr>")
+    head = ["fit", "value", "−error", "+error", "χ²", "ndf", "p-value"] + (["demo truth"] if truth else [])
+    table = _table(head, rows)
     prefit, gof, sig, cov = fit["prefit"], fit["gof"], fit["significance"], fit["coverage"]
     more = [
         _row(
             "pre-fit χ², ndf, p-value",
             [
-                (prefit["chi2"], "prefit.chi2", "{:.3f}"),
+                (prefit["chi2"], "prefit.chi2", "{:.1f}"),
                 (prefit["ndf"], "prefit.ndf", "{:d}"),
-                (prefit["p_value"], "prefit.p_value", "{:.4f}"),
+                (prefit["p_value"], "prefit.p_value", "{:.2g}"),
             ],
             3,
         ),
         _row(
             "post-fit χ², ndf, p-value from toys",
             [
-                (gof["chi2"], "gof.chi2", "{:.3f}"),
+                (gof["chi2"], "gof.chi2", "{:.1f}"),
                 (gof["ndf"], "gof.ndf", "{:d}"),
-                (gof["p_value_toys"], "gof.p_value_toys", "{:.4f}"),
+                (gof["p_value_toys"], "gof.p_value_toys", "{:.2g}"),
             ],
             3,
         ),
-        _row("correlation of s_s and s_b", [(two["correlation"], "fits.s_s,s_b.correlation", "{:.3f}")], 3),
+        _row("correlation of s_s and s_b", [(two["correlation"], "fits.s_s,s_b.correlation", "{:+.2f}")], 3),
         _row(
-            "significance observed, expected (best fit), expected (s_s = 1) [σ]",
+            "significance [σ]: observed, expected at the best fit, expected at s_s = 1 (Standard Model)",
             [
                 (sig["observed"], "significance.observed", "{:.2f}"),
                 (sig["expected"], "significance.expected", "{:.2f}"),
@@ -255,7 +378,8 @@ def _fit(fit: dict[str, Any]) -> str:
             + "."
         )
     notes += [f"{path} is not given: {reason}." for path, reason in fit.get("nulls", {}).items()]
-    section = table + _table(["", "", "", ""], more) + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
+    section = _headline(fit, truth) + table + _table(["", "value", "", ""], more)
+    section += "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
     return section + (_systematics(fit["systematics"]) if "systematics" in fit else "")
 
 
@@ -311,8 +435,9 @@ def _plots(pngs: list[Path]) -> str:
     for png in pngs:
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         name = html.escape(png.stem)
+        caption = html.escape(CAPTIONS.get(png.stem, png.stem))
         figures.append(
-            f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{name}</figcaption></figure>'
+            f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>'
         )
     return f'<div class="plots">{"".join(figures)}</div>' if figures else "<p>No plots.</p>"
 
@@ -351,10 +476,12 @@ def render_report(results: str | os.PathLike[str]) -> str:
     results = Path(results)
     summary = read_summary(results)
     fit, plots = _current(results)
+    synthetic = bool(summary.get("synthetic"))
+    truth = summary.get("truth") if synthetic else None
     fit_section = ""
     if fit is not None:
         try:
-            fit_section = "<h2>Fit results</h2>" + _fit(fit)
+            fit_section = "<h2>Fit results</h2>" + _fit(fit, truth)
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise ResultsError(
                 f"{results / 'fit.json'}: lacks what the report shows: {type(err).__name__}: {err}"
@@ -366,17 +493,22 @@ def render_report(results: str | os.PathLike[str]) -> str:
         "<h2>Selection</h2>",
         _selection(summary),
         "<h2>Yields</h2>",
-        _yields(summary),
+        _yields(summary, _yield_errors(results, summary)),
         "<h2>Cutflow: events after each cut</h2>",
         _cutflow(summary, "events", "{:d}"),
         "<h2>Cutflow: weighted events after each cut</h2>",
         _cutflow(summary, "weighted", "{:.3f}"),
     ]
     sections += [fit_section, "<h2>Plots</h2>", _plots(plots)]
-    title = "H→ZZ*→4ℓ with ATLAS Open Data"
+    title = "H→ZZ*→4ℓ: synthetic demo" if synthetic else "H→ZZ*→4ℓ with ATLAS Open Data"
+    banner = (
+        '<p class="banner">Synthetic demo — not ATLAS data: every event on this page was generated by hzz4l.</p>'
+        if synthetic
+        else ""
+    )
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{CSS}</style></head><body><h1>{title}</h1>"
+        f"<style>{CSS}</style></head><body><h1>{title}</h1>{banner}"
         f'<p class="muted">Report written {created} from {html.escape(str(results.resolve()))}</p>'
         + "".join(sections)
         + "</body></html>\n"

@@ -119,7 +119,9 @@ def test_numbers_equal_summary_and_fit(results, browser):
             assert float(text) == pytest.approx(expected, rel=1e-3, abs=0.5 * 10**-decimals), key
         else:
             assert shown == expected, key
-            assert cell.text == str(expected), key  # strings, integers and lists (the flavour sums) as written
+            # strings, integers and lists (the flavour sums) as written, true and false as yes and no
+            words = {True: "yes", False: "no"}
+            assert cell.text == (words[expected] if isinstance(expected, bool) else str(expected)), key
 
 
 def test_values_from_the_folder_cannot_inject_html(results, browser, tmp_path):
@@ -158,3 +160,29 @@ def test_values_from_the_folder_cannot_inject_html(results, browser, tmp_path):
     assert hostile["statistic"] in shown and hostile["fileset"] in shown
     alts = browser.execute_script("return Array.from(document.images).map(i => i.alt)")
     assert hostile["plot"] in alts
+
+
+def test_reads_like_a_results_page(results, browser):
+    """Issue 13: no empty header rows, "1 dataset", named cuts with units, yields with uncertainties and data as
+    integers, the expected significance, captions that say what a figure shows; the demo said to be synthetic."""
+    browser.get((results / "report.html").as_uri())
+    summary = json.loads((results / "summary.json").read_text())
+    heads = browser.execute_script(
+        "return Array.from(document.querySelectorAll('thead tr')).map(r => r.innerText.trim())"
+    )
+    assert all(heads), heads  # no grey header row without a word in it
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "1 dataset\n" in page or "1 dataset " in page
+    assert "leading lepton pT > [GeV]" in page and "require_trigger" not in page
+    data_yield = browser.find_element(By.CSS_SELECTOR, 'td[data-key="datasets.data.yield"]')
+    assert data_yield.text == f"{summary['datasets']['data']['yield']:.0f}"  # an integer, as counted, not "255.000"
+    error = data_yield.find_element(By.XPATH, "following-sibling::td[1]").text
+    assert error == f"± {summary['datasets']['data']['yield'] ** 0.5:.0f}"
+    assert browser.find_elements(By.CSS_SELECTOR, 'td[data-key="fit.significance.expected_sm"]')
+    captions = [c.text for c in browser.find_elements(By.TAG_NAME, "figcaption")]
+    assert all(" " in caption for caption in captions)  # sentences, not file stems
+    assert summary["synthetic"]
+    assert browser.title == "H→ZZ*→4ℓ: synthetic demo" and "ATLAS Open Data" not in page
+    assert "Synthetic demo — not ATLAS data" in page
+    truth = summary["truth"]
+    assert f"drawn with s\ns = {truth['s_s']:g}" in page or f"s_s = {truth['s_s']:g}" in page or "demo truth" in page
