@@ -133,13 +133,24 @@ def _parse_range(text: str | None) -> tuple[float, float] | None:
     try:
         low, high = (float(x) for x in text.split(","))
     except ValueError:
-        raise click.BadParameter(f"expected LOW,HIGH in GeV such as 100,200, got {text!r}") from None
+        message = f"expected LOW,HIGH in GeV such as 100,200, got {text!r}"
+        raise click.BadParameter(message, param_hint="--range") from None
     if not low < high:
-        raise click.BadParameter(f"need LOW < HIGH, got {text!r}")
+        raise click.BadParameter(f"need LOW < HIGH, got {text!r}", param_hint="--range")
     return low, high
 
 
+def _require_run(results: Path) -> None:
+    """Stop with one line if ``results`` holds no run (no summary.json) rather than a missing file's errno."""
+    if not (results / "summary.json").exists():
+        from analysis.outputs import ResultsError
+
+        where = "does not exist" if not results.exists() else "holds no run (no summary.json)"
+        raise ResultsError(f"no run in {results}: the folder {where}; run 'hzz4l run -o {results}' first")
+
+
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hzz4l", message="%(prog)s %(version)s")
 def main() -> None:
     """H->ZZ*->4l with ATLAS Open Data: select events, fill m4l, fit the Higgs signal."""
 
@@ -179,7 +190,14 @@ def demo(output: Path, scale: float, seed: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Fileset JSON (e.g. samples.json for the real data). Default: the embedded demo.",
 )
-@click.option("--executor", type=click.Choice(EXECUTOR_NAMES), default="iterative", show_default=True)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTOR_NAMES),
+    default="iterative",
+    show_default=True,
+    help="coffea executor: 'iterative' (one process), 'futures' (--workers processes) or 'dask' (a LocalCluster "
+    "of --workers, or the cluster at --scheduler).",
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1, max=256),
@@ -289,8 +307,12 @@ def run(
     from processors import PRESETS, HZZ4lProcessor
 
     if fileset_path is None:
-        fileset_path = default_demo()
-        click.echo(f"using the demo samples in {fileset_path.parent} (pass --fileset for real data)")
+
+        def announce(folder: Path) -> None:
+            click.echo(f"generating the synthetic demo samples in {folder} (once, a few seconds; reused after)")
+
+        fileset_path = default_demo(announce=announce)
+        click.echo(f"using the synthetic demo samples in {fileset_path.parent} (pass --fileset for real data)")
     fileset = load_fileset(fileset_path)
     check_output(output)  # before any work: a folder we can write, with nothing of someone else's in the way
     if checkpoint is not None:
@@ -365,7 +387,7 @@ def run(
 )
 @click.option("--range", "range_text", help="Fit only the bins inside LOW,HIGH (GeV).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
-@click.option("--plots/--no-plots", default=True, show_default=True)
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Write the fit's plots (PNG and PDF).")
 @click.option(
     "--workspace",
     "workspace_path",
@@ -401,8 +423,12 @@ def fit(
     systematics: bool,
     per_channel: bool,
 ) -> None:
-    """Fit s_s and s_b to RESULTS/histograms.root (roles from RESULTS/summary.json); write fit.json and plots."""
+    """Fit s_s and s_b to RESULTS/histograms.root (roles from RESULTS/summary.json); write fit.json and plots.
+
+    RESULTS is the output folder of 'hzz4l run' (default: results/).
+    """
     fit_range = _parse_range(range_text)
+    _require_run(results)
     if per_channel and not systematics:
         raise click.BadParameter("--per-channel needs --systematics", param_hint="--per-channel")
 
@@ -482,9 +508,13 @@ def fit(
 @click.argument("results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"))
 @_fail_cleanly
 def report(results: Path) -> None:
-    """Write RESULTS/report.html: provenance, cutflow, yields, fit results and every plot on one page."""
+    """Write RESULTS/report.html: provenance, cutflow, yields, fit results and every plot on one page.
+
+    RESULTS is the output folder of 'hzz4l run' (default: results/).
+    """
     from analysis.report import write_report
 
+    _require_run(results)
     click.echo(f"wrote {write_report(results)}")
 
 
@@ -524,6 +554,23 @@ def fit_table(document: dict[str, Any]) -> str:
         f"coverage       nominal -> measured: {coverage} ({cov['toy_kind']} toys)",
     ]
     lines += [f"null           {path}: {reason}" for path, reason in document.get("nulls", {}).items()]
+    if document["method"] == "tutorial":  # a best fit on the grid's edge is no minimum, its interval no interval
+        from fitting.tutorial import grid_edge
+
+        for label, entry, two_d in (
+            ("s_s alone", fits["s_s"], False),
+            ("s_b alone", fits["s_b"], False),
+            ("s_s (s_s, s_b)", two["s_s"], True),
+            ("s_b (s_s, s_b)", two["s_b"], True),
+        ):
+            parameter = label[:3]
+            edge = grid_edge(parameter, entry["value"], two_d)
+            if edge is not None:
+                lines.append(
+                    f"grid edge      {label}: {entry['value']:g} is the {edge} edge of the tutorial's "
+                    f"{'2-D ' if two_d else ''}grid; the minimum lies outside it, the value and errors mean nothing "
+                    "(use --method profile)"
+                )
     if "systematics" in document:
         poi = document["systematics"]["s_s"]
         total, stat, syst = poi["total"], poi["stat"], poi["syst"]

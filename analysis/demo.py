@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -563,10 +564,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hzz4l"
 
 
-def default_demo(scale: float = 1.0, seed: int = 42) -> Path:
-    """The fileset of the default demo, generated into the cache on first use and reused after."""
+def default_demo(scale: float = 1.0, seed: int = 42, announce: Callable[[Path], None] | None = None) -> Path:
+    """The fileset of the default demo, generated into the cache on first use and reused after; ``announce`` is
+    called with the folder before a generation (which takes a few seconds)."""
     folder = cache_dir() / f"demo-v{GENERATOR_VERSION}-seed{seed}-scale{scale:g}"
     fileset = folder / "fileset.json"
     if not fileset.exists():
+        if announce is not None:
+            announce(folder)
         generate_demo(folder, scale=scale, seed=seed)
     return fileset

@@ -155,3 +155,61 @@ def test_debug_shows_the_traceback(tmp_path):
     ran = hzz4l("run", "--fileset", "bad.json", "--debug", cwd=tmp_path)
     assert ran.returncode != 0
     assert "Traceback" in ran.stderr and "FilesetError" in ran.stderr
+
+
+def test_version_names_the_installed_package(tmp_path):
+    from importlib.metadata import version
+
+    ran = hzz4l("--version", cwd=tmp_path)
+    assert ran.returncode == 0 and ran.stdout.strip() == f"hzz4l {version('hzz4l')}"
+
+
+def test_every_option_has_help():
+    from analysis.cli import main
+
+    bare = [
+        f"{name} --{option.name}"
+        for name, command in main.commands.items()
+        for option in command.params
+        if option.param_type_name == "option" and not option.help
+    ]
+    assert bare == []
+
+
+@pytest.mark.parametrize("command", ["fit", "report"])
+@pytest.mark.parametrize("made", [True, False], ids=["empty-folder", "no-folder"])
+def test_fit_and_report_without_a_run_say_so(tmp_path, command, made):
+    if made:
+        (tmp_path / "results").mkdir()
+    ran = hzz4l(command, cwd=tmp_path)  # RESULTS defaults to results/
+    assert ran.returncode == 2
+    assert ran.stderr.strip().splitlines() == [
+        f"hzz4l {command}: error: no run in results: the folder "
+        + ("holds no run (no summary.json)" if made else "does not exist")
+        + "; run 'hzz4l run -o results' first"
+    ]
+    assert "Errno" not in ran.stderr
+    assert not (tmp_path / "results").exists() or made  # nothing made by the failed command
+
+
+@pytest.mark.parametrize(
+    ("args", "option"), [(("run", "--bins", "10,200,100"), "--bins"), (("fit", "--range", "300,200"), "--range")]
+)
+def test_bad_binning_and_range_name_their_option(tmp_path, args, option):
+    ran = hzz4l(*args, cwd=tmp_path)
+    assert ran.returncode == 2 and option in ran.stderr, ran.stderr
+
+
+def test_fit_help_says_where_results_are(tmp_path):
+    ran = hzz4l("fit", "--help", cwd=tmp_path)
+    assert "default: results/" in ran.stdout
+
+
+def test_the_demo_says_when_it_is_generated(tmp_path, monkeypatch):
+    from analysis.demo import default_demo
+
+    monkeypatch.setenv("HZZ4L_CACHE", str(tmp_path))
+    told = []
+    first = default_demo(scale=0.01, announce=told.append)
+    assert told == [first.parent] and first.exists()
+    assert default_demo(scale=0.01, announce=told.append) == first and told == [first.parent]  # cached: silent

@@ -81,3 +81,15 @@ def test_coverage_with_mc_stat_equals_the_full_grid_scan(statistic):
         expected.append(np.mean(grid[:, i, j] - grid.reshape(len(toys), -1).min(axis=1) <= d))
     np.testing.assert_array_equal(ours, expected)
     assert 0 < ours[0] < ours[-1] < 1
+
+
+def test_fit_table_says_when_the_tutorial_sits_on_its_grid_edge():
+    """Issue 13: the tutorial's grid starts at s_s = 1, so a deficit's best fit is the grid's edge, not a minimum."""
+    from analysis.cli import fit_table
+    from fitting.analysis import analyse
+    from tests.fitting.sets import deficit, published
+
+    on_edge = fit_table(analyse(deficit(), "pearson", "tutorial", gof_toys=20, coverage_toys=5).to_json())
+    assert "grid edge      s_s alone: 1 is the lower edge of the tutorial's grid" in on_edge
+    inside = fit_table(analyse(published(), "pearson", "profile", gof_toys=20, coverage_toys=5).to_json())
+    assert "grid edge" not in inside
