@@ -99,7 +99,8 @@ def plot_stack(
     panel below; the x axis from the histogram's last axis (a "lepton ..." axis counts leptons, not events).
 
     ``synthetic`` labels the figure as the synthetic demo's; ``missing`` names samples absent from the prediction
-    (see :func:`analysis.samples.missing_samples`), which the figure then states; ``note`` (e.g. the channel) is
+    (see :func:`analysis.samples.missing_samples`), which the figure then states, without a ratio panel to a
+    prediction known to be incomplete; ``note`` (e.g. the channel) is
     written under the experiment label.
     """
     axis = histogram.axes[-1]
@@ -111,7 +112,7 @@ def plot_stack(
     variance += normalisation_variance(histogram, roles)
     data_sets = [d for d, role in roles.items() if role == "data" and d in histogram.axes["dataset"]]
     data = _sum(histogram, data_sets)[0] if data_sets else None
-    if data is not None and components:
+    if data is not None and components and not missing:  # no ratio to a prediction known to be incomplete
         fig, ax, ratio = style.new_ratio_figure()
     else:
         (fig, ax), ratio = style.new_figure(), None

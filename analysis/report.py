@@ -203,7 +203,10 @@ def _yield_errors(results: Path, summary: dict[str, Any]) -> dict[str, float]:
 
 
 def _yield_cells(value: float, error: float | None, key: str, data: bool) -> str:
-    """The yield (an integer for data) and its uncertainty, with the decimal places the uncertainty allows."""
+    """The yield (an integer for data) and its uncertainty, with the decimal places the uncertainty allows; a dash
+    for no yield without uncertainty (a role without datasets)."""
+    if value == 0 and not error:
+        return "<td>–</td><td></td>"
     fmt = "{:.0f}" if data else _places(*([] if error is None else [error]))
     shown = "<td></td>" if error is None else f"<td>± {html.escape(fmt.format(error))}</td>"
     return _cell(value, key, fmt) + shown

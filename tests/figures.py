@@ -22,6 +22,7 @@ import hist
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.offsetbox import AnchoredOffsetbox, TextArea
 from matplotlib.testing.compare import compare_images
 from scipy import stats
 
@@ -56,6 +57,19 @@ def check_figure(fig: Figure, name: str, folder: Path, update: bool) -> Path:
         f"{failure['diff']}; if the change is intended, regenerate the baselines with --update-baselines"
     )
     return png
+
+
+def texts(fig: Figure) -> list[str]:
+    """Every text a reader sees: titles, tick labels, legends and the experiment label's lines."""
+    out = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    for box in fig.findobj(AnchoredOffsetbox):
+        out += [a.get_text() for a in box.findobj(TextArea)]
+    return out
+
+
+def legend_labels(fig: Figure) -> list[str]:
+    """The legend entries of every panel, in order."""
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
 def _hist(edges: np.ndarray, contents: dict[str, tuple[np.ndarray, np.ndarray]], label: str, name: str) -> hist.Hist:

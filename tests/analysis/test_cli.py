@@ -135,12 +135,14 @@ def test_default_run_uses_cached_demo(tmp_path):
     env = {"HZZ4L_CACHE": str(tmp_path / "cache")}
     first = hzz4l("run", "--no-progress", "--maxchunks", "1", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
-    assert "using the demo samples" in first.stdout
+    assert "generating the synthetic demo samples" in first.stdout  # the few seconds' wait is explained
+    assert "using the synthetic demo samples" in first.stdout
     fileset = next((tmp_path / "cache").glob("demo-*/fileset.json"))
     stamp = fileset.stat().st_mtime_ns
     second = hzz4l("run", "--no-progress", "--maxchunks", "1", "-o", "again", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
     assert fileset.stat().st_mtime_ns == stamp  # reused, not regenerated
+    assert "generating" not in second.stdout
     assert (tmp_path / "results" / "summary.json").exists()
 
 

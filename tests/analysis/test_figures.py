@@ -12,25 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from matplotlib.offsetbox import AnchoredOffsetbox, TextArea
 
 from analysis.plots import plot_stack
 from fitting import plots as fit_plots
 from tests import figures
 
 ROLES = figures.ROLES
-
-
-def texts(fig: Figure) -> list[str]:
-    """Every text a reader sees: titles, tick labels, legends and the experiment label's lines."""
-    out = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
-    for box in fig.findobj(AnchoredOffsetbox):
-        out += [a.get_text() for a in box.findobj(TextArea)]
-    return out
-
-
-def legend_labels(fig: Figure) -> list[str]:
-    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
 def check(fig: Figure, name: str, tmp_path: Path, update: bool) -> None:
@@ -41,8 +28,8 @@ def check(fig: Figure, name: str, tmp_path: Path, update: bool) -> None:
 def test_m4l_stack(synthetic, tmp_path, update_baselines):
     fig = plot_stack(figures.m4l(), ROLES, 10.0, synthetic=synthetic)
     main, ratio = fig.axes
-    seen = texts(fig)
-    assert legend_labels(fig)[0] == ("Pseudo-data (synthetic)" if synthetic else "Data")  # data first
+    seen = figures.texts(fig)
+    assert figures.legend_labels(fig)[0] == ("Pseudo-data (synthetic)" if synthetic else "Data")  # data first
     assert ("Synthetic demo" in seen) == synthetic and ("Open Data" in seen) != synthetic
     assert "√s = 13 TeV, 10 fb$^{\\mathregular{-1}}$" in seen
     assert main.get_ylabel() == "Events / 5 GeV" and ratio.get_ylabel().endswith("/ Pred.")
@@ -73,10 +60,10 @@ def test_lepton_eta_has_minus_signs(tmp_path, update_baselines):
 def test_postfit_keeps_the_split_and_quotes_the_fit(tmp_path, update_baselines):
     report = figures.fit_report()
     fig = fit_plots.plot_postfit(report, 10.0, components=figures.postfit_components(report))
-    labels = legend_labels(fig)
+    labels = figures.legend_labels(fig)
     assert labels[0] == "Data" and any(label.startswith("ZZ*") for label in labels)
     assert any(label.startswith("Z+jets") for label in labels)
-    seen = texts(fig)
+    seen = figures.texts(fig)
     assert "Post-fit, Poisson likelihood ratio:" in seen
     assert any("s_s$ = $\\mathregular{" in text and "^{+" in text for text in seen)  # value with its errors
     check(fig, "postfit_m4l", tmp_path, update_baselines)
@@ -87,7 +74,7 @@ def test_scan_shades_and_quotes_both_intervals(name, tmp_path, update_baselines)
     report = figures.fit_report()
     fig = fit_plots.plot_scan(report, name, 10.0)
     ax = fig.axes[0]
-    labels = legend_labels(fig)
+    labels = figures.legend_labels(fig)
     assert len(labels) == 2 and all(f"${name[0]}_{name[2]}$ = $\\mathregular{{" in label for label in labels)
     low, high = ax.get_xlim()
     for line in ax.lines[:2]:  # both curves run from one end of the axis to the other
@@ -99,14 +86,14 @@ def test_scan_shades_and_quotes_both_intervals(name, tmp_path, update_baselines)
 def test_tutorial_scan_says_the_best_fit_is_on_the_grid_edge(tmp_path, update_baselines):
     report = figures.fit_report("pearson", "tutorial", "deficit")
     fig = fit_plots.plot_scan(report, "s_s", 10.0, synthetic=True)
-    assert any("lower edge of its grid" in text for text in texts(fig))
+    assert any("lower edge of its grid" in text for text in figures.texts(fig))
     check(fig, "scan_s_s_tutorial", tmp_path, update_baselines)
 
 
 def test_contours(tmp_path, update_baselines):
     report = figures.fit_report()
     fig = fit_plots.plot_contours(report, 10.0, synthetic=True, truth={"s_s": 1.0, "s_b": 1.2})
-    labels = legend_labels(fig)
+    labels = figures.legend_labels(fig)
     assert {"Best fit", "Standard Model", "Demo truth"} <= set(labels)
     ax = fig.axes[0]
     mesh = ax.collections[-1]
@@ -123,7 +110,7 @@ def test_gof(tmp_path, update_baselines):
     ax = fig.axes[0]
     assert ax.get_yaxis().get_offset_text().get_text() == ""
     assert ax.lines[0].get_xdata()[-1] == pytest.approx(ax.get_xlim()[1])  # the pdf to the axis end
-    assert any("toys of the fit to" in text for text in texts(fig))  # toys do not carry the data's lumi label
+    assert any("toys of the fit to" in text for text in figures.texts(fig))  # toys do not carry the data's lumi label
     check(fig, "gof_toys", tmp_path, update_baselines)
 
 
@@ -133,7 +120,7 @@ def test_coverage(tmp_path, update_baselines):
     ax = fig.axes[0]
     measured = next(c for c in ax.containers if c.get_label().startswith("Measured"))
     np.testing.assert_allclose(measured.lines[0].get_ydata(), report.coverage.measured)  # marker on the measurement
-    assert any(text.startswith("toys at the best fit") for text in texts(fig))
+    assert any(text.startswith("toys at the best fit") for text in figures.texts(fig))
     check(fig, "coverage", tmp_path, update_baselines)
 
 
