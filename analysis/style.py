@@ -201,8 +201,9 @@ def draw_ratio(
     ax: Axes, edges: np.ndarray, counts: np.ndarray, total: np.ndarray, variance: np.ndarray, synthetic: bool = False
 ) -> None:
     """The ratio panel: data over the prediction ``total`` with the data's Garwood errors, and the relative
-    uncertainty ``sqrt(variance) / total`` of the prediction as a band around 1. Bins without a prediction are
-    left empty; points beyond the panel's range are arrows at its edge."""
+    uncertainty ``sqrt(variance) / total`` of the prediction as a band around 1. Bins without a prediction or without
+    data are left empty (a bar from 0 to 1.84 / a tiny prediction would cross the panel); points beyond the panel's
+    range are arrows at its edge."""
     counts = np.asarray(counts, dtype=float)
     predicted = total > 0
     safe = np.where(predicted, total, 1.0)
@@ -214,8 +215,8 @@ def draw_ratio(
     lower, upper = poisson_interval(counts)
     ratio, low, high = counts / safe, lower / safe, upper / safe
     top = RATIO_RANGE[1]
-    inside = predicted & (ratio <= top)
-    _points(ax, centres[inside], ratio[inside], low[inside], high[inside], counts[inside] == 0, "")
+    inside = predicted & (ratio <= top) & (counts > 0)
+    _points(ax, centres[inside], ratio[inside], low[inside], high[inside], np.zeros(inside.sum(), bool), "")
     beyond = predicted & (ratio > top)
     if beyond.any():
         ax.plot(centres[beyond], np.full(beyond.sum(), top - 0.12), marker="^", color="black", markersize=8,
