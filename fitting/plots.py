@@ -181,6 +181,11 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
     if tutorial:
         ends += [float(grid[0]), float(grid[-1])]
     low, high = min(ends), max(ends)
+    span = high - low
+    if "lower" in edges.values():  # the minimum lies beyond the grid: show where
+        low -= 0.3 * span
+    if "upper" in edges.values():
+        high += 0.3 * span
     x = np.linspace(low, high, 200)
     curves = {
         "fixed": model.chi2(x, 1.0) if name == "s_s" else model.chi2(1.0, x),
