@@ -217,7 +217,8 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
                 linewidth=0,
             )
             handles.append((box, line))
-            labels.append(f"{what}: {SYMBOLS[name]} = {_quoted(interval)}")
+            source = (" (1-D grid)" if key == "fixed" else " (2-D grid)") if tutorial else ""
+            labels.append(f"{what}: {SYMBOLS[name]} = {_quoted(interval)}{source}")
         else:
             handles.append(line)
             labels.append(what)
@@ -226,7 +227,8 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
                 f"{what}: the tutorial's best fit {interval.value:g} is the {edges[key]} edge of its "
                 f"{grid_name};\nthe minimum lies outside, the grid gives no interval"
             )
-    if tutorial:
+    if tutorial:  # its intervals come from its grids, the curves are exact: they need not cross at the same points
+        notes += ["Tutorial method: intervals read off its grids", "(2-D: a slice through the best fit), exact curves"]
         on_grid = model.chi2(grid, 1.0) if name == "s_s" else model.chi2(1.0, grid)
         (points,) = ax.plot(grid, on_grid - minima["fixed"], "o", color="black", markersize=3)
         handles.append(points)
