@@ -281,21 +281,40 @@ def _renderer(fig: Figure) -> Any:
     return canvas.get_renderer() if hasattr(canvas, "get_renderer") else fig._get_renderer()
 
 
+#: The least share of the axes' height the content keeps: a top that squeezes it further counts as no fit.
+MIN_CONTENT = 0.3
+
+
 def _top_needed(ax: Axes, boxes: Sequence[Artist], drawn: np.ndarray, pad: float) -> float | None:
-    """The lowest top of ``ax``'s y range at which everything ``drawn`` (:func:`_drawn`) across the width of each
-    of ``boxes`` lies below that box (and ``pad`` under it); ``None`` if a box sits too low in the axes for that."""
+    """The lowest top of ``ax``'s (linear) y range, at least the present one, at which nothing ``drawn``
+    (:func:`_drawn`) across the width of one of ``boxes`` overlaps that box (with ``pad`` around it): content may lie
+    under a box or wholly above it. ``None`` if only a top that leaves the content less than :data:`MIN_CONTENT` of
+    the height would do.
+
+    Raising the top shrinks every y towards the bottom while a box stays where it is; a segment from y0 to y1 under
+    a box spanning the fractions [b0, b1] of the height overlaps it for the tops T in
+    [low + (y0 - low) / b1, low + (y1 - low) / b0]: the answer is the first top not inside any such interval.
+    """
     renderer = _renderer(ax.figure)
     frame = ax.get_window_extent(renderer)
     low, top = ax.get_ylim()
+    starts, ends = [], []
     for box in boxes:
         extent = box.get_window_extent(renderer)
         inside = drawn[(drawn[:, 1] >= extent.x0) & (drawn[:, 0] <= extent.x1)]
-        if not inside.size:
-            continue
-        room = (extent.y0 - frame.y0) / frame.height - pad  # the fraction of the height under the box
-        if room <= 0.25:
-            return None
-        top = max(top, low + (float(inside[:, 3].max()) - low) / room)
+        b0 = (extent.y0 - frame.y0) / frame.height - pad
+        b1 = (extent.y1 - frame.y0) / frame.height + pad
+        y0, y1 = inside[:, 2] - low, inside[:, 3] - low
+        starts.append(low + y0 / b1)
+        ends.append(low + y1 / b0 if b0 > 0 else np.full(len(y1), np.inf))
+    start, end = np.concatenate(starts), np.concatenate(ends)
+    for a, b in sorted(zip(start[end >= top], end[end >= top], strict=True)):
+        if a > top:
+            break
+        top = max(top, float(b))
+    content = float(drawn[:, 3].max(initial=low)) - low if len(drawn) else 0.0
+    if not np.isfinite(top) or (content > 0 and content / (top - low) < MIN_CONTENT):
+        return None
     return top
 
 

@@ -236,7 +236,7 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
     ax.axhline(1.0, color="grey", linewidth=1, linestyle=":")
     ax.set_xlim(low, high)
     shown = [line.get_ydata() for line in ax.lines]
-    ax.set_ylim(0, min(1.05 * max(float(np.nanmax(y)) for y in shown), 2 * SCAN_REACH))
+    ax.set_ylim(0, 1.05 * max(float(np.nanmax(y)) for y in shown))
     ax.set_xlabel(LABELS[name])
     ax.set_ylabel(rf"$\Delta\chi^2$ ({_statistic(report)})")
     label = style.atlas_label(ax, lumi_fb, synthetic, lines=notes)
