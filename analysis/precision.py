@@ -14,6 +14,8 @@ Example:
     ('272', '16')
     >>> measurement(7.442, 0.0967)
     ('7.44', '0.10')
+    >>> measurement(1234.0, 47.0)
+    ('1230', '50')
 """
 
 from __future__ import annotations
@@ -48,13 +50,10 @@ def measurement(value: float, *errors: float) -> tuple[str, ...]:
     error; an error that is zero or not finite does not decide."""
     usable = [e for e in errors if math.isfinite(e) and e > 0]
     places = decimals(min(usable)) if usable else 3
-    scale = 10.0**places
 
     def text(x: float) -> str:
         if not math.isfinite(x):
             return str(x)
-        if places >= 0:
-            return f"{x:.{places}f}"
-        return f"{round(x / scale) * scale:.0f}"
+        return f"{x:.{places}f}" if places >= 0 else f"{round(x, places):.0f}"  # tens, hundreds: 1234 -> 1230
 
     return tuple(text(x) for x in (value, *errors))

@@ -105,8 +105,11 @@ def _table(head: list[str] | None, rows: list[str]) -> str:
 
 
 def _plural(count: int, noun: str) -> str:
-    """>>> _plural(1, "dataset"), _plural(3, "dataset")
-    ('1 dataset', '3 datasets')
+    """``count`` and ``noun``, plural unless one.
+
+    Example:
+        >>> _plural(1, "dataset"), _plural(3, "dataset")
+        ('1 dataset', '3 datasets')
     """
     return f"{count} {noun}{'' if count == 1 else 's'}"
 

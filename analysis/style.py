@@ -14,7 +14,7 @@ Example:
     >>> points = draw_data(ax, edges, counts)
     >>> label = atlas_label(ax, lumi_fb=10.0)
     >>> legend = legend_clear_of_data(ax, label, loc="upper right")
-    >>> ax.get_ylim()[1] > max(poisson_interval(counts)[1])
+    >>> bool(ax.get_ylim()[1] > max(poisson_interval(counts)[1]))
     True
     >>> save(fig, "plots/m4l")  # writes plots/m4l.png and plots/m4l.pdf  # doctest: +SKIP
 """

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from analysis.precision import measurement
 from analysis.style import poisson_interval
 
 
@@ -25,3 +26,28 @@ def test_garwood_interval_table(n, low, high):
     lower, upper = poisson_interval(np.array([n]))
     assert lower[0] == pytest.approx(low, abs=1e-3)
     assert upper[0] == pytest.approx(high, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "expected"),
+    [
+        # the PDG's own examples (Review of Particle Physics, Introduction, 5.3 "Rounding")
+        (0.827, 0.119, ("0.83", "0.12")),
+        (0.827, 0.367, ("0.8", "0.4")),
+        # three leading digits 950 to 999: rounded up to 1000, two significant digits
+        (0.827, 0.962, ("0.8", "1.0")),
+        (272.0, 16.49, ("272", "16")),
+        (1234.0, 47.0, ("1230", "50")),
+    ],
+)
+def test_pdg_rounding(value, error, expected):
+    assert measurement(value, error) == expected
+
+
+@pytest.mark.parametrize("name", ["analysis.style", "analysis.precision", "analysis.report", "fitting.tutorial"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
