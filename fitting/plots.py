@@ -154,14 +154,16 @@ def plot_postfit(
 
 def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = False) -> Figure:
     """Delta chi^2 of ``name`` (``s_s`` or ``s_b``) with the other parameter fixed at 1 and profiled, each with its
-    Delta chi^2 <= 1 interval shaded under the Delta chi^2 = 1 line and quoted in the legend, over the range where
-    both curves stay below Delta chi^2 = 5. With the tutorial's method, the points of its grid are marked on the
-    curve, and a best fit on the grid's edge is said to be none."""
+    Delta chi^2 <= 1 interval shaded under the Delta chi^2 = 1 line and quoted in the legend, over about
+    sqrt(:data:`SCAN_REACH`) times both intervals around their best fits, cut where a curve passes twice that. With
+    the tutorial's method, the points of its grid are marked on the curve, and a best fit on the grid's edge is said
+    to be none."""
     model = Model(report.templates, report.statistic, report.mc_stat)
     other = "s_b" if name == "s_s" else "s_s"
     tutorial = report.method == "tutorial"
+    alone = report.fit_s_s if name == "s_s" else report.fit_s_b
     fits = {
-        "fixed": (report.fit_s_s if name == "s_s" else report.fit_s_b).interval,
+        "fixed": alone.interval,
         "profiled": report.fit_2d.s_s if name == "s_s" else report.fit_2d.s_b,
     }
     edges = {
@@ -191,7 +193,7 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
         "fixed": model.chi2(x, 1.0) if name == "s_s" else model.chi2(1.0, x),
         "profiled": model.profile(name, x),
     }
-    chi2_min = {"fixed": (report.fit_s_s if name == "s_s" else report.fit_s_b).chi2, "profiled": report.fit_2d.chi2}
+    chi2_min = {"fixed": alone.chi2, "profiled": report.fit_2d.chi2}
     minima = {key: min(chi2_min[key], float(np.nanmin(curve))) for key, curve in curves.items()}
     steep = np.nanmax([curve - minima[key] for key, curve in curves.items()], axis=0) > 2 * SCAN_REACH
     steep &= not tutorial  # the tutorial's grid is shown whole
