@@ -392,18 +392,18 @@ def plot_coverage(report: FitReport, lumi_fb: float, synthetic: bool = False) ->
         markersize=8,
         label="Measured: " + ", ".join(measured),
     )
-    for level in CONTOUR_LEVELS:
-        ax.axvline(level, color="grey", linestyle=":", linewidth=1)
     ax.set_xlim(0, end)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(r"critical value $d$ of $\Delta\chi^2$")
     ax.set_ylabel(r"fraction of toys with $\Delta\chi^2 \leq d$")
-    lines = [_statistic(report), f"toys at the best fit $s_s$ = {s_s:.2f}, $s_b$ = {s_b:.2f}"]
-    if np.any(coverage.measured < nominal - 3 * np.maximum(coverage.measured_error, 1e-9)):
-        lines += ["measured < nominal: the statistic is not", "$\\chi^2$-distributed at these counts"]
+    under = np.any(coverage.measured < nominal - 3 * np.maximum(coverage.measured_error, 1e-9))
+    lines = [
+        f"toys at the best fit $s_s$ = {s_s:.2f}, $s_b$ = {s_b:.2f}",
+        _statistic(report) + (": under-covers (the statistic's property)" if under else ""),
+    ]
     # the cdf rises from the lower left to the upper right: the label and legend go in the empty lower right
     label = style.atlas_label(ax, lumi_fb, synthetic, toys=True, lines=lines, loc="lower right")
-    style.legend_above(ax, label)
+    style.legend_above(ax, label, fontsize="small")
     return fig
 
 

@@ -120,7 +120,7 @@ def test_coverage(tmp_path, update_baselines):
     ax = fig.axes[0]
     measured = next(c for c in ax.containers if c.get_label().startswith("Measured"))
     np.testing.assert_allclose(measured.lines[0].get_ydata(), report.coverage.measured)  # marker on the measurement
-    assert any(text.startswith("toys at the best fit") for text in figures.texts(fig))
+    assert any(text.startswith("toys at the best fit $s_s$ = ") for text in figures.texts(fig))  # the true point
     check(fig, "coverage", tmp_path, update_baselines)
 
 
