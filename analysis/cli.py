@@ -15,6 +15,7 @@ quick. How a command ends:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -33,6 +34,12 @@ from analysis.interrupts import deliver_once
 __all__ = ["main"]
 
 PRESET_NAMES = ("default", "tutorial", "outreach", "paper")
+#: What the plotting workers of a command import while it works.
+_PLOT_MODULES = {
+    "run": ("analysis.plots",),
+    "run --fit": ("analysis.plots", "fitting.plots"),
+    "fit": ("fitting.plots",),
+}
 EXECUTOR_NAMES = ("iterative", "futures", "dask")
 
 #: Largest m4l bin count: a histogram of 10^4 bins per dataset holds any binning worth fitting.
@@ -77,6 +84,21 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(wrapper)
 
+
+def _renderer(modules: tuple[str, ...]) -> Any:
+    """The command's :class:`analysis.render.Renderer`: its worker processes are forked at the first call, before
+    the command's heavy imports, and import matplotlib and ``modules`` meanwhile; one per invocation (``hzz4l run
+    --fit`` draws the fit's figures with the run's workers), stopped when the command ends."""
+    context = click.get_current_context().find_root()
+    if "hzz4l.renderer" not in context.meta:
+        from analysis.render import Renderer
+
+        context.meta["hzz4l.renderer"] = context.with_resource(Renderer(modules=modules))
+    return context.meta["hzz4l.renderer"]
+
+
+#: Plots are PNG; --pdf adds PDF copies (saving a PDF costs about as much again as drawing the figure).
+_PDF_HELP = "Also save every plot as PDF (PNG always)."
 
 #: click >= 8.2 shows the help of a bare group through this usage error
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -257,6 +279,8 @@ def demo(output: Path, scale: float, seed: int) -> None:
     show_default=True,
     help="Fill the systematic variations of m4l (lepton momentum scale, efficiency scale factors) beside the nominal.",
 )
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the plots of the run.")
+@click.option("--pdf", is_flag=True, help=_PDF_HELP)
 @click.option("--fit", "then_fit", is_flag=True, help="Then run 'hzz4l fit' and 'hzz4l report' on the output.")
 @_fail_cleanly
 def run(
@@ -276,11 +300,15 @@ def run(
     skip_bad_files: bool,
     checkpoint: Path | None,
     systematics: bool,
+    plots: bool,
+    pdf: bool,
     then_fit: bool,
 ) -> None:
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
+    drawing = plots or then_fit
+    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"]) if drawing else None
 
     from analysis.demo import default_demo
     from analysis.fileset import load_fileset
@@ -310,7 +338,17 @@ def run(
         skip_bad_files=skip_bad_files,
         checkpoint=checkpoint,
     )
-    summary = write_outputs(result, fileset, proc, preset, output, fileset_path=str(fileset_path))
+    summary = write_outputs(
+        result,
+        fileset,
+        proc,
+        preset,
+        output,
+        fileset_path=str(fileset_path),
+        formats=("png", "pdf") if pdf else ("png",),
+        renderer=renderer if plots else None,
+        plots=plots,
+    )
     click.echo(cutflow_table(summary))
     for skipped in result.skipped:
         events = "events unknown" if skipped.events is None else f"{skipped.events} events lost"
@@ -323,7 +361,7 @@ def run(
     )
     if then_fit:
         context = click.get_current_context()
-        context.invoke(fit, results=output)
+        context.invoke(fit, results=output, pdf=pdf)
         context.invoke(report, results=output)
 
 
@@ -365,7 +403,8 @@ def run(
 )
 @click.option("--range", "range_text", help="Fit only the bins inside LOW,HIGH (GeV).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
-@click.option("--plots/--no-plots", default=True, show_default=True)
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the plots of the fit.")
+@click.option("--pdf", is_flag=True, help=_PDF_HELP)
 @click.option(
     "--workspace",
     "workspace_path",
@@ -397,6 +436,7 @@ def fit(
     range_text: str | None,
     seed: int,
     plots: bool,
+    pdf: bool,
     workspace_path: Path | None,
     systematics: bool,
     per_channel: bool,
@@ -405,6 +445,8 @@ def fit(
     fit_range = _parse_range(range_text)
     if per_channel and not systematics:
         raise click.BadParameter("--per-channel needs --systematics", param_hint="--per-channel")
+    renderer = _renderer(_PLOT_MODULES["fit"]) if plots else None
+    formats = ("png", "pdf") if pdf else ("png",)
 
     import json
 
@@ -442,27 +484,30 @@ def fit(
     try:
         report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
-        failed = {"schema_version": SCHEMA_VERSION, "status": "failed", "error": str(err), "statistic": statistic,
-                  "method": method, "mc_stat": mc_stat}
+        failed = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "failed",
+            "error": str(err),
+            "statistic": statistic,
+            "method": method,
+            "mc_stat": mc_stat,
+        }
         with publish(results, "fit") as stage, writing(stage / "fit.json") as path:  # the earlier fit goes
             path.write_text(json.dumps(failed, indent=2) + "\n", encoding="utf-8")
         raise
     document = report.to_json()
     if with_systematics is not None:
         document["systematics"] = with_systematics.to_json() | {"per_channel": per_channel}
-    with publish(results, "fit") as stage:  # replaces the previous fit and its plots; removes the stale report
+    # replaces the previous fit and its plots; removes the stale report
+    with publish(results, "fit") as stage, renderer.stopped_on_error() if renderer else contextlib.nullcontext():
+        if renderer is not None:
+            renderer.submit("fitting.plots:fit_figures", (report, lumi_fb), stage / "plots", formats)
+            if with_systematics is not None:
+                renderer.submit("analysis.cli:systematic_figures", (with_systematics,), stage / "plots", formats)
         with writing(stage / "fit.json") as path:
             path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        if plots:
-            from fitting.plots import plot_all
-
-            plot_all(report, stage / "plots", lumi_fb)
-            if with_systematics is not None:
-                from analysis.style import save
-                from fitting.plots import plot_impacts, plot_pulls
-
-                save(plot_pulls(with_systematics), stage / "plots" / "pulls")
-                save(plot_impacts(with_systematics), stage / "plots" / "impacts")
+        if renderer is not None:
+            renderer.wait()
     for study in ("gof", "coverage"):
         if document[study]["failed_toys"]:
             click.echo(
@@ -472,6 +517,14 @@ def fit(
             )
     click.echo(fit_table(document))
     click.echo(f"wrote {results / 'fit.json'}" + (f" and plots in {results / 'plots'}/" if plots else ""))
+
+
+def systematic_figures(result: Any) -> dict[str, Callable[[], Any]]:
+    """The plots of the fit with nuisance parameters (a :class:`fitting.systematics.SystematicFit`), by file name,
+    each drawn when called."""
+    from fitting.plots import plot_impacts, plot_pulls
+
+    return {"pulls": functools.partial(plot_pulls, result), "impacts": functools.partial(plot_impacts, result)}
 
 
 @main.command()

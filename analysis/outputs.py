@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -45,6 +46,9 @@ from analysis.samples import missing_samples, process_groups
 from processors.histograms import CHANNELS, CONTROL_AXES, VARIATIONS, mass_histogram
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from analysis.render import Renderer
     from analysis.runner import RunResult
     from processors import HZZ4lProcessor
 
@@ -65,6 +69,7 @@ __all__ = [
     "read_summary",
     "read_variations",
     "root_histograms",
+    "run_figures",
     "write_outputs",
     "writing",
 ]
@@ -395,16 +400,23 @@ def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[
     """
     mass = output["mass"]
     regions = {"m4l": None, **{f"m4l_{channel}": channel for channel in mass.axes["channel"]}}
+    # each projection once, not once per dataset
+    projected = {
+        (region, variation): mass_histogram(mass, variation, channel)
+        for region, channel in regions.items()
+        for variation in mass.axes["variation"]
+    }
+    controls = {key: output[key][{"channel": sum}] for key in CONTROL_AXES}
     for name, role in roles_.items():
         if name not in mass.axes["dataset"]:
             continue
         variations = [v for v in mass.axes["variation"] if v == "nominal" or role != "data"]
-        for region, channel in regions.items():
+        for region in regions:
             for variation in variations:
                 suffix = "" if variation == "nominal" else f"_{variation}"
-                yield f"{region}/{name}{suffix}", mass_histogram(mass, variation, channel)[name, :]
-        for key in CONTROL_AXES:
-            yield f"{key}/{name}", output[key][{"dataset": name, "channel": sum}]
+                yield f"{region}/{name}{suffix}", projected[region, variation][name, :]
+        for key, histogram in controls.items():
+            yield f"{key}/{name}", histogram[name, :]
 
 
 def cabinetry_config(summary: dict[str, Any], mass: hist.Hist) -> dict[str, Any]:
@@ -472,6 +484,25 @@ def cabinetry_config(summary: dict[str, Any], mass: hist.Hist) -> dict[str, Any]
     }
 
 
+def run_figures(
+    output: dict[str, Any], roles_: dict[str, str], lumi_fb: float, synthetic: bool = False, missing: Sequence[str] = ()
+) -> dict[str, Callable[[], Figure]]:
+    """The plots of a run (:data:`RUN_PLOTS`), by name, each drawn when called: m4l of all channels and of each,
+    and the control distributions."""
+    from analysis.plots import plot_stack
+
+    label = {"synthetic": synthetic, "missing": missing}
+    mass = output["mass"]
+    figures = {"m4l": functools.partial(plot_stack, mass_histogram(mass), roles_, lumi_fb, **label)}
+    for channel in (c for c in CHANNELS if c in mass.axes["channel"]):
+        projected = mass_histogram(mass, channel=channel)
+        note = CHANNEL_LABELS[channel]
+        figures[f"m4l_{channel}"] = functools.partial(plot_stack, projected, roles_, lumi_fb, note=note, **label)
+    for key in CONTROL_AXES:
+        figures[key] = functools.partial(plot_stack, output[key][{"channel": sum}], roles_, lumi_fb, **label)
+    return figures
+
+
 def write_outputs(
     result: RunResult,
     fileset: dict[str, Any],
@@ -479,20 +510,29 @@ def write_outputs(
     preset: str,
     output: str | os.PathLike[str],
     fileset_path: str | None = None,
+    formats: Sequence[str] = ("png",),
+    renderer: Renderer | None = None,
+    plots: bool = True,
 ) -> dict[str, Any]:
     """Write every output of a run into ``output`` as one set (see :func:`publish`); return the summary written
-    to ``summary.json``."""
+    to ``summary.json``. The plots (unless not ``plots``) are saved in ``formats`` (``"png"``, ``"pdf"``), drawn by
+    ``renderer``'s worker processes if one is given (see :mod:`analysis.render`), else here."""
     import yaml
     from coffea.util import save as coffea_save
 
-    from analysis.plots import plot_stack
-    from analysis.style import save
+    from analysis.render import render
 
     summary = build_summary(result, fileset, proc, preset, fileset_path)
     _require_finite(result.output, summary["datasets"])
-    channels = [c for c in CHANNELS if c in result.output["mass"].axes["channel"]]
     roles_ = roles(fileset)
-    with publish(output, "run", run=summary["run_id"]) as stage:
+    figures = ("analysis.outputs:run_figures", (result.output, roles_, proc.lumi_fb, summary["synthetic"],
+               summary["missing_samples"]))  # fmt: skip
+    with (
+        publish(output, "run", run=summary["run_id"]) as stage,
+        renderer.stopped_on_error() if renderer else contextlib.nullcontext(),
+    ):
+        if renderer is not None:  # drawn while the files below are written
+            renderer.submit(*figures, stage / "plots", formats)
         with writing(stage / "histograms.root") as path, uproot.recreate(path) as f:
             for key, histogram in root_histograms(result.output, roles_):
                 f[key] = histogram
@@ -503,16 +543,10 @@ def write_outputs(
         with writing(stage / "cabinetry.yml") as path:
             config = cabinetry_config(summary, result.output["mass"])
             path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        label = {"synthetic": summary["synthetic"], "missing": summary["missing_samples"]}
-        figures = {"m4l": plot_stack(mass_histogram(result.output["mass"]), roles_, proc.lumi_fb, **label)}
-        for channel in channels:
-            projected = mass_histogram(result.output["mass"], channel=channel)
-            note = CHANNEL_LABELS[channel]
-            figures[f"m4l_{channel}"] = plot_stack(projected, roles_, proc.lumi_fb, note=note, **label)
-        for key in CONTROL_AXES:
-            figures[key] = plot_stack(result.output[key][{"channel": sum}], roles_, proc.lumi_fb, **label)
-        for name, figure in figures.items():
-            save(figure, stage / "plots" / name)
+        if renderer is not None:
+            renderer.wait()
+        elif plots:
+            render(*figures, stage / "plots", formats)
     return summary
 
 

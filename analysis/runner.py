@@ -38,7 +38,6 @@ import logging
 import multiprocessing
 import os
 import re
-import signal
 import threading
 import time
 import urllib.parse
@@ -69,7 +68,8 @@ from analysis.inputs import (
     retryable,
     thread_map,
 )
-from analysis.interrupts import held
+from analysis.interrupts import children_ignore_interrupts, held, stop_workers
+from analysis.work import close_files, work_function
 from processors.schema import MiniSchema
 
 __all__ = [
@@ -130,18 +130,6 @@ class RunResult:
 # ------------------------------------------------------------------------------------------ processes
 
 
-@functools.cache
-def _children_ignore_interrupts() -> None:
-    """Make every process forked from now on ignore SIGINT and die on SIGTERM (the default), whatever handlers
-    this process installed: Ctrl-C reaches the whole process group, and the parent stops its workers itself."""
-
-    def child() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    os.register_at_fork(after_in_child=child)
-
-
 @contextlib.contextmanager
 def local_cluster(workers: int) -> Iterator[Any]:
     """A Dask ``LocalCluster`` of ``workers`` single-threaded worker processes on this machine, closed on exit.
@@ -157,7 +145,7 @@ def local_cluster(workers: int) -> Iterator[Any]:
     import dask
     from distributed import LocalCluster
 
-    _children_ignore_interrupts()
+    children_ignore_interrupts()
     with contextlib.ExitStack() as stack:
         # held: a cluster interrupted while it starts could not be closed, and its processes would outlive us;
         # a signal that came meanwhile is raised once the cluster is entered, so that it is closed
@@ -180,7 +168,7 @@ class _FailFastPool(concurrent.futures.Executor):
     """A process pool that hands coffea futures which never fail: the first chunk error is kept here and every
     future coffea still waits for is resolved empty at once, so that coffea's ``FuturesExecutor`` returns (it
     would print the error's traceback, then wait for every remaining chunk) and :meth:`reraise` gives the error;
-    the workers are then stopped with the pool (:func:`_stop_workers`)."""
+    the workers are then stopped with the pool (:func:`analysis.interrupts.stop_workers`)."""
 
     def __init__(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
         self.pool = pool
@@ -212,20 +200,6 @@ class _FailFastPool(concurrent.futures.Executor):
             raise self.error
 
 
-def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """End a process pool now: terminate its workers (a pool's own shutdown waits for the chunks they run)."""
-    # Python 3.14 has pool.terminate_workers(); before, the workers are only reachable here
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
 @contextlib.contextmanager
 def _executor(
     name: str, workers: int, scheduler: str | None, status: bool
@@ -236,19 +210,20 @@ def _executor(
     elif name == "futures":
         # forked workers inherit the interpreter with coffea already imported, instead of importing it
         # again in every worker (seconds each): the pool is ready at once, for the checks and the chunks
-        _children_ignore_interrupts()
+        children_ignore_interrupts()
         context = multiprocessing.get_context("fork")
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
         try:
             yield processor.FuturesExecutor(workers=workers, status=status, pool=_FailFastPool(pool)), _pool_map(pool)
         except BaseException:
-            _stop_workers(pool)
+            stop_workers(pool)
             raise
         pool.shutdown(wait=True)
     elif name == "dask":
         from distributed import Client
 
         with contextlib.ExitStack() as stack:
+            external = scheduler is not None
             if scheduler is None:
                 scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
             try:
@@ -256,6 +231,8 @@ def _executor(
             except (OSError, TimeoutError, ValueError) as err:
                 raise RunError(f"--scheduler {scheduler}: cannot connect: {one_line(err)}") from None
             yield processor.DaskExecutor(client=client, status=status), _dask_map(client)
+            if external:  # workers that outlive the run close the files they kept open for it
+                client.run(close_files, wait=False)
     else:
         raise ValueError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")
 
@@ -373,9 +350,11 @@ def _attempts(
 
 @dataclass
 class _Runner(processor.Runner):
-    """coffea's Runner with hzz4l's chunk attempts (:func:`_attempts`) instead of coffea's retries."""
+    """coffea's Runner with hzz4l's chunk attempts (:func:`_attempts`) instead of coffea's retries, and hzz4l's
+    work function (:func:`analysis.work.work_function`: files kept open across chunks)."""
 
     chunk_retries: int = 0
+    _work_function = staticmethod(work_function)
 
     @property  # type: ignore[override]
     def automatic_retries(self) -> Callable[..., Any]:
@@ -618,6 +597,7 @@ def run_fileset(
     ):
         if checkpointer is not None:
             cleanup.callback(checkpointer.sweep)
+        cleanup.callback(close_files)  # the files the iterative run kept open across chunks
         start = time.perf_counter()
         checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper)
         preflight_s = time.perf_counter() - start
@@ -651,7 +631,13 @@ def run_fileset(
         pool = getattr(exe, "pool", None)
         start = time.perf_counter()
         try:
-            out = runner.run(todo, _Guarded(processor_instance), uproot_options=options)
+            out = runner.run(
+                todo,
+                _Guarded(processor_instance),
+                uproot_options=options,
+                # NanoEvents of the declared branches only: their form is built for every chunk
+                iteritems_options={"filter_name": list(columns)} if columns else {},
+            )
         except Exception:
             if isinstance(pool, _FailFastPool):
                 pool.reraise()

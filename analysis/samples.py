@@ -97,9 +97,7 @@ def process_groups(roles: dict[str, str]) -> dict[str, str]:
         >>> process_groups({"llll": "background", "ggH125_ZZ4lep": "signal", "mine": "background", "data": "data"})
         {'llll': 'ZZ*', 'ggH125_ZZ4lep': 'Higgs', 'mine': 'background'}
     """
-    return {
-        name: SAMPLES[name].group if name in SAMPLES else role for name, role in roles.items() if role != "data"
-    }
+    return {name: SAMPLES[name].group if name in SAMPLES else role for name, role in roles.items() if role != "data"}
 
 
 def data_filename(period: str) -> str:

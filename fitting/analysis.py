@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from fitting import toys, tutorial
-from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, Interval, Model, Significance, significance
+from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, Interval, Model, Significance, p_value, significance
 from fitting.templates import Templates
 
 __all__ = [
@@ -173,7 +173,7 @@ class FitReport:
                 "chi2": self.prefit_chi2,
                 "ndf": t.nbins,
                 "chi2_ndf": self.prefit_chi2 / t.nbins,
-                "p_value": float(stats.chi2.sf(self.prefit_chi2, t.nbins)),
+                "p_value": p_value(self.prefit_chi2, t.nbins),
             },
             "fits": {
                 "s_s": one(self.fit_s_s),
@@ -219,7 +219,7 @@ class FitReport:
                 "d": cov.d.tolist(),
                 "fraction": cov.fraction.tolist(),
                 "error": cov.error.tolist(),
-                "chi2_cdf": stats.chi2.cdf(cov.d, 2).tolist(),
+                "chi2_cdf": special.chdtr(2, cov.d).tolist(),
                 "toys": cov.toys,
                 "same_toys_for_every_d": cov.same_toys,
                 "failed_toys": cov.failed,
@@ -227,7 +227,7 @@ class FitReport:
                 "nominal": [
                     {
                         "d": level,
-                        "nominal": float(stats.chi2.cdf(level, 2)),
+                        "nominal": float(special.chdtr(2, level)),
                         "measured": float(measured),
                         "error": float(error),
                         "toys": cov.measured_toys,
@@ -338,7 +338,7 @@ def analyse(
             scan.s_b,
             scan.chi2,
             scan.ndf,
-            float(stats.chi2.sf(scan.chi2, scan.ndf)),
+            p_value(scan.chi2, scan.ndf),
             covariance,
             None if covariance is None else float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])),
         )

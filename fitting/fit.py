@@ -21,11 +21,12 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from analysis.errors import HZZ4lError
 from fitting.minimizer import Minimum, Region, minimize
@@ -42,6 +43,7 @@ __all__ = [
     "Interval",
     "Model",
     "Significance",
+    "p_value",
     "significance",
 ]
 
@@ -311,7 +313,7 @@ class Model:
             s_b=intervals[1],
             chi2=minimum,
             ndf=ndf,
-            p_value=float(stats.chi2.sf(minimum, ndf)),
+            p_value=p_value(minimum, ndf),
             covariance=covariance,
             correlation=correlation,
             at_boundary=at_boundary,
@@ -432,6 +434,17 @@ class Model:
 
         radius, cut = _bisect(delta, reach, np.full(points, np.sqrt(level)), level)
         return Contour(level, centre + radius[:, None] * directions, cut)
+
+
+def p_value(chi2: float, ndf: int) -> float:
+    """P(chi^2 >= ``chi2``) for ``ndf`` degrees of freedom; NaN for ``ndf`` < 1 (scipy.special: a tenth of
+    scipy.stats' import time).
+
+    Example:
+        >>> round(p_value(3.84, 1), 3)
+        0.05
+    """
+    return float(special.chdtrc(ndf, chi2)) if ndf >= 1 else math.nan
 
 
 def significance(model: Model, counts: np.ndarray | None = None, aux: np.ndarray | None = None) -> Significance:

@@ -7,7 +7,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from fitting.fit import CONTOUR_LEVELS, Model
 from fitting.systematics import SystematicFit
 
 __all__ = [
+    "fit_figures",
     "plot_all",
     "plot_contours",
     "plot_coverage",
@@ -209,18 +212,26 @@ def plot_coverage(report: FitReport, lumi_fb: float) -> Figure:
     return fig
 
 
-def plot_all(report: FitReport, path: str | os.PathLike[str], lumi_fb: float) -> list[Path]:
-    """Every fit plot as PNG and PDF into folder ``path``; returns the files written."""
-    path = Path(path)
-    figures = {
-        "postfit_m4l": plot_postfit(report, lumi_fb),
-        "scan_s_s": plot_scan(report, "s_s", lumi_fb),
-        "scan_s_b": plot_scan(report, "s_b", lumi_fb),
-        "contours": plot_contours(report, lumi_fb),
-        "gof_toys": plot_gof(report, lumi_fb),
-        "coverage": plot_coverage(report, lumi_fb),
+def fit_figures(report: FitReport, lumi_fb: float) -> dict[str, Callable[[], Figure]]:
+    """The plots of :func:`plot_all` by file name, each drawn when called (``hzz4l fit`` draws them in parallel)."""
+    return {
+        "postfit_m4l": functools.partial(plot_postfit, report, lumi_fb),
+        "scan_s_s": functools.partial(plot_scan, report, "s_s", lumi_fb),
+        "scan_s_b": functools.partial(plot_scan, report, "s_b", lumi_fb),
+        "contours": functools.partial(plot_contours, report, lumi_fb),
+        "gof_toys": functools.partial(plot_gof, report, lumi_fb),
+        "coverage": functools.partial(plot_coverage, report, lumi_fb),
     }
-    return [file for name, fig in figures.items() for file in style.save(fig, path / name)]
+
+
+def plot_all(
+    report: FitReport, path: str | os.PathLike[str], lumi_fb: float, formats: Sequence[str] = ("png", "pdf")
+) -> list[Path]:
+    """Every fit plot as PNG and PDF (or the ``formats`` given) into folder ``path``; returns the files written."""
+    path = Path(path)
+    return [
+        file for name, make in fit_figures(report, lumi_fb).items() for file in style.save(make(), path / name, formats)
+    ]
 
 
 def plot_pulls(result: SystematicFit) -> Figure:

@@ -120,9 +120,7 @@ def _regions(histogram: hist.Hist, channels: bool) -> dict[str, hist.Hist]:
     return {f"m4l_{channel}": histogram[{"channel": channel}] for channel in histogram.axes["channel"]}
 
 
-def _group_sums(
-    region: hist.Hist, datasets: Sequence[str], variation: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _group_sums(region: hist.Hist, datasets: Sequence[str], variation: str) -> tuple[np.ndarray, np.ndarray]:
     """Summed values and variances of ``datasets`` in one variation of a region; zeros if none is present."""
     nbins = region.axes["mass"].size
     values, variances = np.zeros(nbins), np.zeros(nbins)
