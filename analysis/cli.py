@@ -28,6 +28,7 @@ from typing import Any
 
 import click
 
+from analysis.cache import DEFAULT_LIMIT_GB
 from analysis.errors import HZZ4lError, HZZ4lWarning
 from analysis.interrupts import deliver_once
 
@@ -75,6 +76,9 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
                 click.echo(f"{name}: error: {_one_line(err) or type(err).__name__}", err=True)
                 sys.exit(2)
             except KeyboardInterrupt as err:
+                renderer = click.get_current_context().find_root().meta.get(_RENDERER)
+                if renderer is not None:  # its workers ignore SIGINT (and SIGTERM reached this process only)
+                    renderer.stop()
                 signum = getattr(err, "signum", signal.SIGINT)
                 click.echo(f"{name}: interrupted by {signal.Signals(signum).name}; stopped and cleaned up", err=True)
                 sys.stdout.flush()
@@ -85,16 +89,20 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(wrapper)
 
 
+#: Where a command keeps its renderer, in the meta of click's root context.
+_RENDERER = "hzz4l.renderer"
+
+
 def _renderer(modules: tuple[str, ...]) -> Any:
     """The command's :class:`analysis.render.Renderer`: its worker processes are forked at the first call, before
     the command's heavy imports, and import matplotlib and ``modules`` meanwhile; one per invocation (``hzz4l run
     --fit`` draws the fit's figures with the run's workers), stopped when the command ends."""
     context = click.get_current_context().find_root()
-    if "hzz4l.renderer" not in context.meta:
+    if _RENDERER not in context.meta:
         from analysis.render import Renderer
 
-        context.meta["hzz4l.renderer"] = context.with_resource(Renderer(modules=modules))
-    return context.meta["hzz4l.renderer"]
+        context.meta[_RENDERER] = context.with_resource(Renderer(modules=modules))
+    return context.meta[_RENDERER]
 
 
 #: Plots are PNG; --pdf adds PDF copies (saving a PDF costs about as much again as drawing the figure).
@@ -279,6 +287,21 @@ def demo(output: Path, scale: float, seed: int) -> None:
     show_default=True,
     help="Fill the systematic variations of m4l (lepton momentum scale, efficiency scale factors) beside the nominal.",
 )
+@click.option(
+    "--cache/--no-cache",
+    "use_cache",
+    default=True,
+    show_default=True,
+    help="Keep local copies of remote (HTTP) input files in $HZZ4L_CACHE/remote (default ~/.cache/hzz4l/remote), "
+    "checked against the server before each use, so that a rerun does not download them again.",
+)
+@click.option(
+    "--cache-limit",
+    type=Finite(min=0, max=1e6, min_open=True),
+    default=DEFAULT_LIMIT_GB,
+    show_default=True,
+    help="Size limit of that cache in GB; the least recently used copies are removed first.",
+)
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the plots of the run.")
 @click.option("--pdf", is_flag=True, help=_PDF_HELP)
 @click.option("--fit", "then_fit", is_flag=True, help="Then run 'hzz4l fit' and 'hzz4l report' on the output.")
@@ -300,6 +323,8 @@ def run(
     skip_bad_files: bool,
     checkpoint: Path | None,
     systematics: bool,
+    use_cache: bool,
+    cache_limit: float,
     plots: bool,
     pdf: bool,
     then_fit: bool,
@@ -307,10 +332,10 @@ def run(
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
-    drawing = plots or then_fit
-    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"]) if drawing else None
+    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"]) if plots else None
 
-    from analysis.demo import default_demo
+    from analysis.cache import RemoteCache
+    from analysis.demo import cache_dir, default_demo
     from analysis.fileset import load_fileset
     from analysis.outputs import check_output, cutflow_table, write_outputs
     from analysis.runner import run_fileset
@@ -337,6 +362,7 @@ def run(
         retries=retries,
         skip_bad_files=skip_bad_files,
         checkpoint=checkpoint,
+        cache=RemoteCache(cache_dir() / "remote", int(cache_limit * 1e9)) if use_cache else None,
     )
     summary = write_outputs(
         result,
@@ -346,7 +372,7 @@ def run(
         output,
         fileset_path=str(fileset_path),
         formats=("png", "pdf") if pdf else ("png",),
-        renderer=renderer if plots else None,
+        renderer=renderer,
         plots=plots,
     )
     click.echo(cutflow_table(summary))
@@ -361,7 +387,7 @@ def run(
     )
     if then_fit:
         context = click.get_current_context()
-        context.invoke(fit, results=output, pdf=pdf)
+        context.invoke(fit, results=output, plots=plots, pdf=pdf)
         context.invoke(report, results=output)
 
 

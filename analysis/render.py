@@ -19,6 +19,8 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -32,9 +34,18 @@ __all__ = ["Renderer", "render"]
 PLOT_MODULES = ("analysis.plots",)
 
 
-def _prepare(modules: Sequence[str]) -> None:
+def _prepare(modules: Sequence[str], parent: int) -> None:
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     for module in modules:
         importlib.import_module(module)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once its parent is gone (killed with SIGKILL, or ended by ``os._exit``): a worker never
+    outlives its command (the pool's pipes would not tell it, as its sibling workers hold them open too)."""
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    os._exit(1)
 
 
 def _resolve(name: str) -> Callable[..., Any]:
@@ -74,7 +85,7 @@ class Renderer:
             max_workers=workers,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_prepare,
-            initargs=(tuple(modules),),
+            initargs=(tuple(modules), os.getpid()),
         )
         self._workers = workers
         self._pool.submit(int)  # forks every worker now (a fork pool starts all of them on the first task)

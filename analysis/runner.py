@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hist
 import numpy as np
@@ -69,8 +69,11 @@ from analysis.inputs import (
     thread_map,
 )
 from analysis.interrupts import children_ignore_interrupts, held, stop_workers
-from analysis.work import close_files, work_function
+from analysis.work import adopt, close_files, work_function
 from processors.schema import MiniSchema
+
+if TYPE_CHECKING:
+    from analysis.cache import RemoteCache
 
 __all__ = [
     "BUG_NOTE",
@@ -307,10 +310,20 @@ def _coffea_name(path: str) -> str:
 
 
 class _Source(uproot.source.fsspec.FSSpecSource):
-    """uproot's default source, reading the ``file://`` URLs of :func:`_coffea_name` as the paths they encode."""
+    """uproot's default source, reading the ``file://`` URLs of :func:`_coffea_name` as the paths they encode, and
+    remote files from their local copies in ``hzz4l_cache`` (an :class:`analysis.cache.RemoteCache`) if given."""
 
-    def __init__(self, file_path: str, **options: Any) -> None:
-        super().__init__(_display_path(file_path), **options)
+    def __init__(self, file_path: str, hzz4l_cache: RemoteCache | None = None, **options: Any) -> None:
+        path = _display_path(file_path)
+        if hzz4l_cache is not None and hzz4l_cache.applies(path):
+            path = hzz4l_cache.local(path, timeout=options.get("timeout") or 60.0)
+        super().__init__(path, **options)
+
+
+def _adopt(path: str, tree: str, directory: Any) -> bool:
+    """Hand a file opened by the checks before the run to the chunks that will read it
+    (:func:`analysis.work.adopt`), under the name coffea gives them (:func:`_coffea_name`)."""
+    return adopt(_coffea_name(path), tree, directory)
 
 
 def _attempts(
@@ -500,10 +513,16 @@ def _chunk_buffers() -> dict[str, Any]:
     which Python's generational collector frees only every several chunks, so that peak memory grew with the
     number of chunks (see docs/performance.md). In a worker that did not inherit
     :func:`_frozen_heap` (a remote Dask worker), the worker's own objects are frozen at its first chunk."""
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
+    _freeze_once()
     gc.collect()
     return {}
+
+
+@functools.cache
+def _freeze_once() -> None:
+    """Freeze this process's objects at its first chunk (once: ``gc.get_freeze_count()``, which would tell, walks
+    the whole frozen heap, ~20 ms at every chunk)."""
+    gc.freeze()
 
 
 def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
@@ -566,6 +585,7 @@ def run_fileset(
     retries: int = 3,
     skip_bad_files: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
+    cache: RemoteCache | None = None,
 ) -> RunResult:
     """Process a validated fileset (see :func:`analysis.fileset.load_fileset`) with ``executor``.
 
@@ -580,6 +600,7 @@ def run_fileset(
         status: show coffea's progress bars.
         timeout: seconds to wait on a remote file; retries: further attempts after a failure that may pass.
         checkpoint: folder keeping finished chunks, reused by a rerun with the same settings.
+        cache: where remote (HTTP) files are kept once fetched, for this run and the next (see :mod:`analysis.cache`).
 
     Raises:
         InputError: a bad input file (:class:`ChunkError`: a chunk of one).
@@ -599,11 +620,14 @@ def run_fileset(
             cleanup.callback(checkpointer.sweep)
         cleanup.callback(close_files)  # the files the iterative run kept open across chunks
         start = time.perf_counter()
-        checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper)
+        names = {path: _coffea_name(path) for entry in fileset.values() for path in entry["files"]}
+        options: dict[str, Any] = {}
+        if cache is not None or any(n != p for p, n in names.items()):
+            options = {"handler": _Source, "hzz4l_cache": cache}
+        checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper, options, _adopt)
         preflight_s = time.perf_counter() - start
         if not checked.fileset:
             raise _nothing_left(checked.skipped)
-        names = {path: _coffea_name(path) for entry in checked.fileset.values() for path in entry["files"]}
         todo = {
             name: {
                 "files": {names[path]: tree for path, tree in entry["files"].items()},
@@ -627,7 +651,6 @@ def run_fileset(
             checkpointer=checkpointer,
             chunk_retries=retries,
         )
-        options = {"handler": _Source} if any(n != p for p, n in names.items()) else {}
         pool = getattr(exe, "pool", None)
         start = time.perf_counter()
         try:

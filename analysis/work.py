@@ -1,9 +1,11 @@
 """One chunk of a run: hzz4l's work function for coffea's ``Runner``, reusing opened files across chunks.
 
-coffea's own work function opens the file, parses its TTree's metadata (every branch: about 30 ms for the
-81 branches of the ``mini`` tree) and builds the NanoEvents form again for every chunk. Here each process
-(the iterative run, each futures or Dask worker) keeps the files it read last open, with their parsed trees,
-so that the chunks of one file pay for that once; only the branches the processor declares go into the form.
+coffea's own work function opens the file, parses its TTree's metadata (every branch, in pure Python: 50 to
+150 ms for the 84 branches of the ``mini`` tree) and builds the NanoEvents form again for every chunk. Here each
+process (the iterative run, each futures or Dask worker) keeps the files it read last open, with their parsed
+trees, so that the chunks of one file pay for that once; only the branches the processor declares go into the
+form. The file checks before the run parse every tree already: the files they opened are handed over
+(:func:`adopt`), and the first chunk of each file takes its file from there instead of parsing it again.
 What a chunk returns is what coffea's work function returns (``out``, ``metrics``, ``processed``); a chunk
 that fails closes its file, so that a retry opens it afresh.
 
@@ -28,27 +30,47 @@ from coffea.nanoevents import NanoEventsFactory
 from coffea.processor import ProcessorABC
 from coffea.processor.executor import WorkItem
 
-__all__ = ["OPEN_FILES", "close_files", "work_function"]
+__all__ = ["ADOPTED_FILES", "OPEN_FILES", "adopt", "close_files", "work_function"]
 
 #: Files kept open per thread: a worker rarely interleaves chunks of more than two files.
 OPEN_FILES = 2
+#: Files opened by the checks that are kept for the run (the rest are closed: each holds a file descriptor).
+ADOPTED_FILES = 64
 
 #: The open files, per (thread, file, tree), least recently used first. Each thread reads only its own.
 _open: collections.OrderedDict[tuple[int, str, str], Any] = collections.OrderedDict()
+#: Files opened (their tree parsed) by the checks before the run, per (file, tree), until a chunk takes them.
+_adopted: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
+
+
+def adopt(filename: str, treename: str, directory: Any) -> bool:
+    """Keep ``directory``, the opened file ``filename`` whose tree ``treename`` is parsed, for the first chunk of
+    that file in this process; False if this process keeps enough files already (the caller closes it)."""
+    with _lock:
+        if len(_adopted) >= ADOPTED_FILES or (filename, treename) in _adopted:
+            return False
+        _adopted[filename, treename] = directory
+    return True
 
 
 def close_files() -> None:
     """Close every file kept open in this process (at the end of a run; a failed chunk closes its own)."""
     with _lock:
-        directories = list(_open.values())
+        directories = [*_open.values(), *_adopted.values()]
         _open.clear()
+        _adopted.clear()
     for directory in directories:
         directory.close()
 
 
+def _forget() -> None:
+    _open.clear()
+    _adopted.clear()
+
+
 # a forked child must not read through its parent's open files (they share file offsets): it forgets them
-os.register_at_fork(after_in_child=_open.clear)
+os.register_at_fork(after_in_child=_forget)
 
 
 def _directory(filename: str, treename: str, options: dict[str, Any]) -> Any:
@@ -60,9 +82,11 @@ def _directory(filename: str, treename: str, options: dict[str, Any]) -> Any:
         if key in _open:
             _open.move_to_end(key)
             return _open[key]
-    # {path: None}: a colon in the path is part of the file name, not an object path
-    directory = uproot.open({filename: None}, **options)
-    directory[treename]  # parsed once: uproot keeps it in the file's object cache
+        directory = _adopted.pop((filename, treename), None)
+    if directory is None:
+        # {path: None}: a colon in the path is part of the file name, not an object path
+        directory = uproot.open({filename: None}, **options)
+        directory[treename]  # parsed once: uproot keeps it in the file's object cache
     with _lock:
         _open[key] = directory
         mine = [k for k in _open if k[0] == thread]

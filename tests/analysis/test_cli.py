@@ -39,6 +39,7 @@ def cli_run(tmp_path_factory):
         "--no-progress",
         "--chunksize",
         "700",
+        "--pdf",
         cwd=folder,
     )
     assert ran.returncode == 0, ran.stderr
@@ -92,9 +93,11 @@ def test_tutorial_preset_and_binning(cli_run):
         "17,80,250",
         "--lumi",
         "5",
+        "--no-plots",
         cwd=folder,
     )
     assert ran.returncode == 0, ran.stderr
+    assert not (folder / "tut" / "plots").exists()
     summary = json.loads((folder / "tut" / "summary.json").read_text())
     default = json.loads((cli_run[0] / "summary.json").read_text())
     assert summary["selection"]["require_trigger"] is False and summary["selection"]["max_etcone20_rel"] is None

@@ -42,7 +42,7 @@ def iterative(shipped: dict) -> dict:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """A real HTTP server with byte ranges, serving tests/data/atlas."""
-    handler = type("Handler", (RangeHandler,), {"requests": Counter()})
+    handler = type("Handler", (RangeHandler,), {"requests": Counter(), "served": Counter()})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(ATLAS), **k))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -34,16 +34,21 @@ SUBSET = ("llll", "ggH125_ZZ4lep", "data")
 
 
 class RangeHandler(SimpleHTTPRequestHandler):
-    """Serves files with single and multipart byte ranges; the first path element picks a behaviour:
-    ``ok``, ``404``, ``500`` (always), ``flaky`` (500 on the first request of each file), ``drop``
-    (closes the connection half-way through every body)."""
+    """Serves files with single and multipart byte ranges, and HEAD (with ``ETag`` and ``Last-Modified``, as real
+    servers give); the first path element picks a behaviour: ``ok``, ``404``, ``500`` (always), ``flaky`` (500 on
+    the first request of each file), ``drop`` (closes the connection half-way through every body). ``requests``
+    counts the requests per path, ``served`` the body bytes sent per path."""
 
     requests: ClassVar[Counter] = Counter()
+    served: ClassVar[Counter] = Counter()
 
     def log_message(self, *args):  # keep the test output clean
         pass
 
-    def do_GET(self):
+    def do_HEAD(self):
+        self.do_GET(head=True)
+
+    def do_GET(self, head=False):
         mode, _, name = self.path.lstrip("/").partition("/")
         type(self).requests[self.path] += 1
         if mode == "404":
@@ -54,7 +59,19 @@ class RangeHandler(SimpleHTTPRequestHandler):
         if not path.is_file():
             return self.send_error(HTTPStatus.NOT_FOUND)
         data = path.read_bytes()
+        stat = path.stat()
+        self._validators = {
+            "ETag": f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+            "Last-Modified": self.date_time_string(int(stat.st_mtime)),
+        }
         header = self.headers.get("Range")
+        if head:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Accept-Ranges", "bytes")
+            for key, value in self._validators.items():
+                self.send_header(key, value)
+            return self.end_headers()
         if not header:
             return self._send(HTTPStatus.OK, data, "application/octet-stream", mode)
         ranges = []
@@ -88,9 +105,10 @@ class RangeHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
-        for key, value in (extra or {}).items():
+        for key, value in (self._validators | (extra or {})).items():
             self.send_header(key, value)
         self.end_headers()
+        type(self).served[self.path] += len(body) // 2 if mode == "drop" else len(body)
         if mode == "drop":
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
@@ -104,7 +122,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def serving(folder: Path):
     """A real HTTP server on 127.0.0.1 serving ``folder`` (see RangeHandler); yields its URL and handler class."""
-    handler = type("Handler", (RangeHandler,), {"requests": Counter()})
+    handler = type("Handler", (RangeHandler,), {"requests": Counter(), "served": Counter()})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(folder), **k))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

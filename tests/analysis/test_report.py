@@ -83,6 +83,7 @@ def test_page_loads_cleanly_with_every_image(results, browser):
     expected = sorted(p.stem for p in (results / "plots").glob("*.png"))
     assert sorted(alt for alt, *_ in images) == expected
     assert len(expected) == len(RUN_PLOTS) + 6  # the run's plots and the fit's
+    assert not list((results / "plots").glob("*.pdf"))  # PDF copies only on request (--pdf)
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, alt
     assert 'src="http' not in (results / "report.html").read_text()  # self-contained

@@ -37,7 +37,9 @@ def fitted(tmp_path_factory):
     assert hzz4l("demo", "--scale", "0.05", "--seed", "4", "-o", "demo", cwd=folder).returncode == 0
     ran = hzz4l("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", cwd=folder)
     assert ran.returncode == 0, ran.stderr
-    fit = hzz4l("fit", "results", "--toys", "2000", "--coverage-toys", "100", "--workspace", "ws.json", cwd=folder)
+    fit = hzz4l(
+        "fit", "results", "--toys", "2000", "--coverage-toys", "100", "--workspace", "ws.json", "--pdf", cwd=folder
+    )
     assert fit.returncode == 0, fit.stderr
     return folder / "results", fit
 
