@@ -94,9 +94,10 @@ _RENDERER = "hzz4l.renderer"
 
 
 def _renderer(modules: tuple[str, ...]) -> Any:
-    """The command's :class:`analysis.render.Renderer`: its worker processes are forked at the first call, before
-    the command's heavy imports, and import matplotlib and ``modules`` meanwhile; one per invocation (``hzz4l run
-    --fit`` draws the fit's figures with the run's workers), stopped when the command ends."""
+    """The command's :class:`analysis.render.Renderer`: its worker processes are forked at the first call (once the
+    command's inputs are checked, so that a refused input costs no worker) and import matplotlib and ``modules``
+    while the command imports coffea and works; one per invocation (``hzz4l run --fit`` draws the fit's figures
+    with the run's workers), stopped when the command ends."""
     context = click.get_current_context().find_root()
     if _RENDERER not in context.meta:
         from analysis.render import Renderer
@@ -332,14 +333,11 @@ def run(
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
-    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"]) if plots else None
 
     from analysis.cache import RemoteCache
     from analysis.demo import cache_dir, default_demo
     from analysis.fileset import load_fileset
     from analysis.outputs import check_output, cutflow_table, write_outputs
-    from analysis.runner import run_fileset
-    from processors import PRESETS, HZZ4lProcessor
 
     if fileset_path is None:
         fileset_path = default_demo()
@@ -348,6 +346,12 @@ def run(
     check_output(output)  # before any work: a folder we can write, with nothing of someone else's in the way
     if checkpoint is not None:
         check_output(checkpoint, names=())
+    # the plotting workers import matplotlib while this process imports coffea and runs
+    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"]) if plots else None
+
+    from analysis.runner import run_fileset
+    from processors import PRESETS, HZZ4lProcessor
+
     proc = HZZ4lProcessor(selection=PRESETS[preset], lumi_fb=lumi, mass_bins=bins, systematics=systematics)
     result = run_fileset(
         fileset,
@@ -471,7 +475,6 @@ def fit(
     fit_range = _parse_range(range_text)
     if per_channel and not systematics:
         raise click.BadParameter("--per-channel needs --systematics", param_hint="--per-channel")
-    renderer = _renderer(_PLOT_MODULES["fit"]) if plots else None
     formats = ("png", "pdf") if pdf else ("png",)
 
     import json
@@ -486,6 +489,8 @@ def fit(
         statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
     histogram, roles, lumi_fb = read_histograms(results)
     check_output(results, names=("fit.json",))
+    # the plotting workers import matplotlib while this process fits
+    renderer = _renderer(_PLOT_MODULES["fit"]) if plots else None
     templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
     with_systematics = None
     if systematics:

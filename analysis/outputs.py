@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MANIFEST",
     "RUN_OUTPUTS",
+    "RUN_PDFS",
     "Manifest",
     "OutputError",
     "ResultsError",
@@ -86,8 +87,10 @@ RUN_OUTPUTS = (
     "histograms.coffea",
     "summary.json",
     "cabinetry.yml",
-    *(f"plots/{name}.{ext}" for name in RUN_PLOTS for ext in ("png", "pdf")),
+    *(f"plots/{name}.png" for name in RUN_PLOTS),
 )
+#: What ``hzz4l run --pdf`` writes besides.
+RUN_PDFS = tuple(f"plots/{name}.pdf" for name in RUN_PLOTS)
 
 #: The channels' names in plots.
 CHANNEL_LABELS = {"4e": "4e channel", "4mu": "4$\\mu$ channel", "2e2mu": "2e2$\\mu$ channel"}
@@ -192,7 +195,7 @@ def _foreign(folder: Path, manifest: Manifest, names: Iterable[str]) -> str | No
 
 
 def check_output(
-    folder: str | os.PathLike[str], names: Iterable[str] = RUN_OUTPUTS, only_for: str | None = None
+    folder: str | os.PathLike[str], names: Iterable[str] = (*RUN_OUTPUTS, *RUN_PDFS), only_for: str | None = None
 ) -> None:
     """Check, before any work, that the outputs ``names`` can be written into ``folder``: it is (or can be made)
     a folder we can write in, and none of ``names`` is there unless hzz4l wrote it. With ``only_for``

@@ -136,12 +136,12 @@ def test_missing_file_names_the_file(tmp_path):
 
 def test_default_run_uses_cached_demo(tmp_path):
     env = {"HZZ4L_CACHE": str(tmp_path / "cache")}
-    first = hzz4l("run", "--no-progress", "--maxchunks", "1", cwd=tmp_path, env=env)
+    first = hzz4l("run", "--no-progress", "--no-plots", "--maxchunks", "1", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "using the demo samples" in first.stdout
     fileset = next((tmp_path / "cache").glob("demo-*/fileset.json"))
     stamp = fileset.stat().st_mtime_ns
-    second = hzz4l("run", "--no-progress", "--maxchunks", "1", "-o", "again", cwd=tmp_path, env=env)
+    second = hzz4l("run", "--no-progress", "--no-plots", "--maxchunks", "1", "-o", "again", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
     assert fileset.stat().st_mtime_ns == stamp  # reused, not regenerated
     assert (tmp_path / "results" / "summary.json").exists()

@@ -269,7 +269,8 @@ def bad_copy(demo_fileset: Path, tmp_path: Path, damage: str) -> Path:
 )
 def test_bad_file_stops_the_run_naming_it(demo_fileset, tmp_path, damage, message):
     fileset = bad_copy(demo_fileset, tmp_path, damage)
-    ran = hzz4l("run", "--fileset", str(fileset), "--no-progress", "--retries", "0", "-o", "out", cwd=tmp_path)
+    args = ("--no-progress", "--no-plots", "--retries", "0", "-o", "out")
+    ran = hzz4l("run", "--fileset", str(fileset), *args, cwd=tmp_path)
     assert ran.returncode == 2
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1 and "mc_363490.llll.4lep.root" in lines[0] and message in lines[0], ran.stderr
@@ -285,6 +286,7 @@ def test_skip_bad_files_lists_every_file_with_its_lost_events(demo_fileset, tmp_
         "--fileset",
         str(fileset),
         "--no-progress",
+        "--no-plots",
         "--retries",
         "0",
         "--skip-bad-files",
@@ -323,7 +325,8 @@ def histograms(folder: Path) -> dict[str, np.ndarray]:
 
 
 def test_interrupted_run_resumes_from_checkpoints(demo_fileset, tmp_path):
-    args = ["run", "--fileset", str(demo_fileset), "--no-progress", "--chunksize", "200", "--checkpoint", "ckpt"]
+    args = ["run", "--fileset", str(demo_fileset), "--no-progress", "--no-plots", "--chunksize", "200"]
+    args += ["--checkpoint", "ckpt"]
     reference = hzz4l(*args[:-2], "-o", "reference", cwd=tmp_path)
     assert reference.returncode == 0, reference.stderr
     process = subprocess.Popen(

@@ -35,7 +35,7 @@ KEYS = {
 def fitted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fit")
     assert hzz4l("demo", "--scale", "0.05", "--seed", "4", "-o", "demo", cwd=folder).returncode == 0
-    ran = hzz4l("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", cwd=folder)
+    ran = hzz4l("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", "--no-plots", cwd=folder)
     assert ran.returncode == 0, ran.stderr
     fit = hzz4l(
         "fit", "results", "--toys", "2000", "--coverage-toys", "100", "--workspace", "ws.json", "--pdf", cwd=folder
