@@ -321,6 +321,7 @@ def build_summary(
     metrics, versions."""
     histogram = mass_histogram(result.output["mass"])
     channels = [c for c in CHANNELS if c in result.output["mass"].axes["channel"]]
+    by_channel = {channel: mass_histogram(result.output["mass"], channel=channel) for channel in channels}
     datasets = {}
     for name, role in roles(fileset).items():
         flow = result.output["cutflow"].get(name, {"events": {}, "weighted": {}})
@@ -331,10 +332,8 @@ def build_summary(
             "selected": int(list(events.values())[-1]) if events else 0,
             "yield": float(histogram[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0,
             "yield_by_channel": {
-                channel: float(mass_histogram(result.output["mass"], channel=channel)[name, :].sum().value)
-                if name in histogram.axes["dataset"]
-                else 0.0
-                for channel in channels
+                channel: float(projected[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0
+                for channel, projected in by_channel.items()
             },
             "cutflow": {cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()},
         }
@@ -380,13 +379,17 @@ def _require_finite(output: dict[str, Any], datasets: Iterable[str]) -> None:
     """Refuse to write histograms with a NaN or infinite bin, naming the dataset and the histogram."""
     for key in ("mass", *CONTROL_AXES):
         histogram = output[key]
+        view = histogram.view(flow=True)
+        bad = ~(np.isfinite(view.value) & np.isfinite(view.variance))
+        if not bad.any():  # one look at the whole histogram; which dataset only when one is bad
+            continue
+        rows = set(np.nonzero(bad)[histogram.axes.name.index("dataset")].tolist())
+        axis = histogram.axes["dataset"]
         for name in datasets:
-            if name in histogram.axes["dataset"]:
-                view = histogram[{"dataset": name}].view(flow=True)
-                if not (np.all(np.isfinite(view.value)) and np.all(np.isfinite(view.variance))):
-                    raise ResultsError(
-                        f"dataset '{name}': its {key} histogram has NaN or infinite bins; nothing was written"
-                    )
+            if name in axis and axis.index(name) in rows:
+                raise ResultsError(
+                    f"dataset '{name}': its {key} histogram has NaN or infinite bins; nothing was written"
+                )
 
 
 def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[tuple[str, hist.Hist]]:
@@ -537,8 +540,7 @@ def write_outputs(
         if renderer is not None:  # drawn while the files below are written
             renderer.submit(*figures, stage / "plots", formats)
         with writing(stage / "histograms.root") as path, uproot.recreate(path) as f:
-            for key, histogram in root_histograms(result.output, roles_):
-                f[key] = histogram
+            f.update(root_histograms(result.output, roles_))  # one update of the file's streamers, not one per key
         with writing(stage / "histograms.coffea") as path:
             coffea_save(result.output, path)
         with writing(stage / "summary.json") as path:

@@ -155,3 +155,26 @@ def test_an_unreadable_summary_is_named(tmp_path, content, message):
     (tmp_path / "summary.json").write_text(content)
     with pytest.raises(outputs.ResultsError, match=message):
         outputs.read_summary(tmp_path)
+
+
+@pytest.mark.parametrize(("key", "field"), [("mass", "value"), ("lepton_pt", "variance")])
+def test_a_non_finite_bin_is_refused_naming_the_dataset_and_nothing_is_written(demo_fileset, tmp_path, key, field):
+    import numpy as np
+
+    from analysis.fileset import load_fileset
+    from analysis.runner import run_fileset
+    from processors import HZZ4lProcessor
+
+    fileset = load_fileset(demo_fileset)
+    proc = HZZ4lProcessor()
+    result = run_fileset(fileset, proc, status=False)
+    histogram = result.output[key]
+    view = histogram.view(flow=True)
+    where = [slice(None)] * view.ndim
+    where[histogram.axes.name.index("dataset")] = histogram.axes["dataset"].index("llll")
+    damaged = view[tuple(where)]
+    damaged[field].flat[damaged.size // 2] = np.inf
+    view[tuple(where)] = damaged
+    with pytest.raises(outputs.ResultsError, match=f"dataset 'llll': its {key} histogram has NaN or infinite bins"):
+        outputs.write_outputs(result, fileset, proc, "default", tmp_path / "results", plots=False)
+    assert not (tmp_path / "results").exists()
