@@ -494,14 +494,22 @@ class JsonCheckpointer(CheckpointerABC):
 
 
 @contextlib.contextmanager
-def _frozen_heap() -> Iterator[None]:
+def _frozen_heap() -> Iterator[Callable[[], None]]:
     """Move the objects that exist before the run out of the garbage collector's sight (``gc.freeze``) for its
-    duration, so that collecting after every chunk scans only that chunk's objects. Forked workers inherit it."""
+    duration, so that collecting after every chunk scans only that chunk's objects. Forked workers inherit it.
+    Gives a function that freezes the objects made since (the files the checks opened and keep for the run),
+    a no-op if the freeze is not ours."""
     freeze = gc.get_freeze_count() == 0  # never undo a freeze that is not ours
     if freeze:
         gc.freeze()
+
+    def more() -> None:
+        if freeze:
+            gc.collect()
+            gc.freeze()
+
     try:
-        yield
+        yield more
     finally:
         if freeze:
             gc.unfreeze()
@@ -612,7 +620,7 @@ def run_fileset(
     columns = getattr(processor_instance, "columns", ())
     checkpointer = JsonCheckpointer(checkpoint, token=uuid.uuid4().hex) if checkpoint else None
     with (
-        _frozen_heap(),
+        _frozen_heap() as freeze_more,
         _executor(executor, workers, scheduler, status) as (exe, mapper),
         contextlib.ExitStack() as cleanup,
     ):
@@ -626,6 +634,7 @@ def run_fileset(
             options = {"handler": _Source, "hzz4l_cache": cache}
         checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper, options, _adopt)
         preflight_s = time.perf_counter() - start
+        freeze_more()  # the parsed trees of the files kept open, scanned at every chunk otherwise
         if not checked.fileset:
             raise _nothing_left(checked.skipped)
         todo = {
