@@ -2,9 +2,10 @@
 
 A figure in the project's style costs about half a second of matplotlib: mplhep's label and legend helpers draw
 the whole figure three times to place themselves, and saving it as PNG draws it twice more. ``hzz4l run`` writes 8
-figures and ``hzz4l fit`` 6, so the commands hand them to a :class:`Renderer`: worker processes forked when the
-command starts, which import matplotlib and the plot modules while the command imports and computes, then draw
-the figures in parallel. A figure that fails raises its exception in the command, with the worker's traceback.
+figures and ``hzz4l fit`` 6, so the commands hand them to a :class:`Renderer`: worker processes forked once the
+command's inputs are checked, which import matplotlib and the plot modules while the command imports coffea and
+computes, then draw the figures in parallel, while the command writes its other outputs. A figure that fails
+raises its exception in the command, with the worker's traceback.
 
 Example:
     >>> with Renderer() as renderer:  # doctest: +SKIP

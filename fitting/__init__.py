@@ -8,8 +8,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from analysis.lazy import exports
 
 if TYPE_CHECKING:
     from fitting.analysis import DEFAULT_STATISTIC, METHODS, SCHEMA_VERSION, FitReport, analyse
@@ -77,10 +78,4 @@ __all__ = [
     "workspace",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'fitting' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fitting.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _WHERE)
