@@ -235,7 +235,7 @@ def _executor(
                 raise RunError(f"--scheduler {scheduler}: cannot connect: {one_line(err)}") from None
             yield processor.DaskExecutor(client=client, status=status), _dask_map(client)
             if external:  # workers that outlive the run close the files they kept open for it
-                client.run(close_files, wait=False)
+                client.run(close_files, on_error="ignore")
     else:
         raise ValueError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")
 
