@@ -8,7 +8,8 @@ with and without plots, ``hzz4l report`` and ``hzz4l run --fit`` (the whole anal
 toys, every plot, the report), on the cached default demo, and prints each as a ratio to its target. With
 ``--against``, the same commands of another checkout of hzz4l (e.g. ``git worktree add /tmp/base main``) run in
 the same round robin, on its own PYTHONPATH, and the table gives this checkout's time over that one's (a command
-the other checkout does not have shows "–").
+the other checkout does not have shows "–"). Each time is given as wall time and as CPU time (user + system of
+the command and its plotting workers): on a machine shared with other work the CPU time is the steadier measure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,15 +40,24 @@ COMMANDS = (
 )
 
 
-def timed(command: list[str], cwd: str, env: dict[str, str]) -> float | None:
-    """Wall time of ``command``, or None if it fails (a command the checkout does not have)."""
-    start = time.perf_counter()
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float] | None:
+    """Wall time and CPU time (user + system, the command's worker processes included) of ``command``, or None if
+    it fails (a command the checkout does not have)."""
+    start, cpu = time.perf_counter(), _cpu()
     done = subprocess.run(command, check=False, cwd=cwd, capture_output=True, env=env)
-    return time.perf_counter() - start if done.returncode == 0 else None
+    return (time.perf_counter() - start, _cpu() - cpu) if done.returncode == 0 else None
 
 
-def median(values: list[float | None]) -> float | None:
-    return None if None in values else statistics.median(v for v in values if v is not None)
+def median(values: list[tuple[float, float] | None], which: int = 0) -> float | None:
+    """The median wall (``which`` 0) or CPU (1) time, None if the command failed."""
+    if any(v is None for v in values):
+        return None
+    return statistics.median(v[which] for v in values if v is not None)
 
 
 def main() -> None:
@@ -62,24 +73,30 @@ def main() -> None:
             subprocess.run([HZZ4L, "run", "--no-progress", "-o", f"warm-{name}"], cwd=tmp, check=True,
                            capture_output=True, env=env)  # fmt: skip
         python = median([timed([sys.executable, "-c", "pass"], tmp, checkouts["this"]) for _ in range(args.repeat)])
-        times: dict[tuple[str, str], list[float | None]] = {}
+        times: dict[tuple[str, str], list[tuple[float, float] | None]] = {}
         for i in range(args.repeat):
             for label, arguments, _ in COMMANDS:
                 for name, env in checkouts.items():
                     command = [HZZ4L, *(a.format(i=f"{name}{i}", w=f"warm-{name}") for a in arguments)]
                     times.setdefault((label, name), []).append(timed(command, tmp, env))
         metrics = json.loads((Path(tmp) / "rthis0" / "summary.json").read_text())["metrics"]
-    print(f"medians of {args.repeat} fresh processes; python -c pass: {python:.2f} s\n")
-    other = " | other [s] | this / other" if args.against else ""
-    print(f"| command | this [s] | target [s] | this / target{other} |")
-    print("|---|---:|---:|---:" + ("|---:|---:|" if args.against else "|"))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"medians of {args.repeat} fresh processes; python -c pass: {python:.2f} s; load average {load}")
+    print("wall: what the user waits for; CPU: user + system time of the command and its workers, which on a")
+    print("machine busy with other work predicts the wall time better than a wall time measured there\n")
+    other = " | other wall [s] | other CPU [s] | wall this / other | CPU this / other" if args.against else ""
+    print(f"| command | wall [s] | CPU [s] | target [s] | wall / target{other} |")
+    print("|---|---:|---:|---:|---:" + ("|---:|---:|---:|---:|" if args.against else "|"))
     for label, _, target in COMMANDS:
-        mine = median(times[label, "this"])
-        cells = [label, f"{mine:.2f}" if mine else "–"]
-        cells += [f"{target:.1f}", f"{mine / target:.2f}"] if target and mine else ["", ""]
+        wall, cpu = median(times[label, "this"]), median(times[label, "this"], 1)
+        cells = [label, f"{wall:.2f}" if wall else "–", f"{cpu:.2f}" if cpu else "–"]
+        cells += [f"{target:.1f}", f"{wall / target:.2f}"] if target and wall else ["", ""]
         if args.against:
-            theirs = median(times[label, "other"])
-            cells += [f"{theirs:.2f}", f"{mine / theirs:.2f}"] if theirs and mine else ["–", "–"]
+            their_wall, their_cpu = median(times[label, "other"]), median(times[label, "other"], 1)
+            if their_wall and their_cpu and wall and cpu:
+                cells += [f"{their_wall:.2f}", f"{their_cpu:.2f}", f"{wall / their_wall:.2f}", f"{cpu / their_cpu:.2f}"]
+            else:
+                cells += ["–"] * 4
         print("| " + " | ".join(cells) + " |")
     print(
         f"\nhzz4l run (one of them): the executor's run {metrics['wall_s']:.2f} s, of which the file checks "
