@@ -629,9 +629,10 @@ def run_fileset(
         cleanup.callback(close_files)  # the files the iterative run kept open across chunks
         start = time.perf_counter()
         names = {path: _coffea_name(path) for entry in fileset.values() for path in entry["files"]}
-        options: dict[str, Any] = {}
+        # no array cache: a file kept open across chunks would hold up to 100 MB of them (uproot's default)
+        options: dict[str, Any] = {"array_cache": None}
         if cache is not None or any(n != p for p, n in names.items()):
-            options = {"handler": _Source, "hzz4l_cache": cache}
+            options |= {"handler": _Source, "hzz4l_cache": cache}
         checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper, options, _adopt)
         preflight_s = time.perf_counter() - start
         freeze_more()  # the parsed trees of the files kept open, scanned at every chunk otherwise
