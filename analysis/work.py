@@ -9,8 +9,12 @@ form. The file checks before the run parse every tree already: the files they op
 What a chunk returns is what coffea's work function returns (``out``, ``metrics``, ``processed``); a chunk
 that fails closes its file, so that a retry opens it afresh.
 
+This replaces coffea's private ``Runner._work_function`` (``analysis.runner._Runner``): with ``coffea.processor
+.executor.WorkItem``, the one place where hzz4l depends on coffea's internals for reading.
+
 Example:
-    >>> runner = _Runner(..., work_function=work_function)  # doctest: +SKIP
+    >>> class Runner(coffea.processor.Runner):  # doctest: +SKIP
+    ...     _work_function = staticmethod(work_function)
 """
 
 from __future__ import annotations
