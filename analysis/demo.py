@@ -302,7 +302,7 @@ def _skim(lep: dict[str, np.ndarray]) -> np.ndarray:
     pT > 5 GeV and |eta| < 2.7, the leading one above 15 GeV."""
     accepted = lep["valid"] & (lep["pt"] > 5.0) & (np.abs(lep["eta"]) < 2.7)
     enough = np.sum(accepted, axis=1) == np.sum(lep["valid"], axis=1)
-    return enough & (np.max(np.where(lep["valid"], lep["pt"], 0), axis=1) > 15.0)
+    return np.asarray(enough & (np.max(np.where(lep["valid"], lep["pt"], 0), axis=1) > 15.0))
 
 
 def _isolation(rng: np.random.Generator, prompt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

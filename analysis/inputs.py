@@ -223,7 +223,9 @@ def _open_and_inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequenc
         return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters))
 
 
-def _inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], timeout: float, retries: int) -> Any:
+def _inspect(
+    path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], timeout: float, retries: int
+) -> FileInfo | _Problem:
     """:class:`FileInfo` of a usable file, else a :class:`_Problem`; transient failures are tried ``retries``
     more times, with back-off."""
     for attempt in range(retries + 1):

@@ -22,12 +22,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import awkward as ak
-import hist
 import numpy as np
 from coffea import processor
 
 from analysis.errors import HZZ4lError
-from processors.histograms import EFFICIENCY_UNCERTAINTY, VARIATIONS, fill_controls, fill_mass, make_histograms
+from processors.histograms import (
+    EFFICIENCY_UNCERTAINTY,
+    VARIATIONS,
+    Histogram,
+    fill_controls,
+    fill_mass,
+    make_histograms,
+)
 from processors.schema import check_counts
 from processors.selection import PRESETS, SelectionConfig, preselect, records_layout, select_candidates
 
@@ -135,7 +141,7 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
         raise NonFiniteValue(f"{where}: entry {first + index}: {problem}")
 
 
-class HZZ4lProcessor(processor.ProcessorABC):
+class HZZ4lProcessor(processor.ProcessorABC):  # type: ignore[misc]  # coffea is untyped
     """Select four-lepton events and fill m4l per dataset, channel and variation, control histograms, a cutflow.
 
     Args:
@@ -180,6 +186,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
             config = json.dumps(settings, sort_keys=True)
             digest = hashlib.sha256(config.encode())
             for module in (sys.modules[__name__], selection, kinematics, histograms, schema):
+                assert module.__file__ is not None  # imported from source files
                 digest.update(Path(module.__file__).read_bytes())
             self._fingerprint = digest.hexdigest()[:16]
         return self._fingerprint
@@ -194,7 +201,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         """The branches ``process`` reads, with what each must hold."""
         return COLUMNS
 
-    def make_histograms(self, datasets: tuple[str, ...] = ()) -> dict[str, hist.Hist]:
+    def make_histograms(self, datasets: tuple[str, ...] = ()) -> dict[str, Histogram]:
         """Empty histograms of the accumulator (:func:`processors.histograms.make_histograms`)."""
         return make_histograms(self.mass_bins, self.variations, datasets)
 

@@ -190,7 +190,7 @@ class Leptons:
 
         def gather(field: str) -> np.ndarray:
             # the field "type" (lep["type"]; lep.type would be awkward's type of the array)
-            return np.asarray(layout.content.content(field).data)[index].T
+            return np.asarray(np.asarray(layout.content.content(field).data)[index].T)
 
         return cls(
             pt=gather("pt"),
@@ -238,12 +238,12 @@ class Leptons:
 
     def count(self, flavour: int) -> np.ndarray:
         """Number of candidates of ``flavour`` (11 e, 13 mu) in each event; ``(events,)``."""
-        return np.sum(self.flavour == flavour, axis=1)
+        return np.asarray(np.sum(self.flavour == flavour, axis=1))
 
 
 def trigger(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
     """Single-electron or single-muon trigger fired: ``trigE or trigM``."""
-    return np.asarray(events.trigE, dtype=bool) | np.asarray(events.trigM, dtype=bool)
+    return np.asarray(np.asarray(events.trigE, dtype=bool) | np.asarray(events.trigM, dtype=bool))
 
 
 def four_leptons(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
@@ -262,7 +262,7 @@ def kinematics(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
         every &= leptons.pt > cfg.min_pt * MEV_PER_GEV
     if cfg.max_abs_eta is not None:
         every &= np.abs(leptons.eta) < cfg.max_abs_eta
-    return passed & np.all(every, axis=1)
+    return np.asarray(passed & np.all(every, axis=1))
 
 
 def flavour(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
@@ -277,12 +277,12 @@ def isolation(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
         isolated &= leptons.ptcone30 / leptons.pt < cfg.max_ptcone30_rel
     if cfg.max_etcone20_rel is not None:
         isolated &= leptons.etcone20 / leptons.pt < cfg.max_etcone20_rel
-    return np.all(isolated, axis=1)
+    return np.asarray(np.all(isolated, axis=1))
 
 
 def charge(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
     """Sum of lepton charges equal to ``charge_sum``."""
-    return np.sum(leptons.charge, axis=1, dtype=np.int64) == cfg.charge_sum
+    return np.asarray(np.sum(leptons.charge, axis=1, dtype=np.int64) == cfg.charge_sum)
 
 
 def z1_mass(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
