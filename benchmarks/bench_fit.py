@@ -34,9 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.outputs import read_histograms
-from benchmarks import tutorial_loops as loops
 from fitting.analysis import analyse
 from fitting.templates import Templates
+from tests import tutorial_loops as loops
 
 
 def median_time(function: Callable[[], object], repeat: int) -> float:

@@ -13,7 +13,7 @@ import pytest
 from analysis.fileset import load_fileset
 from analysis.runner import _chunk_edges, run_fileset
 from processors import HZZ4lProcessor
-from tests.helpers import dask_cluster
+from tests.helpers import assert_same, dask_cluster
 
 
 @pytest.fixture(scope="module")
@@ -27,25 +27,6 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real scheduler and two single-threaded worker processes on 127.0.0.1; stopped afterwards."""
     with dask_cluster(tmp_path_factory.mktemp("dask"), workers=2) as (address, _):
         yield address
-
-
-def assert_same(reference: dict, other: dict) -> None:
-    """Every histogram of the accumulator (m4l in every channel and variation, the control ones) and the cutflow."""
-    for key in ("mass", "z1_mass", "z2_mass", "lepton_pt", "lepton_eta"):
-        ref_h, h = reference[key], other[key]
-        assert set(h.axes["dataset"]) == set(ref_h.axes["dataset"])
-        # category order differs between executors: index by name
-        for name in ref_h.axes["dataset"]:
-            for channel in ref_h.axes["channel"]:
-                want, got = (x[{"dataset": name, "channel": channel}].view() for x in (ref_h, h))
-                np.testing.assert_allclose(got.value, want.value, rtol=1e-12, atol=1e-15, err_msg=f"{key} {name}")
-                np.testing.assert_allclose(got.variance, want.variance, rtol=1e-12, atol=1e-18)
-    assert other["processed"] == reference["processed"]
-    for name, flow in reference["cutflow"].items():
-        assert other["cutflow"][name]["events"] == flow["events"]
-        np.testing.assert_allclose(
-            list(other["cutflow"][name]["weighted"].values()), list(flow["weighted"].values()), rtol=1e-12
-        )
 
 
 @pytest.mark.parametrize("executor", ["futures", pytest.param("dask", marks=pytest.mark.dask)])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from analysis.outputs import RUN_PLOTS
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -13,7 +13,7 @@ from coffea.util import load
 from fitting.analysis import analyse
 from fitting.templates import Templates
 from processors import mass_histogram
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
 
 KEYS = {
     "schema_version",

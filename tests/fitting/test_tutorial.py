@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import tutorial_loops as loops
 from fitting import tutorial
 from fitting.fit import Model
 from fitting.statistics import chi2
 from fitting.toys import draw, goodness_of_fit_toys
+from tests import tutorial_loops as loops
 from tests.fitting.sets import SETS
 
 
