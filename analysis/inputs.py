@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,8 @@ import numpy as np
 import uproot
 
 from analysis.errors import HZZ4lError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Checked",
@@ -239,6 +242,7 @@ def _inspect(
             if attempt == retries:
                 tries = f" after {retries + 1} attempts" if retries else ""
                 return _Problem(f"cannot be read{tries}: {one_line(err)}")
+            log.info("%s: attempt %d of %d failed (%s); trying again", path, attempt + 1, retries + 1, one_line(err))
             pause_before_retry(attempt)
     raise AssertionError("unreachable")
 
@@ -304,7 +308,9 @@ def preflight(
     skipped += [SkippedFile(name, path, "does not exist", None) for name, path in missing]
     jobs = [job for job in jobs if job[:2] not in set(missing)]
     columns = dict(columns) if isinstance(columns, Mapping) else tuple(columns)
+    start = time.perf_counter()
     outcomes = mapper(_check, [(path, tree, columns, timeout, retries) for _, path, tree in jobs])
+    log.debug("checked %d input files in %.2f s", len(jobs), time.perf_counter() - start)
     kept: dict[str, Any] = {name: {**entry, "files": {}} for name, entry in fileset.items()}
     files: dict[tuple[str, str], FileInfo] = {}
     owners: dict[bytes, tuple[str, str]] = {}
@@ -313,6 +319,7 @@ def preflight(
             if not skip_bad_files:
                 raise InputError(f"dataset '{name}': {path}: {outcome.reason}")
             skipped.append(SkippedFile(name, path, outcome.reason, outcome.entries))
+            log.warning("dataset '%s': %s skipped: %s", name, path, outcome.reason)
             continue
         if outcome.uuid in owners:
             other_name, other_path = owners[outcome.uuid]

@@ -26,6 +26,7 @@ import numpy as np
 from coffea import processor
 
 from analysis.errors import HZZ4lError
+from processors.compat import flat_columns
 from processors.histograms import (
     EFFICIENCY_UNCERTAINTY,
     VARIATIONS,
@@ -35,7 +36,8 @@ from processors.histograms import (
     make_histograms,
 )
 from processors.schema import check_counts
-from processors.selection import PRESETS, SelectionConfig, preselect, records_layout, select_candidates
+from processors.selection import PRESETS, SelectionConfig, preselect, select_candidates
+from processors.weights import normalisation
 
 __all__ = [
     "COLUMNS",
@@ -90,13 +92,13 @@ _JAGGED_COLUMNS = tuple(name for name, kind in COLUMNS.items() if kind.jagged)
 def event_weights(events: ak.Array, metadata: Mapping[str, Any], lumi_fb: float) -> np.ndarray:
     """Per-event weights, shape ``(n_events,)``: 1 for data, else the normalised MC weight.
 
-    Simulation: ``lumi_fb * 1000 * xsec / (sumw * red_eff) * mcWeight * prod(SCALE_FACTORS)``,
+    Simulation: :func:`~processors.weights.normalisation` ``* mcWeight * prod(SCALE_FACTORS)``,
     with ``xsec`` in pb and ``lumi_fb`` in fb^-1.
     """
     n = len(events)
     if metadata["role"] == "data":
         return np.ones(n)
-    norm = lumi_fb * 1000.0 * float(metadata["xsec"]) / (float(metadata["sumw"]) * float(metadata["red_eff"]))
+    norm = normalisation(lumi_fb, float(metadata["xsec"]), float(metadata["sumw"]), float(metadata["red_eff"]))
     weight = norm * np.asarray(events.mcWeight, dtype=np.float64)
     for name in SCALE_FACTORS:
         weight = weight * np.asarray(events[name], dtype=np.float64)
@@ -122,10 +124,9 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
     meta = events.metadata
     where = f"{meta.get('filename', '?')}: dataset '{meta.get('dataset', '?')}'"
     first = meta.get("entrystart", 0)
-    lep = records_layout(events.lep)
-    offsets = np.asarray(lep.offsets.data)
+    offsets, columns = flat_columns(events.lep, tuple(_LEPTON_FLOATS))
     for field, branch in _LEPTON_FLOATS.items():  # on the flat columns: no jagged array is built
-        values = np.asarray(lep.content.content(field).data)[offsets[0] : offsets[-1]]
+        values = columns[field][offsets[0] : offsets[-1]]
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             index = int(np.searchsorted(offsets, offsets[0] + bad[0], side="right")) - 1

@@ -14,6 +14,9 @@ from coffea.util import load
 from processors import mass_histogram
 from tests.helpers import hzz4l
 
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):

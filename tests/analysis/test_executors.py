@@ -29,6 +29,7 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["futures", pytest.param("dask", marks=pytest.mark.dask)])
 def test_local_pool_matches_iterative(iterative, executor):
     fileset, reference = iterative
@@ -56,6 +57,7 @@ def test_unknown_executor(iterative):
         run_fileset(iterative[0], HZZ4lProcessor(), executor="spark")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunksize", [777, 10**9])
 def test_chunk_size_does_not_change_the_result(iterative, chunksize):
     # chunks start on basket-cluster edges, with extra edges inside clusters longer than the chunk size
@@ -78,6 +80,7 @@ def test_chunk_edges_keep_the_clusters_and_bound_the_chunks(clusters, chunksize)
     assert len(edges) == len(clusters) + sum(-(-(b - a) // chunksize) - 1 for a, b in itertools.pairwise(clusters))
 
 
+@pytest.mark.slow
 def test_run_leaves_the_garbage_collector_as_it_found_it(iterative):
     # the run freezes the objects that exist before it (so collecting after each chunk is cheap) and
     # unfreezes them afterwards, but never undoes a freeze of the caller

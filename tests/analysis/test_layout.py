@@ -19,6 +19,9 @@ from fitting.systematics import NegativePredictionWarning, workspace
 from processors import CHANNELS, VARIATIONS, HZZ4lProcessor, mass_histogram
 from tests.helpers import hzz4l
 
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
+
 cabinetry = pytest.importorskip("cabinetry")
 pyhf = pytest.importorskip("pyhf")
 

@@ -20,6 +20,9 @@ from tests import reference
 from tests.helpers import ATLAS, assert_same, dask_cluster, hzz4l
 from tests.http_server import serving
 
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
+
 BINS = (34, 80.0, 250.0)
 
 

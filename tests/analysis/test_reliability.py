@@ -22,6 +22,9 @@ from processors import HZZ4lProcessor
 from tests.helpers import assert_same, dask_cluster, good_event, hzz4l, rewrite, rewrite_counted, write_root
 from tests.http_server import serving
 
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
+
 SUBSET = ("llll", "ggH125_ZZ4lep", "data")
 
 

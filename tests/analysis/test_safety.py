@@ -27,6 +27,9 @@ from analysis.runner import run_fileset
 from processors import HZZ4lProcessor, mass_histogram
 from tests.helpers import HZZ4L, good_event, hzz4l, lepton, read_events, write_root
 
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
+
 
 def one_error_line(ran: subprocess.CompletedProcess, *parts: str) -> str:
     """The single stderr line of a command that failed with status 2, which must contain ``parts``."""

@@ -15,6 +15,9 @@ from fitting.templates import Templates
 from processors import mass_histogram
 from tests.helpers import hzz4l
 
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
+
 KEYS = {
     "schema_version",
     "status",

@@ -24,6 +24,9 @@ from fitting.systematics import (
 from fitting.templates import TemplateError
 from processors import HZZ4lProcessor
 
+#: fits with nuisance parameters (cabinetry, pyhf): the --runslow lane
+pytestmark = pytest.mark.slow
+
 pyhf = pytest.importorskip("pyhf")
 pytest.importorskip("cabinetry")
 

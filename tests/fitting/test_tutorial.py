@@ -53,6 +53,7 @@ def test_goodness_of_fit_toys(case):
     assert scan.chi2 == pytest.approx(chi2_data, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_coverage(case):
     model, hists = case
     scan = tutorial.scan_2d(model)
@@ -63,6 +64,7 @@ def test_coverage(case):
     np.testing.assert_array_equal(ours, port)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("statistic", ["neyman", "poisson"])
 def test_coverage_with_mc_stat_equals_the_full_grid_scan(statistic):
     # these statistics do not split into matrix products with mc_stat: most toys are decided by bounds, not the grid
