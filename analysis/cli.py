@@ -440,7 +440,16 @@ def fit(
     if systematics:
         with_systematics = fit_systematics(spec)
     try:
-        report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
+        report = analyse(
+            templates,
+            statistic,
+            method=method,
+            mc_stat=mc_stat,
+            gof_toys=toys,
+            coverage_toys=coverage_toys,
+            coverage_points=coverage_points,
+            seed=seed,
+        )
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
         failed = {"schema_version": SCHEMA_VERSION, "status": "failed", "error": str(err), "statistic": statistic,
                   "method": method, "mc_stat": mc_stat}

@@ -28,10 +28,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["R2_FLOOR", "STATISTICS", "chi2", "chi2_matrix", "gamma_hat", "terms"]
+__all__ = ["R2_FLOOR", "STATISTICS", "Statistic", "chi2", "chi2_matrix", "gamma_hat", "terms"]
 
 Terms = tuple[np.ndarray, np.ndarray, np.ndarray]
 Array = np.ndarray
@@ -99,6 +100,9 @@ def _poisson(n: Array, nu: Array, r2: Array | None, aux: Array | float) -> Terms
     dgamma = np.where(gamma > 0, -1.0 / curvature, 0.0)  # d gamma* / d nu
     return t, 2.0 * (gamma - ratio), 2.0 * dgamma + 2.0 * ratio / safe_nu
 
+
+#: The name of a test statistic (the keys of :data:`STATISTICS`).
+Statistic = Literal["pearson", "neyman", "poisson"]
 
 STATISTICS: dict[str, Callable[[Array, Array, Array | None, Array | float], Terms]] = {
     "pearson": _pearson,
