@@ -358,8 +358,8 @@ def analyse(
         )
         kind, refit = "gaussian", False
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
-        fractions = tutorial.coverage_grid(model, scan.index, d_values, coverage_toys, rng)
-        measured = tutorial.coverage_grid(model, scan.index, np.array(CONTOUR_LEVELS), coverage_toys, rng)
+        fractions = tutorial.coverage_grid(model, scan.cell, d_values, coverage_toys, rng)
+        measured = tutorial.coverage_grid(model, scan.cell, np.array(CONTOUR_LEVELS), coverage_toys, rng)
         coverage = Coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
     return FitReport(
         templates=templates,
