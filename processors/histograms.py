@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import hist
 import numpy as np
@@ -33,6 +33,8 @@ __all__ = [
     "CONTROL_AXES",
     "EFFICIENCY_UNCERTAINTY",
     "VARIATIONS",
+    "Accumulator",
+    "Cutflow",
     "Histogram",
     "channels",
     "fill_controls",
@@ -97,6 +99,29 @@ def make_histograms(
     for name, (label, bins, start, stop) in CONTROL_AXES.items():
         histograms[name] = make(hist.axis.Regular(bins, start, stop, name=name.split("_")[-1], label=label))
     return histograms
+
+
+class Cutflow(TypedDict):
+    """Events (raw and weighted) left after each cut of the selection, in order; ``all`` first."""
+
+    events: dict[str, int]
+    weighted: dict[str, float]
+
+
+class Accumulator(TypedDict):
+    """What the processor returns for a chunk, and coffea sums over chunks: the result of a run.
+
+    ``mass`` is ``Hist(dataset, channel, variation, mass)``; the control histograms ``Hist(dataset, channel, x)``;
+    ``cutflow`` and ``processed`` (events read) by dataset.
+    """
+
+    mass: Histogram
+    z1_mass: Histogram
+    z2_mass: Histogram
+    lepton_pt: Histogram
+    lepton_eta: Histogram
+    cutflow: dict[str, Cutflow]
+    processed: dict[str, int]
 
 
 def mass_histogram(histogram: Histogram, variation: str = "nominal", channel: str | None = None) -> Histogram:

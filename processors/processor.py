@@ -30,6 +30,7 @@ from processors.compat import flat_columns
 from processors.histograms import (
     EFFICIENCY_UNCERTAINTY,
     VARIATIONS,
+    Accumulator,
     Histogram,
     fill_controls,
     fill_mass,
@@ -206,7 +207,7 @@ class HZZ4lProcessor(processor.ProcessorABC):  # type: ignore[misc]  # coffea is
         """Empty histograms of the accumulator (:func:`processors.histograms.make_histograms`)."""
         return make_histograms(self.mass_bins, self.variations, datasets)
 
-    def process(self, events: ak.Array) -> dict[str, Any]:
+    def process(self, events: ak.Array) -> Accumulator:
         """Run the selection (and its variations, on simulation) on one chunk of events; return its accumulator.
 
         Raises:
@@ -238,12 +239,16 @@ class HZZ4lProcessor(processor.ProcessorABC):  # type: ignore[misc]  # coffea is
                     factor = (1.0 + sign * uncertainty) ** nominal.leptons.count(flavour)
                     fill_mass(histograms["mass"], dataset, f"{name}_{direction}", nominal, selected * factor)
         fill_controls(histograms, dataset, nominal, selected)
-        return {
-            **histograms,
-            "cutflow": {dataset: {"events": events_after, "weighted": weighted_after}},
-            "processed": {dataset: len(events)},
-        }
+        return Accumulator(
+            mass=histograms["mass"],
+            z1_mass=histograms["z1_mass"],
+            z2_mass=histograms["z2_mass"],
+            lepton_pt=histograms["lepton_pt"],
+            lepton_eta=histograms["lepton_eta"],
+            cutflow={dataset: {"events": events_after, "weighted": weighted_after}},
+            processed={dataset: len(events)},
+        )
 
-    def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
+    def postprocess(self, accumulator: Accumulator) -> Accumulator:
         """Nothing to do: the accumulator is the result."""
         return accumulator
