@@ -408,7 +408,7 @@ def fit(
 
     import json
 
-    from analysis.outputs import atomic_path, check_output, publish, read_histograms, writing
+    from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
     from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
     from fitting.fit import FitError
     from fitting.templates import Templates
@@ -418,6 +418,8 @@ def fit(
         statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
     histogram, roles, lumi_fb = read_histograms(results)
     check_output(results, names=("fit.json",))
+    if workspace_path is not None:
+        check_workspace_target(workspace_path)
     templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
     with_systematics = None
     if systematics:

@@ -236,6 +236,33 @@ def writing(path: Path) -> Iterator[Path]:
         raise
 
 
+#: The top-level keys of a HistFactory workspace (pyhf's ``workspace.json`` schema).
+WORKSPACE_KEYS = frozenset({"channels", "measurements", "observations", "version"})
+
+
+def check_workspace_target(path: str | os.PathLike[str]) -> None:
+    """Check, before any work, that a HistFactory workspace may be written to ``path``: it does not exist, or it
+    is a workspace already (an earlier ``--workspace`` that the new one replaces), never another file.
+
+    Raises:
+        OutputError: naming the file and the problem.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise OutputError(f"{path}: exists and is not a file (nothing was written)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        document = None
+    if not (isinstance(document, dict) and document.keys() >= WORKSPACE_KEYS):
+        raise OutputError(
+            f"{path}: exists and is not a HistFactory workspace: hzz4l replaces only an earlier workspace "
+            "(nothing was written)"
+        )
+
+
 def _staged_files(stage: Path) -> list[str]:
     return sorted(str(p.relative_to(stage).as_posix()) for p in stage.rglob("*") if p.is_file())
 
