@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -275,20 +276,28 @@ def publish(folder: str | os.PathLike[str], command: str, run: str | None = None
     ``run``: the id of a new run (``command == "run"``); the outputs of ``fit`` and ``report`` are recorded as
     derived from the run already in the folder.
 
+    Two commands publishing into one folder at the same time take turns: the folder is locked (``flock``) from
+    the staging to the commit, so that neither loses the other's record of what it wrote.
+
     Raises:
         OutputError: the folder cannot be written, a file in the way was not written by hzz4l, or writing
             failed (disk full, ...); the folder is then left as it was.
     """
     folder = Path(folder)
-    manifest = read_manifest(folder)
     made = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".hzz4l-staging-", dir=folder))
+        lock = os.open(folder, os.O_RDONLY)
     except OSError as err:
         raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror}") from None
-    committed = False
+    committed, stage = False, None
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed, also by a killed process
+        manifest = read_manifest(folder)
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=".hzz4l-staging-", dir=folder))
+        except OSError as err:
+            raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror}") from None
         try:
             yield stage
         except OSError as err:  # disk full, quota, read-only: name the output, never the staging folder
@@ -319,7 +328,9 @@ def publish(folder: str | os.PathLike[str], command: str, run: str | None = None
                 raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror or err}") from None
         committed = True
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        os.close(lock)
         if not committed:
             for path in made:
                 with contextlib.suppress(OSError):
