@@ -479,7 +479,7 @@ def fit(
 
     import json
 
-    from analysis.outputs import atomic_path, check_output, publish, read_histograms, writing
+    from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
     from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
     from fitting.fit import FitError
     from fitting.templates import Templates
@@ -489,6 +489,8 @@ def fit(
         statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
     histogram, roles, lumi_fb = read_histograms(results)
     check_output(results, names=("fit.json",))
+    if workspace_path is not None:
+        check_workspace_target(workspace_path)
     # the plotting workers import matplotlib while this process fits
     renderer = _renderer(_PLOT_MODULES["fit"]) if plots else None
     templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
@@ -513,7 +515,16 @@ def fit(
     if systematics:
         with_systematics = fit_systematics(spec)
     try:
-        report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
+        report = analyse(
+            templates,
+            statistic,
+            method=method,
+            mc_stat=mc_stat,
+            gof_toys=toys,
+            coverage_toys=coverage_toys,
+            coverage_points=coverage_points,
+            seed=seed,
+        )
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
         failed = {
             "schema_version": SCHEMA_VERSION,

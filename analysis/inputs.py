@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,8 @@ import numpy as np
 import uproot
 
 from analysis.errors import HZZ4lError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Checked",
@@ -255,7 +258,7 @@ def _inspect(
     retries: int,
     options: Mapping[str, Any] | None = None,
     keep: Keeper | None = None,
-) -> Any:
+) -> FileInfo | _Problem:
     """:class:`FileInfo` of a usable file, else a :class:`_Problem`; transient failures are tried ``retries``
     more times, with back-off. ``options`` go to ``uproot.open``; ``keep`` may take over the opened file."""
     for attempt in range(retries + 1):
@@ -269,6 +272,7 @@ def _inspect(
             if attempt == retries:
                 tries = f" after {retries + 1} attempts" if retries else ""
                 return _Problem(f"cannot be read{tries}: {one_line(err)}")
+            log.info("%s: attempt %d of %d failed (%s); trying again", path, attempt + 1, retries + 1, one_line(err))
             pause_before_retry(attempt)
     raise AssertionError("unreachable")
 
@@ -341,7 +345,9 @@ def preflight(
     jobs = [job for job in jobs if job[:2] not in set(missing)]
     columns = dict(columns) if isinstance(columns, Mapping) else tuple(columns)
     options = dict(options or {})
+    start = time.perf_counter()
     outcomes = mapper(_check, [(path, tree, columns, timeout, retries, options, keep) for _, path, tree in jobs])
+    log.debug("checked %d input files in %.2f s", len(jobs), time.perf_counter() - start)
     kept: dict[str, Any] = {name: {**entry, "files": {}} for name, entry in fileset.items()}
     files: dict[tuple[str, str], FileInfo] = {}
     owners: dict[bytes, tuple[str, str]] = {}
@@ -350,6 +356,7 @@ def preflight(
             if not skip_bad_files:
                 raise InputError(f"dataset '{name}': {path}: {outcome.reason}")
             skipped.append(SkippedFile(name, path, outcome.reason, outcome.entries))
+            log.warning("dataset '%s': %s skipped: %s", name, path, outcome.reason)
             continue
         if outcome.uuid in owners:
             other_name, other_path = owners[outcome.uuid]

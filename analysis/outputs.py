@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import functools
 import json
 import os
@@ -244,6 +245,33 @@ def writing(path: Path) -> Iterator[Path]:
         raise
 
 
+#: The top-level keys of a HistFactory workspace (pyhf's ``workspace.json`` schema).
+WORKSPACE_KEYS = frozenset({"channels", "measurements", "observations", "version"})
+
+
+def check_workspace_target(path: str | os.PathLike[str]) -> None:
+    """Check, before any work, that a HistFactory workspace may be written to ``path``: it does not exist, or it
+    is a workspace already (an earlier ``--workspace`` that the new one replaces), never another file.
+
+    Raises:
+        OutputError: naming the file and the problem.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise OutputError(f"{path}: exists and is not a file (nothing was written)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        document = None
+    if not (isinstance(document, dict) and document.keys() >= WORKSPACE_KEYS):
+        raise OutputError(
+            f"{path}: exists and is not a HistFactory workspace: hzz4l replaces only an earlier workspace "
+            "(nothing was written)"
+        )
+
+
 def _staged_files(stage: Path) -> list[str]:
     return sorted(str(p.relative_to(stage).as_posix()) for p in stage.rglob("*") if p.is_file())
 
@@ -256,20 +284,28 @@ def publish(folder: str | os.PathLike[str], command: str, run: str | None = None
     ``run``: the id of a new run (``command == "run"``); the outputs of ``fit`` and ``report`` are recorded as
     derived from the run already in the folder.
 
+    Two commands publishing into one folder at the same time take turns: the folder is locked (``flock``) from
+    the staging to the commit, so that neither loses the other's record of what it wrote.
+
     Raises:
         OutputError: the folder cannot be written, a file in the way was not written by hzz4l, or writing
             failed (disk full, ...); the folder is then left as it was.
     """
     folder = Path(folder)
-    manifest = read_manifest(folder)
     made = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".hzz4l-staging-", dir=folder))
+        lock = os.open(folder, os.O_RDONLY)
     except OSError as err:
         raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror}") from None
-    committed = False
+    committed, stage = False, None
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed, also by a killed process
+        manifest = read_manifest(folder)
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=".hzz4l-staging-", dir=folder))
+        except OSError as err:
+            raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror}") from None
         try:
             yield stage
         except OSError as err:  # disk full, quota, read-only: name the output, never the staging folder
@@ -300,7 +336,9 @@ def publish(folder: str | os.PathLike[str], command: str, run: str | None = None
                 raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror or err}") from None
         committed = True
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        os.close(lock)
         if not committed:
             for path in made:
                 with contextlib.suppress(OSError):

@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT_DIR))
 from analysis.fileset import load_fileset
 from processors.processor import COLUMNS, SCALE_FACTORS
 from processors.selection import PRESETS
+from processors.weights import normalisation
 
 BRANCHES = list(COLUMNS)  # exactly the branches the processor reads
 METHODS = ("read", "iterative", "nominal", "futures", "dask", "dask-cluster", "awkward", "rdf", "rdf-mt")
@@ -55,7 +56,7 @@ LUMI_FB, BINS = 10.0, (34, 80.0, 250.0)
 
 
 def norm(meta: dict[str, Any]) -> float:
-    return 0.0 if meta["role"] == "data" else LUMI_FB * 1000 * meta["xsec"] / (meta["sumw"] * meta["red_eff"])
+    return 0.0 if meta["role"] == "data" else normalisation(LUMI_FB, meta["xsec"], meta["sumw"], meta["red_eff"])
 
 
 # ------------------------------------------------------------------------------------------ methods

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy import special
 
 from fitting import toys, tutorial
 from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, Interval, Model, Significance, p_value, significance
+from fitting.statistics import Statistic
 from fitting.templates import Templates
 
 __all__ = [
@@ -31,9 +32,11 @@ __all__ = [
     "strict_json",
 ]
 
-METHODS = ("profile", "tutorial")
+#: How ``analyse`` fits: minimising, or the tutorial's grids and Gaussian toys.
+Method = Literal["profile", "tutorial"]
+METHODS: tuple[Method, ...] = ("profile", "tutorial")
 #: The statistic of the default fit: the Poisson likelihood ratio, the one that covers (README: the coverage study).
-DEFAULT_STATISTIC = "poisson"
+DEFAULT_STATISTIC: Statistic = "poisson"
 #: Version of the layout of ``fit.json``; 2 added the boundary flags, significance definitions and ``nulls``.
 SCHEMA_VERSION = 2
 SIGNIFICANCE_DEFINITION = (
@@ -80,12 +83,22 @@ class Coverage(NamedTuple):
     @property
     def error(self) -> np.ndarray:
         """Binomial standard error of each fraction."""
-        return np.sqrt(self.fraction * (1 - self.fraction) / self.toys)
+        return binomial_error(self.fraction, self.toys)
 
     @property
     def measured_error(self) -> np.ndarray:
         """Binomial standard error of the coverage at the nominal levels."""
-        return np.sqrt(self.measured * (1 - self.measured) / self.measured_toys)
+        return binomial_error(self.measured, self.measured_toys)
+
+
+def binomial_error(fraction: np.ndarray, trials: int) -> np.ndarray:
+    """Standard error of measured fractions of ``trials`` trials, sqrt(f (1 - f) / n).
+
+    Example:
+        >>> binomial_error(np.array([0.5, 0.0]), 100).tolist()
+        [0.05, 0.0]
+    """
+    return np.asarray(np.sqrt(fraction * (1 - fraction) / trials))
 
 
 class Significances(NamedTuple):
@@ -267,7 +280,7 @@ def strict_json(document: dict[str, Any], nulls: dict[str, str] | None = None) -
             return None
         return value
 
-    cleaned = clean(document, "")
+    cleaned: dict[str, Any] = clean(document, "")
     if found:
         cleaned["nulls"] = found
     return cleaned
@@ -295,8 +308,9 @@ def significances(templates: Templates, mc_stat: bool, max_iter: int = 200) -> S
 
 def analyse(
     templates: Templates,
-    statistic: str = DEFAULT_STATISTIC,
-    method: str = "profile",
+    statistic: Statistic = DEFAULT_STATISTIC,
+    *,
+    method: Method = "profile",
     mc_stat: bool = False,
     gof_toys: int = 10_000,
     coverage_toys: int = 500,
@@ -344,8 +358,8 @@ def analyse(
         )
         kind, refit = "gaussian", False
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
-        fractions = tutorial.coverage_grid(model, scan.index, d_values, coverage_toys, rng)
-        measured = tutorial.coverage_grid(model, scan.index, np.array(CONTOUR_LEVELS), coverage_toys, rng)
+        fractions = tutorial.coverage_grid(model, scan.cell, d_values, coverage_toys, rng)
+        measured = tutorial.coverage_grid(model, scan.cell, np.array(CONTOUR_LEVELS), coverage_toys, rng)
         coverage = Coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
     return FitReport(
         templates=templates,

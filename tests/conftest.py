@@ -1,4 +1,5 @@
-"""Shared fixtures: small demo samples, hand-built events written to real ROOT files."""
+"""Shared fixtures (small demo samples, hand-built events written to real ROOT files) and the two lanes:
+``pytest`` runs the quick tests, ``pytest --runslow`` every test (as CI does)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,24 @@ import pytest
 
 from analysis.demo import generate_demo
 from tests.helpers import write_root
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow",
+        action="store_true",
+        help="also run the slow tests: command-line runs, servers, Dask clusters, notebooks, the browser (CI does)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ``--runslow``, skip the tests marked ``slow`` (and ``dask``, which start clusters)."""
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords or "dask" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,11 @@ from analysis.cache import RemoteCache
 from analysis.fileset import load_fileset, validate_fileset
 from analysis.runner import run_fileset
 from processors import HZZ4lProcessor
-from tests.analysis.test_cli import hzz4l
-from tests.analysis.test_reliability import SUBSET, assert_same_histograms, serving
+from tests.helpers import SUBSET, assert_same, hzz4l
+from tests.http_server import serving
+
+#: runs over a real HTTP server: the --runslow lane
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -62,8 +65,8 @@ def test_second_run_downloads_nothing(served, tmp_path):
     second = run_fileset(fileset, HZZ4lProcessor(), status=False, chunksize=2000, timeout=10, cache=cache)
     assert sum(handler.served.values()) == 0
     assert sum(handler.requests.values()) > 0  # but every copy was checked against the server
-    assert_same_histograms(first.output, second.output)
-    assert_same_histograms(local_run(fileset, folder), second.output)
+    assert_same(first.output, second.output)
+    assert_same(local_run(fileset, folder), second.output)
 
 
 def test_a_file_changed_on_the_server_is_fetched_again(served, tmp_path):
@@ -78,7 +81,7 @@ def test_a_file_changed_on_the_server_is_fetched_again(served, tmp_path):
     second = run_fileset(fileset, HZZ4lProcessor(), status=False, chunksize=2000, timeout=10, cache=cache)
     assert set(handler.served) == {f"/ok/{llll.name}"}  # that file only, whole
     assert sum(handler.served.values()) == llll.stat().st_size
-    assert_same_histograms(local_run(fileset, folder), second.output)
+    assert_same(local_run(fileset, folder), second.output)
 
 
 def test_the_cache_keeps_to_its_limit(served, tmp_path):
@@ -87,14 +90,14 @@ def test_the_cache_keeps_to_its_limit(served, tmp_path):
     limit = sizes[-1] + sizes[0]  # room for the largest file and the smallest, not for all six
     cache = RemoteCache(tmp_path / "cache", limit_bytes=limit)
     result = run_fileset(fileset, HZZ4lProcessor(), status=False, chunksize=2000, timeout=10, cache=cache)
-    assert_same_histograms(local_run(fileset, folder), result.output)
+    assert_same(local_run(fileset, folder), result.output)
     kept = sum(p.stat().st_size for p in (tmp_path / "cache").glob("*.root"))
     assert 0 < kept <= limit
     assert {p.suffix for p in (tmp_path / "cache").iterdir()} == {".root", ".json"}  # no partial downloads left
     # a file larger than the whole limit is read from the server, not cached
     small = RemoteCache(tmp_path / "small", limit_bytes=sizes[0] - 1)
     result = run_fileset(fileset, HZZ4lProcessor(), status=False, chunksize=2000, timeout=10, cache=small)
-    assert_same_histograms(local_run(fileset, folder), result.output)
+    assert_same(local_run(fileset, folder), result.output)
     assert not list((tmp_path / "small").glob("*.root"))
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import sysconfig
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,14 +12,10 @@ import uproot
 from coffea.util import load
 
 from processors import mass_histogram
+from tests.helpers import hzz4l
 
-HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
-
-
-def hzz4l(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [HZZ4L, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ | (env or {})
-    )
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analysis.demo import generate_demo
-from tests.analysis.test_cli import HZZ4L
+from tests.helpers import HZZ4L
 
 pytestmark = pytest.mark.slow
 

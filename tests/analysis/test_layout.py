@@ -17,7 +17,10 @@ from analysis.runner import run_fileset
 from analysis.samples import process_groups
 from fitting.systematics import NegativePredictionWarning, workspace
 from processors import CHANNELS, VARIATIONS, HZZ4lProcessor, mass_histogram
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 cabinetry = pytest.importorskip("cabinetry")
 pyhf = pytest.importorskip("pyhf")

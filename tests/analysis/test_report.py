@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from analysis.outputs import RUN_PLOTS
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -23,6 +23,9 @@ if not (CHROMIUM and CHROMEDRIVER):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

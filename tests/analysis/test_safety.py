@@ -25,8 +25,10 @@ from analysis.fileset import load_fileset
 from analysis.outputs import RUN_OUTPUTS
 from analysis.runner import run_fileset
 from processors import HZZ4lProcessor, mass_histogram
-from tests.analysis.test_cli import HZZ4L, hzz4l
-from tests.helpers import good_event, lepton, read_events, write_root
+from tests.helpers import HZZ4L, good_event, hzz4l, lepton, read_events, write_root
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 
 def one_error_line(ran: subprocess.CompletedProcess, *parts: str) -> str:

@@ -13,7 +13,10 @@ from coffea.util import load
 from fitting.analysis import analyse
 from fitting.templates import Templates
 from processors import mass_histogram
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 KEYS = {
     "schema_version",
@@ -203,6 +206,23 @@ def test_best_fit_on_the_physical_boundary(fitted, tmp_path):
     assert "physical boundary" in document["nulls"]["fits.s_s,s_b.covariance"]
     assert "best fit on the physical boundary" in ran.stdout
     assert document["significance"]["observed"] == 0.0 and document["significance"]["observed_signed"] < 0
+
+
+def test_workspace_replaces_only_an_earlier_workspace(fitted, tmp_path):
+    results, _ = fitted
+    quick = ("--no-plots", "--toys", "10", "--coverage-toys", "5", "--coverage-points", "2")
+    for name, content in {"notes.txt": "my notes\n", "other.json": '{"channels": []}\n'}.items():
+        (tmp_path / name).write_text(content)
+        ran = hzz4l("fit", str(results), *quick, "--workspace", name, cwd=tmp_path)
+        assert ran.returncode == 2, ran.stderr
+        assert ran.stderr.strip() == (
+            f"hzz4l fit: error: {name}: exists and is not a HistFactory workspace: hzz4l replaces only an earlier "
+            "workspace (nothing was written)"
+        )
+        assert (tmp_path / name).read_text() == content
+    shutil.copy(results.parent / "ws.json", tmp_path / "ws.json")
+    again = hzz4l("fit", str(results), *quick, "--workspace", "ws.json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
 
 
 def test_workspace_is_the_model_pyhf_fits(fitted):
