@@ -71,7 +71,8 @@ class deliver_once:
     def _unraisable(self, unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, Interrupted) and self.signum is not None:
             self.again = True
-            _thread.interrupt_main(self.signum)  # runs _handle again in the main thread, outside the callback
+            # runs _handle again in the main thread, outside the callback
+            _thread.interrupt_main(signal.Signals(self.signum))
         else:
             self.hook(unraisable)
 
@@ -88,10 +89,10 @@ def held() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for held_signal, handler in previous.items():
+            signal.signal(held_signal, handler)
         for signum in arrived[:1]:
-            handler = previous[signum]
+            handler = previous[signal.Signals(signum)]
             if callable(handler):
                 handler(signum, None)
             elif handler == signal.SIG_DFL:

@@ -51,7 +51,8 @@ def _exit_with(parent: int) -> None:
 
 def _resolve(name: str) -> Callable[..., Any]:
     module, _, attribute = name.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    function: Callable[..., Any] = getattr(importlib.import_module(module), attribute)
+    return function
 
 
 def render(

@@ -49,10 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 import hist
 import numpy as np
-import uproot
 from coffea import processor
 from coffea.processor.checkpointer import CheckpointerABC
-from coffea.processor.executor import FileMeta
 
 from analysis.errors import HZZ4lError
 from analysis.inputs import (
@@ -70,6 +68,7 @@ from analysis.inputs import (
 )
 from analysis.interrupts import children_ignore_interrupts, held, stop_workers
 from analysis.work import adopt, close_files, work_function
+from processors import compat
 from processors.schema import MiniSchema
 
 if TYPE_CHECKING:
@@ -153,7 +152,7 @@ def local_cluster(workers: int) -> Iterator[Any]:
         # held: a cluster interrupted while it starts could not be closed, and its processes would outlive us;
         # a signal that came meanwhile is raised once the cluster is entered, so that it is closed
         with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), held():
-            cluster = LocalCluster(
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
@@ -176,17 +175,17 @@ class _FailFastPool(concurrent.futures.Executor):
     def __init__(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
         self.pool = pool
         self.error: BaseException | None = None
-        self._handed: list[concurrent.futures.Future] = []
+        self._handed: list[concurrent.futures.Future[Any]] = []
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        outer: concurrent.futures.Future = concurrent.futures.Future()
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
         outer.set_running_or_notify_cancel()
         self._handed.append(outer)
         self.pool.submit(fn, *args, **kwargs).add_done_callback(functools.partial(self._relay, outer))
         return outer
 
-    def _relay(self, outer: concurrent.futures.Future, inner: concurrent.futures.Future) -> None:
+    def _relay(self, outer: concurrent.futures.Future[Any], inner: concurrent.futures.Future[Any]) -> None:
         error = None if inner.cancelled() else inner.exception()
         with self._lock:
             if error is not None and self.error is None:
@@ -230,7 +229,7 @@ def _executor(
             if scheduler is None:
                 scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
             try:
-                client = stack.enter_context(Client(scheduler, timeout="30s"))
+                client = stack.enter_context(Client(scheduler, timeout="30s"))  # type: ignore[no-untyped-call]
             except (OSError, TimeoutError, ValueError) as err:
                 raise RunError(f"--scheduler {scheduler}: cannot connect: {one_line(err)}") from None
             yield processor.DaskExecutor(client=client, status=status), _dask_map(client)
@@ -251,7 +250,8 @@ def _dask_map(client: Any) -> Mapper:
         # event loop that fail when it closes, each printing "Task exception was never retrieved"
         while not all(future.done() for future in futures):
             time.sleep(0.05)
-        return client.gather(futures)
+        results: list[Any] = client.gather(futures)
+        return results
 
     return mapper
 
@@ -259,7 +259,7 @@ def _dask_map(client: Any) -> Mapper:
 # ------------------------------------------------------------------------------------------ chunks
 
 
-class _Guarded(processor.ProcessorABC):
+class _Guarded(processor.ProcessorABC):  # type: ignore[misc]  # coffea is untyped
     """The processor, with every exception of its own that is not an HZZ4lError marked as a bug (:data:`BUG_NOTE`),
     so that it is neither retried nor reported as bad input."""
 
@@ -309,7 +309,7 @@ def _coffea_name(path: str) -> str:
     return "file://" + urllib.parse.quote(path)
 
 
-class _Source(uproot.source.fsspec.FSSpecSource):
+class _Source(compat.FSSpecSource):  # type: ignore[misc]  # uproot is untyped
     """uproot's default source, reading the ``file://`` URLs of :func:`_coffea_name` as the paths they encode, and
     remote files from their local copies in ``hzz4l_cache`` (an :class:`analysis.cache.RemoteCache`) if given."""
 
@@ -335,7 +335,7 @@ def _attempts(
     Bugs of the processor (:data:`BUG_NOTE`) are raised as they are."""
     kwargs.pop("use_result_type", None)
     chunk = item[0] if isinstance(item, tuple) else item  # Dask passes (item, processor)
-    if not isinstance(chunk, processor.executor.WorkItem):
+    if not isinstance(chunk, compat.WorkItem):
         return work(item, **kwargs)
     path = _display_path(chunk.filename)
     for attempt in range(retries + 1):
@@ -362,14 +362,14 @@ def _attempts(
 
 
 @dataclass
-class _Runner(processor.Runner):
+class _Runner(processor.Runner):  # type: ignore[misc]  # coffea is untyped; its hooks: processors.compat
     """coffea's Runner with hzz4l's chunk attempts (:func:`_attempts`) instead of coffea's retries, and hzz4l's
     work function (:func:`analysis.work.work_function`: files kept open across chunks)."""
 
     chunk_retries: int = 0
     _work_function = staticmethod(work_function)
 
-    @property  # type: ignore[override]
+    @property
     def automatic_retries(self) -> Callable[..., Any]:
         return functools.partial(_attempts, self.chunk_retries)
 
@@ -424,7 +424,7 @@ def _decode(value: Any) -> Any:
     raise ValueError(f"unexpected tag {tag!r}")
 
 
-class JsonCheckpointer(CheckpointerABC):
+class JsonCheckpointer(CheckpointerABC):  # type: ignore[misc]  # coffea is untyped
     """Keeps every finished chunk as JSON under ``folder`` and gives it back to a rerun with the same settings.
 
     A chunk is found at ``folder/<processor fingerprint>/<hash of dataset, tree and metadata>/<file UUID>-<first
@@ -545,13 +545,13 @@ def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
     return edges
 
 
-def _file_metadata(checked: Checked, chunksize: int) -> dict[FileMeta, dict[str, Any]]:
+def _file_metadata(checked: Checked, chunksize: int) -> dict[Any, dict[str, Any]]:
     """coffea's per-file metadata (entries, UUID, chunk edges) from the preflight, given to the ``Runner`` as
     its metadata cache so that coffea does not open every file a second time to plan the chunks."""
     metadata = {}
     for (name, path), info in checked.files.items():
         entry = checked.fileset[name]
-        metadata[FileMeta(name, _coffea_name(path), entry["files"][path])] = {
+        metadata[compat.FileMeta(name, _coffea_name(path), entry["files"][path])] = {
             **entry.get("metadata", {}),
             "numentries": info.entries,
             "uuid": info.uuid,

@@ -32,7 +32,6 @@ import lz4.frame
 import uproot
 from coffea.nanoevents import NanoEventsFactory
 from coffea.processor import ProcessorABC
-from coffea.processor.executor import WorkItem
 
 __all__ = ["ADOPTED_FILES", "OPEN_FILES", "adopt", "close_files", "work_function"]
 
@@ -113,7 +112,7 @@ def work_function(
     schema: Any,
     use_dataframes: bool,
     savemetrics: bool,
-    item: WorkItem | tuple[WorkItem, Any],
+    item: Any,  # a coffea WorkItem (processors.compat), or (WorkItem, processor) from Dask
     processor_instance: Any,
     uproot_options: dict[str, Any],
     iteritems_options: dict[str, Any],
@@ -140,9 +139,9 @@ def work_function(
         **(item.usermeta or {}),
     }
     if checkpointer is not None:
-        out = checkpointer.load(metadata, processor_instance)
-        if out is not None:
-            return out
+        saved: dict[str, Any] | None = checkpointer.load(metadata, processor_instance)
+        if saved is not None:
+            return saved
     try:
         directory = _directory(item.filename, item.treename, options)
         source = directory.file.source
