@@ -15,6 +15,7 @@ quick. How a command ends:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -27,12 +28,19 @@ from typing import Any
 
 import click
 
+from analysis.cache import DEFAULT_LIMIT_GB
 from analysis.errors import HZZ4lError, HZZ4lWarning
 from analysis.interrupts import deliver_once
 
 __all__ = ["main"]
 
 PRESET_NAMES = ("default", "tutorial", "outreach", "paper")
+#: What the plotting workers of a command import while it works.
+_PLOT_MODULES = {
+    "run": ("analysis.plots",),
+    "run --fit": ("analysis.plots", "fitting.plots"),
+    "fit": ("analysis.plots", "fitting.plots"),
+}
 EXECUTOR_NAMES = ("iterative", "futures", "dask")
 
 #: Largest m4l bin count: a histogram of 10^4 bins per dataset holds any binning worth fitting.
@@ -68,6 +76,9 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
                 click.echo(f"{name}: error: {_one_line(err) or type(err).__name__}", err=True)
                 sys.exit(2)
             except KeyboardInterrupt as err:
+                renderer = click.get_current_context().find_root().meta.get(_RENDERER)
+                if renderer is not None:  # its workers ignore SIGINT (and SIGTERM reached this process only)
+                    renderer.stop()
                 signum = getattr(err, "signum", signal.SIGINT)
                 click.echo(f"{name}: interrupted by {signal.Signals(signum).name}; stopped and cleaned up", err=True)
                 sys.stdout.flush()
@@ -77,6 +88,26 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(wrapper)
 
+
+#: Where a command keeps its renderer, in the meta of click's root context.
+_RENDERER = "hzz4l.renderer"
+
+
+def _renderer(modules: tuple[str, ...]) -> Any:
+    """The command's :class:`analysis.render.Renderer`: its worker processes are forked at the first call (once the
+    command's inputs are checked, so that a refused input costs no worker) and import matplotlib and ``modules``
+    while the command imports coffea and works; one per invocation (``hzz4l run --fit`` draws the fit's figures
+    with the run's workers), stopped when the command ends."""
+    context = click.get_current_context().find_root()
+    if _RENDERER not in context.meta:
+        from analysis.render import Renderer
+
+        context.meta[_RENDERER] = context.with_resource(Renderer(modules=modules))
+    return context.meta[_RENDERER]
+
+
+#: Plots are PNG; --pdf adds PDF copies (saving a PDF costs about as much again as drawing the figure).
+_PDF_HELP = "Also save every plot as PDF (PNG always)."
 
 #: click >= 8.2 shows the help of a bare group through this usage error
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -275,6 +306,23 @@ def demo(output: Path, scale: float, seed: int) -> None:
     show_default=True,
     help="Fill the systematic variations of m4l (lepton momentum scale, efficiency scale factors) beside the nominal.",
 )
+@click.option(
+    "--cache/--no-cache",
+    "use_cache",
+    default=True,
+    show_default=True,
+    help="Keep local copies of remote (HTTP) input files in $HZZ4L_CACHE/remote (default ~/.cache/hzz4l/remote), "
+    "checked against the server before each use, so that a rerun does not download them again.",
+)
+@click.option(
+    "--cache-limit",
+    type=Finite(min=0, max=1e6, min_open=True),
+    default=DEFAULT_LIMIT_GB,
+    show_default=True,
+    help="Size limit of that cache in GB; the least recently used copies are removed first.",
+)
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the plots of the run.")
+@click.option("--pdf", is_flag=True, help=_PDF_HELP)
 @click.option("--fit", "then_fit", is_flag=True, help="Then run 'hzz4l fit' and 'hzz4l report' on the output.")
 @_fail_cleanly
 def run(
@@ -294,17 +342,20 @@ def run(
     skip_bad_files: bool,
     checkpoint: Path | None,
     systematics: bool,
+    use_cache: bool,
+    cache_limit: float,
+    plots: bool,
+    pdf: bool,
     then_fit: bool,
 ) -> None:
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
 
-    from analysis.demo import default_demo
+    from analysis.cache import RemoteCache
+    from analysis.demo import cache_dir, default_demo
     from analysis.fileset import load_fileset
     from analysis.outputs import check_output, cutflow_table, write_outputs
-    from analysis.runner import run_fileset
-    from processors import PRESETS, HZZ4lProcessor
 
     if fileset_path is None:
 
@@ -317,6 +368,12 @@ def run(
     check_output(output)  # before any work: a folder we can write, with nothing of someone else's in the way
     if checkpoint is not None:
         check_output(checkpoint, names=())
+    # the plotting workers import matplotlib while this process imports coffea and runs
+    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"]) if plots else None
+
+    from analysis.runner import run_fileset
+    from processors import PRESETS, HZZ4lProcessor
+
     proc = HZZ4lProcessor(selection=PRESETS[preset], lumi_fb=lumi, mass_bins=bins, systematics=systematics)
     result = run_fileset(
         fileset,
@@ -331,8 +388,19 @@ def run(
         retries=retries,
         skip_bad_files=skip_bad_files,
         checkpoint=checkpoint,
+        cache=RemoteCache(cache_dir() / "remote", int(cache_limit * 1e9)) if use_cache else None,
     )
-    summary = write_outputs(result, fileset, proc, preset, output, fileset_path=str(fileset_path))
+    summary = write_outputs(
+        result,
+        fileset,
+        proc,
+        preset,
+        output,
+        fileset_path=str(fileset_path),
+        formats=("png", "pdf") if pdf else ("png",),
+        renderer=renderer,
+        plots=plots,
+    )
     click.echo(cutflow_table(summary))
     for skipped in result.skipped:
         events = "events unknown" if skipped.events is None else f"{skipped.events} events lost"
@@ -345,7 +413,7 @@ def run(
     )
     if then_fit:
         context = click.get_current_context()
-        context.invoke(fit, results=output)
+        context.invoke(fit, results=output, plots=plots, pdf=pdf)
         context.invoke(report, results=output)
 
 
@@ -387,7 +455,8 @@ def run(
 )
 @click.option("--range", "range_text", help="Fit only the bins inside LOW,HIGH (GeV).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
-@click.option("--plots/--no-plots", default=True, show_default=True, help="Write the fit's plots (PNG and PDF).")
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the plots of the fit.")
+@click.option("--pdf", is_flag=True, help=_PDF_HELP)
 @click.option(
     "--workspace",
     "workspace_path",
@@ -419,6 +488,7 @@ def fit(
     range_text: str | None,
     seed: int,
     plots: bool,
+    pdf: bool,
     workspace_path: Path | None,
     systematics: bool,
     per_channel: bool,
@@ -431,10 +501,11 @@ def fit(
     _require_run(results)
     if per_channel and not systematics:
         raise click.BadParameter("--per-channel needs --systematics", param_hint="--per-channel")
+    formats = ("png", "pdf") if pdf else ("png",)
 
     import json
 
-    from analysis.outputs import atomic_path, check_output, publish, read_histograms, writing
+    from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
     from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
     from fitting.fit import FitError
     from fitting.templates import Templates
@@ -444,6 +515,10 @@ def fit(
         statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
     histogram, roles, lumi_fb = read_histograms(results)
     check_output(results, names=("fit.json",))
+    if workspace_path is not None:
+        check_workspace_target(workspace_path)
+    # the plotting workers import matplotlib while this process fits
+    renderer = _renderer(_PLOT_MODULES["fit"]) if plots else None
     templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
     with_systematics = None
     if systematics:
@@ -466,33 +541,47 @@ def fit(
     if systematics:
         with_systematics = fit_systematics(spec)
     try:
-        report = analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
+        report = analyse(
+            templates,
+            statistic,
+            method=method,
+            mc_stat=mc_stat,
+            gof_toys=toys,
+            coverage_toys=coverage_toys,
+            coverage_points=coverage_points,
+            seed=seed,
+        )
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
-        failed = {"schema_version": SCHEMA_VERSION, "status": "failed", "error": str(err), "statistic": statistic,
-                  "method": method, "mc_stat": mc_stat}
+        failed = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "failed",
+            "error": str(err),
+            "statistic": statistic,
+            "method": method,
+            "mc_stat": mc_stat,
+        }
         with publish(results, "fit") as stage, writing(stage / "fit.json") as path:  # the earlier fit goes
             path.write_text(json.dumps(failed, indent=2) + "\n", encoding="utf-8")
         raise
     document = report.to_json()
     if with_systematics is not None:
         document["systematics"] = with_systematics.to_json() | {"per_channel": per_channel}
-    with publish(results, "fit") as stage:  # replaces the previous fit and its plots; removes the stale report
+    # replaces the previous fit and its plots; removes the stale report
+    with publish(results, "fit") as stage, renderer.stopped_on_error() if renderer else contextlib.nullcontext():
+        if renderer is not None:
+            # checked by read_histograms; a demo run's plots say so, and its contours show its truth
+            summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+            synthetic = bool(summary.get("synthetic"))
+            truth = summary.get("truth") if synthetic else None
+            arguments = (report, lumi_fb, synthetic, truth, histogram, roles)
+            renderer.submit("analysis.cli:fit_figures", arguments, stage / "plots", formats)
+            if with_systematics is not None:
+                arguments = (with_systematics, lumi_fb, synthetic)
+                renderer.submit("analysis.cli:systematic_figures", arguments, stage / "plots", formats)
         with writing(stage / "fit.json") as path:
             path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        if plots:
-            from analysis.plots import stack_components
-            from fitting.plots import plot_all
-
-            summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))  # checked by read_histograms
-            synthetic, truth = bool(summary.get("synthetic")), summary.get("truth")
-            components = stack_components(histogram, roles)
-            plot_all(report, stage / "plots", lumi_fb, synthetic, truth if synthetic else None, components)
-            if with_systematics is not None:
-                from analysis.style import save
-                from fitting.plots import plot_impacts, plot_pulls
-
-                save(plot_pulls(with_systematics, lumi_fb, synthetic), stage / "plots" / "pulls")
-                save(plot_impacts(with_systematics, lumi_fb, synthetic), stage / "plots" / "impacts")
+        if renderer is not None:
+            renderer.wait()
     for study in ("gof", "coverage"):
         if document[study]["failed_toys"]:
             click.echo(
@@ -502,6 +591,28 @@ def fit(
             )
     click.echo(fit_table(document))
     click.echo(f"wrote {results / 'fit.json'}" + (f" and plots in {results / 'plots'}/" if plots else ""))
+
+
+def fit_figures(
+    report: Any, lumi_fb: float, synthetic: bool, truth: dict[str, float] | None, histogram: Any, roles: dict[str, str]
+) -> dict[str, Callable[[], Any]]:
+    """The plots of the fit (:func:`fitting.plots.fit_figures`), the post-fit stack split by process group as the
+    run's ``histogram`` (``Hist(dataset, mass)``) with its ``roles`` is, by file name, each drawn when called."""
+    from analysis.plots import stack_components
+    from fitting.plots import fit_figures as figures
+
+    return figures(report, lumi_fb, synthetic, truth, stack_components(histogram, roles))
+
+
+def systematic_figures(result: Any, lumi_fb: float, synthetic: bool = False) -> dict[str, Callable[[], Any]]:
+    """The plots of the fit with nuisance parameters (a :class:`fitting.systematics.SystematicFit`), by file name,
+    each drawn when called."""
+    from fitting.plots import plot_impacts, plot_pulls
+
+    return {
+        "pulls": functools.partial(plot_pulls, result, lumi_fb, synthetic),
+        "impacts": functools.partial(plot_impacts, result, lumi_fb, synthetic),
+    }
 
 
 @main.command()

@@ -49,6 +49,7 @@ import uproot
 from analysis.errors import HZZ4lError
 from analysis.outputs import check_output, publish
 from analysis.samples import DATA_PERIODS, SAMPLES, data_filename
+from processors.weights import normalisation
 
 __all__ = [
     "DEMO_PROCESSES",
@@ -303,7 +304,7 @@ def _skim(lep: dict[str, np.ndarray]) -> np.ndarray:
     pT > 5 GeV and |eta| < 2.7, the leading one above 15 GeV."""
     accepted = lep["valid"] & (lep["pt"] > 5.0) & (np.abs(lep["eta"]) < 2.7)
     enough = np.sum(accepted, axis=1) == np.sum(lep["valid"], axis=1)
-    return enough & (np.max(np.where(lep["valid"], lep["pt"], 0), axis=1) > 15.0)
+    return np.asarray(enough & (np.max(np.where(lep["valid"], lep["pt"], 0), axis=1) > 15.0))
 
 
 def _isolation(rng: np.random.Generator, prompt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -446,7 +447,7 @@ def _write(path: Path, blocks: list[dict[str, Any]]) -> None:
 
 def _mc_blocks(rng: np.random.Generator, name: str, n: int) -> list[dict[str, Any]]:
     sample, proc = SAMPLES[name], DEMO_PROCESSES[name]
-    norm = LUMI_FB * 1000.0 * sample.xsec / (sample.sumw * sample.red_eff)
+    norm = normalisation(LUMI_FB, sample.xsec, sample.sumw, sample.red_eff)
     magnitude = proc.skim_yield / (norm * n * (1.0 - 2.0 * proc.negative))
     blocks = []
     for start in range(0, n, BLOCK):

@@ -75,7 +75,7 @@ class FilesetWarning(HZZ4lWarning):
     """Something in a fileset that is used as given but is probably a mistake (an unknown metadata key)."""
 
 
-class _Object(dict):
+class _Object(dict[str, Any]):
     """A JSON object that remembers the keys given more than once (JSON itself keeps only the last)."""
 
     repeated: list[str]

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,8 @@ import numpy as np
 import uproot
 
 from analysis.errors import HZZ4lError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Checked",
@@ -202,33 +205,65 @@ def _branch_problem(branch: Any, expected: Any) -> str | None:
     return f"branch '{branch.name}' holds {holds} ({branch.typename}), expected {wanted}"
 
 
-def _open_and_inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], timeout: float) -> FileInfo:
+#: Takes over a file that passed the checks, opened with its tree parsed: ``keep(path, tree, file)``; returns
+#: False if it does not (the file is then closed).
+Keeper = Callable[[str, str, Any], bool]
+
+
+def _open_and_inspect(
+    path: str,
+    tree: str,
+    columns: Mapping[str, Any] | Sequence[str],
+    timeout: float,
+    options: Mapping[str, Any],
+    keep: Keeper | None,
+) -> FileInfo:
     # {path: None}: a colon in the path is part of the file name, not an object path
-    with uproot.open({path: None}, timeout=timeout) as f:
-        if tree not in f:
-            raise _Permanent(f"no tree '{tree}' (keys: {', '.join(sorted(set(f.keys(cycle=False)))) or 'none'})")
-        ttree = f[tree]
-        if not isinstance(ttree, uproot.TTree):
-            raise _Permanent(f"'{tree}' is a {f.classname_of(tree)}, not a TTree")
-        entries = int(ttree.num_entries)
-        missing = [c for c in columns if c not in ttree]
-        if missing:
-            raise _Permanent(f"tree '{tree}' lacks the branch(es) {', '.join(missing)}", entries)
-        if isinstance(columns, Mapping):
-            for name, expected in columns.items():
-                problem = _branch_problem(ttree[name], expected)
-                if problem:
-                    raise _Permanent(problem, entries)
-        clusters = ttree.common_entry_offsets(filter_name=list(columns) or None)
-        return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters))
+    f = uproot.open({path: None}, timeout=timeout, **options)
+    try:
+        info = _inspect_tree(f, tree, columns)
+    except BaseException:
+        f.close()
+        raise
+    if keep is None or not keep(path, tree, f):
+        f.close()
+    return info
 
 
-def _inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], timeout: float, retries: int) -> Any:
+def _inspect_tree(f: Any, tree: str, columns: Mapping[str, Any] | Sequence[str]) -> FileInfo:
+    """The :class:`FileInfo` of the opened file ``f`` if its ``tree`` holds ``columns``; else raise a _Permanent."""
+    if tree not in f:
+        raise _Permanent(f"no tree '{tree}' (keys: {', '.join(sorted(set(f.keys(cycle=False)))) or 'none'})")
+    ttree = f[tree]
+    if not isinstance(ttree, uproot.TTree):
+        raise _Permanent(f"'{tree}' is a {f.classname_of(tree)}, not a TTree")
+    entries = int(ttree.num_entries)
+    missing = [c for c in columns if c not in ttree]
+    if missing:
+        raise _Permanent(f"tree '{tree}' lacks the branch(es) {', '.join(missing)}", entries)
+    if isinstance(columns, Mapping):
+        for name, expected in columns.items():
+            problem = _branch_problem(ttree[name], expected)
+            if problem:
+                raise _Permanent(problem, entries)
+    clusters = ttree.common_entry_offsets(filter_name=list(columns) or None)
+    return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters))
+
+
+def _inspect(
+    path: str,
+    tree: str,
+    columns: Mapping[str, Any] | Sequence[str],
+    timeout: float,
+    retries: int,
+    options: Mapping[str, Any] | None = None,
+    keep: Keeper | None = None,
+) -> FileInfo | _Problem:
     """:class:`FileInfo` of a usable file, else a :class:`_Problem`; transient failures are tried ``retries``
-    more times, with back-off."""
+    more times, with back-off. ``options`` go to ``uproot.open``; ``keep`` may take over the opened file."""
     for attempt in range(retries + 1):
         try:
-            return _open_and_inspect(path, tree, columns, timeout)
+            return _open_and_inspect(path, tree, columns, timeout, options or {}, keep)
         except _Permanent as err:
             return _Problem(str(err), err.entries)
         except Exception as err:  # network, HTTP status, truncated, corrupt or non-ROOT file
@@ -237,6 +272,7 @@ def _inspect(path: str, tree: str, columns: Mapping[str, Any] | Sequence[str], t
             if attempt == retries:
                 tries = f" after {retries + 1} attempts" if retries else ""
                 return _Problem(f"cannot be read{tries}: {one_line(err)}")
+            log.info("%s: attempt %d of %d failed (%s); trying again", path, attempt + 1, retries + 1, one_line(err))
             pause_before_retry(attempt)
     raise AssertionError("unreachable")
 
@@ -272,7 +308,9 @@ def thread_map(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _check(job: tuple[str, str, Mapping[str, Any] | Sequence[str], float, int]) -> FileInfo | _Problem:
+def _check(
+    job: tuple[str, str, Mapping[str, Any] | Sequence[str], float, int, Mapping[str, Any], Keeper | None],
+) -> FileInfo | _Problem:
     return _inspect(*job)
 
 
@@ -283,9 +321,13 @@ def preflight(
     retries: int,
     skip_bad_files: bool,
     mapper: Mapper = thread_map,
+    options: Mapping[str, Any] | None = None,
+    keep: Keeper | None = None,
 ) -> Checked:
     """Check every file of a validated fileset, in parallel with ``mapper`` (threads by default; a runner
-    passes its worker pool or Dask cluster, so that files are checked where they will be read).
+    passes its worker pool or Dask cluster, so that files are checked where they will be read); ``options``
+    go to ``uproot.open`` (a runner's source handler); ``keep`` (a module-level function, as it may travel to
+    the workers) may take over each opened file that passes, for the run.
 
     Local files that do not exist are reported first, all in one message. Two entries that are the same file
     (the same ROOT UUID: a copy, a link, the same file over HTTP) are always an error.
@@ -302,7 +344,10 @@ def preflight(
     skipped += [SkippedFile(name, path, "does not exist", None) for name, path in missing]
     jobs = [job for job in jobs if job[:2] not in set(missing)]
     columns = dict(columns) if isinstance(columns, Mapping) else tuple(columns)
-    outcomes = mapper(_check, [(path, tree, columns, timeout, retries) for _, path, tree in jobs])
+    options = dict(options or {})
+    start = time.perf_counter()
+    outcomes = mapper(_check, [(path, tree, columns, timeout, retries, options, keep) for _, path, tree in jobs])
+    log.debug("checked %d input files in %.2f s", len(jobs), time.perf_counter() - start)
     kept: dict[str, Any] = {name: {**entry, "files": {}} for name, entry in fileset.items()}
     files: dict[tuple[str, str], FileInfo] = {}
     owners: dict[bytes, tuple[str, str]] = {}
@@ -311,6 +356,7 @@ def preflight(
             if not skip_bad_files:
                 raise InputError(f"dataset '{name}': {path}: {outcome.reason}")
             skipped.append(SkippedFile(name, path, outcome.reason, outcome.entries))
+            log.warning("dataset '%s': %s skipped: %s", name, path, outcome.reason)
             continue
         if outcome.uuid in owners:
             other_name, other_path = owners[outcome.uuid]

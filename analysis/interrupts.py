@@ -5,6 +5,8 @@
   and ignores later ones while the cleanup runs; if Python drops the exception (a signal handler may run
   inside a garbage-collector callback or a ``__del__``, where exceptions are printed and discarded), it is
   raised again;
+* worker processes forked by hzz4l ignore SIGINT (:func:`children_ignore_interrupts`): Ctrl-C reaches the whole
+  process group, and the parent stops them itself (:func:`stop_workers`);
 * :func:`held` holds both signals back around a step that must not be cut in half (renaming a set of output
   files into place, starting a cluster whose processes could not be stopped otherwise), then acts on them.
 
@@ -20,7 +22,9 @@ Example:
 from __future__ import annotations
 
 import _thread
+import concurrent.futures
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -28,7 +32,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Interrupted", "deliver_once", "held"]
+__all__ = ["Interrupted", "children_ignore_interrupts", "deliver_once", "held", "stop_workers"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -67,7 +71,8 @@ class deliver_once:
     def _unraisable(self, unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, Interrupted) and self.signum is not None:
             self.again = True
-            _thread.interrupt_main(self.signum)  # runs _handle again in the main thread, outside the callback
+            # runs _handle again in the main thread, outside the callback
+            _thread.interrupt_main(signal.Signals(self.signum))
         else:
             self.hook(unraisable)
 
@@ -84,11 +89,37 @@ def held() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for held_signal, handler in previous.items():
+            signal.signal(held_signal, handler)
         for signum in arrived[:1]:
-            handler = previous[signum]
+            handler = previous[signal.Signals(signum)]
             if callable(handler):
                 handler(signum, None)
             elif handler == signal.SIG_DFL:
                 os.kill(os.getpid(), signum)
+
+
+@functools.cache
+def children_ignore_interrupts() -> None:
+    """Make every process forked from now on ignore SIGINT and die on SIGTERM (the default), whatever handlers
+    this process installed: Ctrl-C reaches the whole process group, and the parent stops its workers itself."""
+
+    def child() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    os.register_at_fork(after_in_child=child)
+
+
+def stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """End a process pool now: terminate its workers (a pool's own shutdown waits for the chunks they run)."""
+    # Python 3.14 has pool.terminate_workers(); before, the workers are only reachable here
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    pool.shutdown(wait=True, cancel_futures=True)

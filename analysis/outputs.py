@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import functools
 import json
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -45,12 +47,16 @@ from analysis.samples import missing_samples, process_groups
 from processors.histograms import CHANNELS, CONTROL_AXES, VARIATIONS, mass_histogram
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from analysis.render import Renderer
     from analysis.runner import RunResult
     from processors import HZZ4lProcessor
 
 __all__ = [
     "MANIFEST",
     "RUN_OUTPUTS",
+    "RUN_PDFS",
     "Manifest",
     "OutputError",
     "ResultsError",
@@ -65,6 +71,7 @@ __all__ = [
     "read_summary",
     "read_variations",
     "root_histograms",
+    "run_figures",
     "write_outputs",
     "writing",
 ]
@@ -81,8 +88,10 @@ RUN_OUTPUTS = (
     "histograms.coffea",
     "summary.json",
     "cabinetry.yml",
-    *(f"plots/{name}.{ext}" for name in RUN_PLOTS for ext in ("png", "pdf")),
+    *(f"plots/{name}.png" for name in RUN_PLOTS),
 )
+#: What ``hzz4l run --pdf`` writes besides.
+RUN_PDFS = tuple(f"plots/{name}.pdf" for name in RUN_PLOTS)
 
 #: The channels' names in plots.
 CHANNEL_LABELS = {"4e": "4e channel", "4mu": "4$\\mu$ channel", "2e2mu": "2e2$\\mu$ channel"}
@@ -187,7 +196,7 @@ def _foreign(folder: Path, manifest: Manifest, names: Iterable[str]) -> str | No
 
 
 def check_output(
-    folder: str | os.PathLike[str], names: Iterable[str] = RUN_OUTPUTS, only_for: str | None = None
+    folder: str | os.PathLike[str], names: Iterable[str] = (*RUN_OUTPUTS, *RUN_PDFS), only_for: str | None = None
 ) -> None:
     """Check, before any work, that the outputs ``names`` can be written into ``folder``: it is (or can be made)
     a folder we can write in, and none of ``names`` is there unless hzz4l wrote it. With ``only_for``
@@ -236,6 +245,33 @@ def writing(path: Path) -> Iterator[Path]:
         raise
 
 
+#: The top-level keys of a HistFactory workspace (pyhf's ``workspace.json`` schema).
+WORKSPACE_KEYS = frozenset({"channels", "measurements", "observations", "version"})
+
+
+def check_workspace_target(path: str | os.PathLike[str]) -> None:
+    """Check, before any work, that a HistFactory workspace may be written to ``path``: it does not exist, or it
+    is a workspace already (an earlier ``--workspace`` that the new one replaces), never another file.
+
+    Raises:
+        OutputError: naming the file and the problem.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise OutputError(f"{path}: exists and is not a file (nothing was written)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        document = None
+    if not (isinstance(document, dict) and document.keys() >= WORKSPACE_KEYS):
+        raise OutputError(
+            f"{path}: exists and is not a HistFactory workspace: hzz4l replaces only an earlier workspace "
+            "(nothing was written)"
+        )
+
+
 def _staged_files(stage: Path) -> list[str]:
     return sorted(str(p.relative_to(stage).as_posix()) for p in stage.rglob("*") if p.is_file())
 
@@ -248,20 +284,28 @@ def publish(folder: str | os.PathLike[str], command: str, run: str | None = None
     ``run``: the id of a new run (``command == "run"``); the outputs of ``fit`` and ``report`` are recorded as
     derived from the run already in the folder.
 
+    Two commands publishing into one folder at the same time take turns: the folder is locked (``flock``) from
+    the staging to the commit, so that neither loses the other's record of what it wrote.
+
     Raises:
         OutputError: the folder cannot be written, a file in the way was not written by hzz4l, or writing
             failed (disk full, ...); the folder is then left as it was.
     """
     folder = Path(folder)
-    manifest = read_manifest(folder)
     made = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".hzz4l-staging-", dir=folder))
+        lock = os.open(folder, os.O_RDONLY)
     except OSError as err:
         raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror}") from None
-    committed = False
+    committed, stage = False, None
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed, also by a killed process
+        manifest = read_manifest(folder)
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=".hzz4l-staging-", dir=folder))
+        except OSError as err:
+            raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror}") from None
         try:
             yield stage
         except OSError as err:  # disk full, quota, read-only: name the output, never the staging folder
@@ -292,7 +336,9 @@ def publish(folder: str | os.PathLike[str], command: str, run: str | None = None
                 raise OutputError(f"{err.filename or folder}: cannot write: {err.strerror or err}") from None
         committed = True
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        os.close(lock)
         if not committed:
             for path in made:
                 with contextlib.suppress(OSError):
@@ -313,6 +359,7 @@ def build_summary(
     metrics, versions."""
     histogram = mass_histogram(result.output["mass"])
     channels = [c for c in CHANNELS if c in result.output["mass"].axes["channel"]]
+    by_channel = {channel: mass_histogram(result.output["mass"], channel=channel) for channel in channels}
     datasets = {}
     for name, role in roles(fileset).items():
         flow = result.output["cutflow"].get(name, {"events": {}, "weighted": {}})
@@ -323,10 +370,8 @@ def build_summary(
             "selected": int(list(events.values())[-1]) if events else 0,
             "yield": float(histogram[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0,
             "yield_by_channel": {
-                channel: float(mass_histogram(result.output["mass"], channel=channel)[name, :].sum().value)
-                if name in histogram.axes["dataset"]
-                else 0.0
-                for channel in channels
+                channel: float(projected[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0
+                for channel, projected in by_channel.items()
             },
             "cutflow": {cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()},
         }
@@ -372,13 +417,17 @@ def _require_finite(output: dict[str, Any], datasets: Iterable[str]) -> None:
     """Refuse to write histograms with a NaN or infinite bin, naming the dataset and the histogram."""
     for key in ("mass", *CONTROL_AXES):
         histogram = output[key]
+        view = histogram.view(flow=True)
+        bad = ~(np.isfinite(view.value) & np.isfinite(view.variance))
+        if not bad.any():  # one look at the whole histogram; which dataset only when one is bad
+            continue
+        rows = set(np.nonzero(bad)[histogram.axes.name.index("dataset")].tolist())
+        axis = histogram.axes["dataset"]
         for name in datasets:
-            if name in histogram.axes["dataset"]:
-                view = histogram[{"dataset": name}].view(flow=True)
-                if not (np.all(np.isfinite(view.value)) and np.all(np.isfinite(view.variance))):
-                    raise ResultsError(
-                        f"dataset '{name}': its {key} histogram has NaN or infinite bins; nothing was written"
-                    )
+            if name in axis and axis.index(name) in rows:
+                raise ResultsError(
+                    f"dataset '{name}': its {key} histogram has NaN or infinite bins; nothing was written"
+                )
 
 
 def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[tuple[str, hist.Hist]]:
@@ -395,16 +444,23 @@ def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[
     """
     mass = output["mass"]
     regions = {"m4l": None, **{f"m4l_{channel}": channel for channel in mass.axes["channel"]}}
+    # each projection once, not once per dataset
+    projected = {
+        (region, variation): mass_histogram(mass, variation, channel)
+        for region, channel in regions.items()
+        for variation in mass.axes["variation"]
+    }
+    controls = {key: output[key][{"channel": sum}] for key in CONTROL_AXES}
     for name, role in roles_.items():
         if name not in mass.axes["dataset"]:
             continue
         variations = [v for v in mass.axes["variation"] if v == "nominal" or role != "data"]
-        for region, channel in regions.items():
+        for region in regions:
             for variation in variations:
                 suffix = "" if variation == "nominal" else f"_{variation}"
-                yield f"{region}/{name}{suffix}", mass_histogram(mass, variation, channel)[name, :]
-        for key in CONTROL_AXES:
-            yield f"{key}/{name}", output[key][{"dataset": name, "channel": sum}]
+                yield f"{region}/{name}{suffix}", projected[region, variation][name, :]
+        for key, histogram in controls.items():
+            yield f"{key}/{name}", histogram[name, :]
 
 
 def cabinetry_config(summary: dict[str, Any], mass: hist.Hist) -> dict[str, Any]:
@@ -472,6 +528,25 @@ def cabinetry_config(summary: dict[str, Any], mass: hist.Hist) -> dict[str, Any]
     }
 
 
+def run_figures(
+    output: dict[str, Any], roles_: dict[str, str], lumi_fb: float, synthetic: bool = False, missing: Sequence[str] = ()
+) -> dict[str, Callable[[], Figure]]:
+    """The plots of a run (:data:`RUN_PLOTS`), by name, each drawn when called: m4l of all channels and of each,
+    and the control distributions."""
+    from analysis.plots import plot_stack
+
+    label = {"synthetic": synthetic, "missing": missing}
+    mass = output["mass"]
+    figures = {"m4l": functools.partial(plot_stack, mass_histogram(mass), roles_, lumi_fb, **label)}
+    for channel in (c for c in CHANNELS if c in mass.axes["channel"]):
+        projected = mass_histogram(mass, channel=channel)
+        note = CHANNEL_LABELS[channel]
+        figures[f"m4l_{channel}"] = functools.partial(plot_stack, projected, roles_, lumi_fb, note=note, **label)
+    for key in CONTROL_AXES:
+        figures[key] = functools.partial(plot_stack, output[key][{"channel": sum}], roles_, lumi_fb, **label)
+    return figures
+
+
 def write_outputs(
     result: RunResult,
     fileset: dict[str, Any],
@@ -479,23 +554,31 @@ def write_outputs(
     preset: str,
     output: str | os.PathLike[str],
     fileset_path: str | None = None,
+    formats: Sequence[str] = ("png",),
+    renderer: Renderer | None = None,
+    plots: bool = True,
 ) -> dict[str, Any]:
     """Write every output of a run into ``output`` as one set (see :func:`publish`); return the summary written
-    to ``summary.json``."""
+    to ``summary.json``. The plots (unless not ``plots``) are saved in ``formats`` (``"png"``, ``"pdf"``), drawn by
+    ``renderer``'s worker processes if one is given (see :mod:`analysis.render`), else here."""
     import yaml
     from coffea.util import save as coffea_save
 
-    from analysis.plots import plot_stack
-    from analysis.style import save
+    from analysis.render import render
 
     summary = build_summary(result, fileset, proc, preset, fileset_path)
     _require_finite(result.output, summary["datasets"])
-    channels = [c for c in CHANNELS if c in result.output["mass"].axes["channel"]]
     roles_ = roles(fileset)
-    with publish(output, "run", run=summary["run_id"]) as stage:
+    figures = ("analysis.outputs:run_figures", (result.output, roles_, proc.lumi_fb, summary["synthetic"],
+               summary["missing_samples"]))  # fmt: skip
+    with (
+        publish(output, "run", run=summary["run_id"]) as stage,
+        renderer.stopped_on_error() if renderer else contextlib.nullcontext(),
+    ):
+        if renderer is not None:  # drawn while the files below are written
+            renderer.submit(*figures, stage / "plots", formats)
         with writing(stage / "histograms.root") as path, uproot.recreate(path) as f:
-            for key, histogram in root_histograms(result.output, roles_):
-                f[key] = histogram
+            f.update(root_histograms(result.output, roles_))  # one update of the file's streamers, not one per key
         with writing(stage / "histograms.coffea") as path:
             coffea_save(result.output, path)
         with writing(stage / "summary.json") as path:
@@ -503,16 +586,10 @@ def write_outputs(
         with writing(stage / "cabinetry.yml") as path:
             config = cabinetry_config(summary, result.output["mass"])
             path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        label = {"synthetic": summary["synthetic"], "missing": summary["missing_samples"]}
-        figures = {"m4l": plot_stack(mass_histogram(result.output["mass"]), roles_, proc.lumi_fb, **label)}
-        for channel in channels:
-            projected = mass_histogram(result.output["mass"], channel=channel)
-            note = CHANNEL_LABELS[channel]
-            figures[f"m4l_{channel}"] = plot_stack(projected, roles_, proc.lumi_fb, note=note, **label)
-        for key in CONTROL_AXES:
-            figures[key] = plot_stack(result.output[key][{"channel": sum}], roles_, proc.lumi_fb, **label)
-        for name, figure in figures.items():
-            save(figure, stage / "plots" / name)
+        if renderer is not None:
+            renderer.wait()
+        elif plots:
+            render(*figures, stage / "plots", formats)
     return summary
 
 

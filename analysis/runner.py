@@ -38,7 +38,6 @@ import logging
 import multiprocessing
 import os
 import re
-import signal
 import threading
 import time
 import urllib.parse
@@ -46,14 +45,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hist
 import numpy as np
-import uproot
 from coffea import processor
 from coffea.processor.checkpointer import CheckpointerABC
-from coffea.processor.executor import FileMeta
 
 from analysis.errors import HZZ4lError
 from analysis.inputs import (
@@ -69,8 +66,13 @@ from analysis.inputs import (
     retryable,
     thread_map,
 )
-from analysis.interrupts import held
+from analysis.interrupts import children_ignore_interrupts, held, stop_workers
+from analysis.work import adopt, close_files, work_function
+from processors import compat
 from processors.schema import MiniSchema
+
+if TYPE_CHECKING:
+    from analysis.cache import RemoteCache
 
 __all__ = [
     "BUG_NOTE",
@@ -130,18 +132,6 @@ class RunResult:
 # ------------------------------------------------------------------------------------------ processes
 
 
-@functools.cache
-def _children_ignore_interrupts() -> None:
-    """Make every process forked from now on ignore SIGINT and die on SIGTERM (the default), whatever handlers
-    this process installed: Ctrl-C reaches the whole process group, and the parent stops its workers itself."""
-
-    def child() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    os.register_at_fork(after_in_child=child)
-
-
 @contextlib.contextmanager
 def local_cluster(workers: int) -> Iterator[Any]:
     """A Dask ``LocalCluster`` of ``workers`` single-threaded worker processes on this machine, closed on exit.
@@ -157,12 +147,12 @@ def local_cluster(workers: int) -> Iterator[Any]:
     import dask
     from distributed import LocalCluster
 
-    _children_ignore_interrupts()
+    children_ignore_interrupts()
     with contextlib.ExitStack() as stack:
         # held: a cluster interrupted while it starts could not be closed, and its processes would outlive us;
         # a signal that came meanwhile is raised once the cluster is entered, so that it is closed
         with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), held():
-            cluster = LocalCluster(
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
@@ -180,22 +170,22 @@ class _FailFastPool(concurrent.futures.Executor):
     """A process pool that hands coffea futures which never fail: the first chunk error is kept here and every
     future coffea still waits for is resolved empty at once, so that coffea's ``FuturesExecutor`` returns (it
     would print the error's traceback, then wait for every remaining chunk) and :meth:`reraise` gives the error;
-    the workers are then stopped with the pool (:func:`_stop_workers`)."""
+    the workers are then stopped with the pool (:func:`analysis.interrupts.stop_workers`)."""
 
     def __init__(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
         self.pool = pool
         self.error: BaseException | None = None
-        self._handed: list[concurrent.futures.Future] = []
+        self._handed: list[concurrent.futures.Future[Any]] = []
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        outer: concurrent.futures.Future = concurrent.futures.Future()
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
         outer.set_running_or_notify_cancel()
         self._handed.append(outer)
         self.pool.submit(fn, *args, **kwargs).add_done_callback(functools.partial(self._relay, outer))
         return outer
 
-    def _relay(self, outer: concurrent.futures.Future, inner: concurrent.futures.Future) -> None:
+    def _relay(self, outer: concurrent.futures.Future[Any], inner: concurrent.futures.Future[Any]) -> None:
         error = None if inner.cancelled() else inner.exception()
         with self._lock:
             if error is not None and self.error is None:
@@ -212,20 +202,6 @@ class _FailFastPool(concurrent.futures.Executor):
             raise self.error
 
 
-def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """End a process pool now: terminate its workers (a pool's own shutdown waits for the chunks they run)."""
-    # Python 3.14 has pool.terminate_workers(); before, the workers are only reachable here
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
 @contextlib.contextmanager
 def _executor(
     name: str, workers: int, scheduler: str | None, status: bool
@@ -236,26 +212,29 @@ def _executor(
     elif name == "futures":
         # forked workers inherit the interpreter with coffea already imported, instead of importing it
         # again in every worker (seconds each): the pool is ready at once, for the checks and the chunks
-        _children_ignore_interrupts()
+        children_ignore_interrupts()
         context = multiprocessing.get_context("fork")
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
         try:
             yield processor.FuturesExecutor(workers=workers, status=status, pool=_FailFastPool(pool)), _pool_map(pool)
         except BaseException:
-            _stop_workers(pool)
+            stop_workers(pool)
             raise
         pool.shutdown(wait=True)
     elif name == "dask":
         from distributed import Client
 
         with contextlib.ExitStack() as stack:
+            external = scheduler is not None
             if scheduler is None:
                 scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
             try:
-                client = stack.enter_context(Client(scheduler, timeout="30s"))
+                client = stack.enter_context(Client(scheduler, timeout="30s"))  # type: ignore[no-untyped-call]
             except (OSError, TimeoutError, ValueError) as err:
                 raise RunError(f"--scheduler {scheduler}: cannot connect: {one_line(err)}") from None
             yield processor.DaskExecutor(client=client, status=status), _dask_map(client)
+            if external:  # workers that outlive the run close the files they kept open for it
+                client.run(close_files, on_error="ignore")
     else:
         raise ValueError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")
 
@@ -271,7 +250,8 @@ def _dask_map(client: Any) -> Mapper:
         # event loop that fail when it closes, each printing "Task exception was never retrieved"
         while not all(future.done() for future in futures):
             time.sleep(0.05)
-        return client.gather(futures)
+        results: list[Any] = client.gather(futures)
+        return results
 
     return mapper
 
@@ -279,7 +259,7 @@ def _dask_map(client: Any) -> Mapper:
 # ------------------------------------------------------------------------------------------ chunks
 
 
-class _Guarded(processor.ProcessorABC):
+class _Guarded(processor.ProcessorABC):  # type: ignore[misc]  # coffea is untyped
     """The processor, with every exception of its own that is not an HZZ4lError marked as a bug (:data:`BUG_NOTE`),
     so that it is neither retried nor reported as bad input."""
 
@@ -329,11 +309,21 @@ def _coffea_name(path: str) -> str:
     return "file://" + urllib.parse.quote(path)
 
 
-class _Source(uproot.source.fsspec.FSSpecSource):
-    """uproot's default source, reading the ``file://`` URLs of :func:`_coffea_name` as the paths they encode."""
+class _Source(compat.FSSpecSource):  # type: ignore[misc]  # uproot is untyped
+    """uproot's default source, reading the ``file://`` URLs of :func:`_coffea_name` as the paths they encode, and
+    remote files from their local copies in ``hzz4l_cache`` (an :class:`analysis.cache.RemoteCache`) if given."""
 
-    def __init__(self, file_path: str, **options: Any) -> None:
-        super().__init__(_display_path(file_path), **options)
+    def __init__(self, file_path: str, hzz4l_cache: RemoteCache | None = None, **options: Any) -> None:
+        path = _display_path(file_path)
+        if hzz4l_cache is not None and hzz4l_cache.applies(path):
+            path = hzz4l_cache.local(path, timeout=options.get("timeout") or 60.0)
+        super().__init__(path, **options)
+
+
+def _adopt(path: str, tree: str, directory: Any) -> bool:
+    """Hand a file opened by the checks before the run to the chunks that will read it
+    (:func:`analysis.work.adopt`), under the name coffea gives them (:func:`_coffea_name`)."""
+    return adopt(_coffea_name(path), tree, directory)
 
 
 def _attempts(
@@ -345,7 +335,7 @@ def _attempts(
     Bugs of the processor (:data:`BUG_NOTE`) are raised as they are."""
     kwargs.pop("use_result_type", None)
     chunk = item[0] if isinstance(item, tuple) else item  # Dask passes (item, processor)
-    if not isinstance(chunk, processor.executor.WorkItem):
+    if not isinstance(chunk, compat.WorkItem):
         return work(item, **kwargs)
     path = _display_path(chunk.filename)
     for attempt in range(retries + 1):
@@ -372,12 +362,14 @@ def _attempts(
 
 
 @dataclass
-class _Runner(processor.Runner):
-    """coffea's Runner with hzz4l's chunk attempts (:func:`_attempts`) instead of coffea's retries."""
+class _Runner(processor.Runner):  # type: ignore[misc]  # coffea is untyped; its hooks: processors.compat
+    """coffea's Runner with hzz4l's chunk attempts (:func:`_attempts`) instead of coffea's retries, and hzz4l's
+    work function (:func:`analysis.work.work_function`: files kept open across chunks)."""
 
     chunk_retries: int = 0
+    _work_function = staticmethod(work_function)
 
-    @property  # type: ignore[override]
+    @property
     def automatic_retries(self) -> Callable[..., Any]:
         return functools.partial(_attempts, self.chunk_retries)
 
@@ -432,7 +424,7 @@ def _decode(value: Any) -> Any:
     raise ValueError(f"unexpected tag {tag!r}")
 
 
-class JsonCheckpointer(CheckpointerABC):
+class JsonCheckpointer(CheckpointerABC):  # type: ignore[misc]  # coffea is untyped
     """Keeps every finished chunk as JSON under ``folder`` and gives it back to a rerun with the same settings.
 
     A chunk is found at ``folder/<processor fingerprint>/<hash of dataset, tree and metadata>/<file UUID>-<first
@@ -502,14 +494,22 @@ class JsonCheckpointer(CheckpointerABC):
 
 
 @contextlib.contextmanager
-def _frozen_heap() -> Iterator[None]:
+def _frozen_heap() -> Iterator[Callable[[], None]]:
     """Move the objects that exist before the run out of the garbage collector's sight (``gc.freeze``) for its
-    duration, so that collecting after every chunk scans only that chunk's objects. Forked workers inherit it."""
+    duration, so that collecting after every chunk scans only that chunk's objects. Forked workers inherit it.
+    Gives a function that freezes the objects made since (the files the checks opened and keep for the run),
+    a no-op if the freeze is not ours."""
     freeze = gc.get_freeze_count() == 0  # never undo a freeze that is not ours
     if freeze:
         gc.freeze()
+
+    def more() -> None:
+        if freeze:
+            gc.collect()
+            gc.freeze()
+
     try:
-        yield
+        yield more
     finally:
         if freeze:
             gc.unfreeze()
@@ -521,10 +521,16 @@ def _chunk_buffers() -> dict[str, Any]:
     which Python's generational collector frees only every several chunks, so that peak memory grew with the
     number of chunks (see docs/performance.md). In a worker that did not inherit
     :func:`_frozen_heap` (a remote Dask worker), the worker's own objects are frozen at its first chunk."""
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
+    _freeze_once()
     gc.collect()
     return {}
+
+
+@functools.cache
+def _freeze_once() -> None:
+    """Freeze this process's objects at its first chunk (once: ``gc.get_freeze_count()``, which would tell, walks
+    the whole frozen heap, ~20 ms at every chunk)."""
+    gc.freeze()
 
 
 def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
@@ -539,13 +545,13 @@ def _chunk_edges(clusters: tuple[int, ...], chunksize: int) -> list[int]:
     return edges
 
 
-def _file_metadata(checked: Checked, chunksize: int) -> dict[FileMeta, dict[str, Any]]:
+def _file_metadata(checked: Checked, chunksize: int) -> dict[Any, dict[str, Any]]:
     """coffea's per-file metadata (entries, UUID, chunk edges) from the preflight, given to the ``Runner`` as
     its metadata cache so that coffea does not open every file a second time to plan the chunks."""
     metadata = {}
     for (name, path), info in checked.files.items():
         entry = checked.fileset[name]
-        metadata[FileMeta(name, _coffea_name(path), entry["files"][path])] = {
+        metadata[compat.FileMeta(name, _coffea_name(path), entry["files"][path])] = {
             **entry.get("metadata", {}),
             "numentries": info.entries,
             "uuid": info.uuid,
@@ -587,6 +593,7 @@ def run_fileset(
     retries: int = 3,
     skip_bad_files: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
+    cache: RemoteCache | None = None,
 ) -> RunResult:
     """Process a validated fileset (see :func:`analysis.fileset.load_fileset`) with ``executor``.
 
@@ -601,6 +608,7 @@ def run_fileset(
         status: show coffea's progress bars.
         timeout: seconds to wait on a remote file; retries: further attempts after a failure that may pass.
         checkpoint: folder keeping finished chunks, reused by a rerun with the same settings.
+        cache: where remote (HTTP) files are kept once fetched, for this run and the next (see :mod:`analysis.cache`).
 
     Raises:
         InputError: a bad input file (:class:`ChunkError`: a chunk of one).
@@ -612,18 +620,24 @@ def run_fileset(
     columns = getattr(processor_instance, "columns", ())
     checkpointer = JsonCheckpointer(checkpoint, token=uuid.uuid4().hex) if checkpoint else None
     with (
-        _frozen_heap(),
+        _frozen_heap() as freeze_more,
         _executor(executor, workers, scheduler, status) as (exe, mapper),
         contextlib.ExitStack() as cleanup,
     ):
         if checkpointer is not None:
             cleanup.callback(checkpointer.sweep)
+        cleanup.callback(close_files)  # the files the iterative run kept open across chunks
         start = time.perf_counter()
-        checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper)
+        names = {path: _coffea_name(path) for entry in fileset.values() for path in entry["files"]}
+        # no array cache: a file kept open across chunks would hold up to 100 MB of them (uproot's default)
+        options: dict[str, Any] = {"array_cache": None}
+        if cache is not None or any(n != p for p, n in names.items()):
+            options |= {"handler": _Source, "hzz4l_cache": cache}
+        checked = preflight(fileset, columns, timeout, retries, skip_bad_files, mapper, options, _adopt)
         preflight_s = time.perf_counter() - start
+        freeze_more()  # the parsed trees of the files kept open, scanned at every chunk otherwise
         if not checked.fileset:
             raise _nothing_left(checked.skipped)
-        names = {path: _coffea_name(path) for entry in checked.fileset.values() for path in entry["files"]}
         todo = {
             name: {
                 "files": {names[path]: tree for path, tree in entry["files"].items()},
@@ -647,11 +661,16 @@ def run_fileset(
             checkpointer=checkpointer,
             chunk_retries=retries,
         )
-        options = {"handler": _Source} if any(n != p for p, n in names.items()) else {}
         pool = getattr(exe, "pool", None)
         start = time.perf_counter()
         try:
-            out = runner.run(todo, _Guarded(processor_instance), uproot_options=options)
+            out = runner.run(
+                todo,
+                _Guarded(processor_instance),
+                uproot_options=options,
+                # NanoEvents of the declared branches only: their form is built for every chunk
+                iteritems_options={"filter_name": list(columns)} if columns else {},
+            )
         except Exception:
             if isinstance(pool, _FailFastPool):
                 pool.reraise()

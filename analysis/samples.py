@@ -34,7 +34,8 @@ __all__ = [
 
 HTTPS_BASE = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/4lep"
 XROOTD_BASE = "root://eospublic.cern.ch//eos/opendata/atlas/OutreachDatasets/2020-01-22/4lep"
-ROLES = ("signal", "background", "data")
+#: The roles a dataset can have, in the order tables and plots list them.
+ROLES = ("data", "signal", "background")
 
 #: Data periods of 2016 in the release and their luminosity in fb^-1 (10 fb^-1 in all).
 DATA_PERIODS: dict[str, float] = {"A": 0.5, "B": 1.9, "C": 2.9, "D": 4.7}
@@ -97,9 +98,7 @@ def process_groups(roles: dict[str, str]) -> dict[str, str]:
         >>> process_groups({"llll": "background", "ggH125_ZZ4lep": "signal", "mine": "background", "data": "data"})
         {'llll': 'ZZ*', 'ggH125_ZZ4lep': 'Higgs', 'mine': 'background'}
     """
-    return {
-        name: SAMPLES[name].group if name in SAMPLES else role for name, role in roles.items() if role != "data"
-    }
+    return {name: SAMPLES[name].group if name in SAMPLES else role for name, role in roles.items() if role != "data"}
 
 
 def data_filename(period: str) -> str:

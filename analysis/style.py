@@ -375,11 +375,11 @@ def legend_above(ax: Axes, box: Artist, **legend: Any) -> Legend:
     return ax.legend(**{"frameon": False} | legend | where)
 
 
-def save(fig: Figure, path: str | os.PathLike[str]) -> list[Path]:
-    """Save ``fig`` as ``path``.png and ``path``.pdf; close it and return the two paths."""
+def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Save ``fig`` as ``path``.png and ``path``.pdf (or in the ``formats`` given); close it and return the paths."""
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)
-    out = [base.with_suffix(".png"), base.with_suffix(".pdf")]
+    out = [base.with_suffix(f".{ext}") for ext in formats]
     try:
         for target in out:
             try:

@@ -1,16 +1,23 @@
-"""How much of ``hzz4l run`` on the default demo is the CLI's own start-up rather than the work.
+"""What a user waits for: each ``hzz4l`` command on the default demo, end to end, against the targets of issue 16.
 
-    python benchmarks/bench_cli.py [--repeat 5]
+    python benchmarks/bench_cli.py [--repeat 5] [--against /path/to/other/checkout]
 
-Times, as medians of fresh processes: ``hzz4l --help`` (the CLI module alone), the imports of what
-``hzz4l run`` uses (``python -c "import ..."``), ``hzz4l run`` end to end on the cached default demo, and
-the executor's own wall time and the file checks that ``hzz4l run`` records in ``summary.json``.
+Times, as medians of fresh processes run round robin (a drift of the machine affects every command alike):
+``python -c pass``, ``hzz4l --help``, ``hzz4l run`` with and without plots and with PDF copies, ``hzz4l fit``
+with and without plots, ``hzz4l report`` and ``hzz4l run --fit`` (the whole analysis: run, fit with its 10⁴ + 2·10⁴
+toys, every plot, the report), on the cached default demo, and prints each as a ratio to its target. With
+``--against``, the same commands of another checkout of hzz4l (e.g. ``git worktree add /tmp/base main``) run in
+the same round robin, on its own PYTHONPATH, and the table gives this checkout's time over that one's (a command
+the other checkout does not have shows "–"). Each time is given as wall time and as CPU time (user + system of
+the command and its plotting workers): on a machine shared with other work the CPU time is the steadier measure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,39 +27,81 @@ import time
 from pathlib import Path
 
 HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
-#: What ``hzz4l run`` imports beyond the CLI module: the run, the processor, the outputs and the plot.
-RUN_IMPORTS = ("analysis.cli", "analysis.demo", "analysis.runner", "processors", "analysis.outputs", "analysis.plots")
+#: (label, arguments, target in seconds or None); ``{i}`` names the repetition, ``{w}`` the checkout's results folder.
+COMMANDS = (
+    ("hzz4l --help", ["--help"], None),
+    ("hzz4l run", ["run", "--no-progress", "-o", "r{i}"], 1.5),
+    ("hzz4l run --no-plots", ["run", "--no-progress", "--no-plots", "-o", "n{i}"], None),
+    ("hzz4l run --pdf", ["run", "--no-progress", "--pdf", "-o", "p{i}"], None),
+    ("hzz4l fit", ["fit", "{w}"], 1.5),
+    ("hzz4l fit --no-plots", ["fit", "{w}", "--no-plots"], None),
+    ("hzz4l report", ["report", "{w}"], None),
+    ("hzz4l run --fit", ["run", "--no-progress", "--fit", "-o", "f{i}"], 3.0),
+)
 
 
-def timed(command: list[str], cwd: str) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float] | None:
+    """Wall time and CPU time (user + system, the command's worker processes included) of ``command``, or None if
+    it fails (a command the checkout does not have)."""
+    start, cpu = time.perf_counter(), _cpu()
+    done = subprocess.run(command, check=False, cwd=cwd, capture_output=True, env=env)
+    return (time.perf_counter() - start, _cpu() - cpu) if done.returncode == 0 else None
+
+
+def median(values: list[tuple[float, float] | None], which: int = 0) -> float | None:
+    """The median wall (``which`` 0) or CPU (1) time, None if the command failed."""
+    if any(v is None for v in values):
+        return None
+    return statistics.median(v[which] for v in values if v is not None)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--against", type=Path, help="another checkout of hzz4l, timed side by side")
     args = parser.parse_args()
-    imports = [sys.executable, "-c", "import " + ", ".join(RUN_IMPORTS)]
+    checkouts = {"this": dict(os.environ)}
+    if args.against:
+        checkouts["other"] = dict(os.environ) | {"PYTHONPATH": str(args.against.resolve())}
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([HZZ4L, "run", "--no-progress", "-o", "warm"], cwd=tmp, check=True, capture_output=True)
-        python = statistics.median(timed([sys.executable, "-c", "pass"], tmp) for _ in range(args.repeat))
-        helps = statistics.median(timed([HZZ4L, "--help"], tmp) for _ in range(args.repeat))
-        imported = statistics.median(timed(imports, tmp) for _ in range(args.repeat)) - python
-        totals, metrics = [], []
+        for name, env in checkouts.items():  # the demo cached, a results folder to fit
+            subprocess.run([HZZ4L, "run", "--no-progress", "-o", f"warm-{name}"], cwd=tmp, check=True,
+                           capture_output=True, env=env)  # fmt: skip
+        python = median([timed([sys.executable, "-c", "pass"], tmp, checkouts["this"]) for _ in range(args.repeat)])
+        times: dict[tuple[str, str], list[tuple[float, float] | None]] = {}
         for i in range(args.repeat):
-            totals.append(timed([HZZ4L, "run", "--no-progress", "-o", f"r{i}"], tmp))
-            metrics.append(json.loads((Path(tmp) / f"r{i}" / "summary.json").read_text())["metrics"])
-    total = statistics.median(totals)
-    wall, checks = (statistics.median(m[key] for m in metrics) for key in ("wall_s", "preflight_s"))
-    print(f"python -c pass:                        {python:6.2f} s")
-    print(f"hzz4l --help (CLI start-up):           {helps:6.2f} s")
-    print(f"hzz4l run, whole process:              {total:6.2f} s")
-    print(f"  the executor run (the work):         {wall:6.2f} s")
-    print(f"  imports of the run's modules:        {imported:6.2f} s")
-    print(f"  file checks before the run:          {checks:6.2f} s")
-    print(f"  outputs, m4l plot and the rest:      {total - wall - imported - checks - python:6.2f} s")
+            for label, arguments, _ in COMMANDS:
+                for name, env in checkouts.items():
+                    command = [HZZ4L, *(a.format(i=f"{name}{i}", w=f"warm-{name}") for a in arguments)]
+                    times.setdefault((label, name), []).append(timed(command, tmp, env))
+        metrics = json.loads((Path(tmp) / "rthis0" / "summary.json").read_text())["metrics"]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"medians of {args.repeat} fresh processes; python -c pass: {python:.2f} s; load average {load}")
+    print("wall: what the user waits for; CPU: user + system time of the command and its workers, which on a")
+    print("machine busy with other work predicts the wall time better than a wall time measured there\n")
+    other = " | other wall [s] | other CPU [s] | wall this / other | CPU this / other" if args.against else ""
+    print(f"| command | wall [s] | CPU [s] | target [s] | wall / target{other} |")
+    print("|---|---:|---:|---:|---:" + ("|---:|---:|---:|---:|" if args.against else "|"))
+    for label, _, target in COMMANDS:
+        wall, cpu = median(times[label, "this"]), median(times[label, "this"], 1)
+        cells = [label, f"{wall:.2f}" if wall else "–", f"{cpu:.2f}" if cpu else "–"]
+        cells += [f"{target:.1f}", f"{wall / target:.2f}"] if target and wall else ["", ""]
+        if args.against:
+            their_wall, their_cpu = median(times[label, "other"]), median(times[label, "other"], 1)
+            if their_wall and their_cpu and wall and cpu:
+                cells += [f"{their_wall:.2f}", f"{their_cpu:.2f}", f"{wall / their_wall:.2f}", f"{cpu / their_cpu:.2f}"]
+            else:
+                cells += ["–"] * 4
+        print("| " + " | ".join(cells) + " |")
+    print(
+        f"\nhzz4l run (one of them): the executor's run {metrics['wall_s']:.2f} s, of which the file checks "
+        f"{metrics['preflight_s']:.2f} s and process() {metrics['process_s']:.2f} s"
+    )
 
 
 if __name__ == "__main__":

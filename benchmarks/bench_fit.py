@@ -34,9 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.outputs import read_histograms
-from benchmarks import tutorial_loops as loops
 from fitting.analysis import analyse
 from fitting.templates import Templates
+from tests import tutorial_loops as loops
 
 
 def median_time(function: Callable[[], object], repeat: int) -> float:
@@ -151,7 +151,9 @@ def main() -> None:
     rows = []
     module_all = median_time(lambda: analyse(templates), args.repeat)
     module_tutorial = median_time(lambda: analyse(templates, "pearson", method="tutorial"), args.repeat)
-    module_tutorial_mc = median_time(lambda: analyse(templates, "pearson", "tutorial", mc_stat=True), args.repeat)
+    module_tutorial_mc = median_time(
+        lambda: analyse(templates, "pearson", method="tutorial", mc_stat=True), args.repeat
+    )
 
     loop_1d = median_time(
         lambda: (loops.fit_s_s(data, signal, background), loops.fit_s_b(data, signal, background)),

@@ -15,6 +15,7 @@ skipped.
 Methods:
   read       uproot reading and decompressing exactly the branches the processor uses
   iterative  hzz4l processor, coffea IterativeExecutor
+  nominal    the same without the systematic variations (hzz4l run --no-systematics): what they cost
   futures    hzz4l processor, coffea FuturesExecutor with --workers processes
   dask       hzz4l processor, coffea DaskExecutor on a LocalCluster of --workers workers started by the run
              (what `hzz4l run --executor dask` does)
@@ -47,14 +48,15 @@ sys.path.insert(0, str(ROOT_DIR))
 from analysis.fileset import load_fileset
 from processors.processor import COLUMNS, SCALE_FACTORS
 from processors.selection import PRESETS
+from processors.weights import normalisation
 
 BRANCHES = list(COLUMNS)  # exactly the branches the processor reads
-METHODS = ("read", "iterative", "futures", "dask", "dask-cluster", "awkward", "rdf", "rdf-mt")
+METHODS = ("read", "iterative", "nominal", "futures", "dask", "dask-cluster", "awkward", "rdf", "rdf-mt")
 LUMI_FB, BINS = 10.0, (34, 80.0, 250.0)
 
 
 def norm(meta: dict[str, Any]) -> float:
-    return 0.0 if meta["role"] == "data" else LUMI_FB * 1000 * meta["xsec"] / (meta["sumw"] * meta["red_eff"])
+    return 0.0 if meta["role"] == "data" else normalisation(LUMI_FB, meta["xsec"], meta["sumw"], meta["red_eff"])
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -78,8 +80,8 @@ def run_coffea(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
 
     result = run_fileset(
         fileset,
-        HZZ4lProcessor(lumi_fb=LUMI_FB, mass_bins=BINS),
-        executor=args.method.partition("-")[0],
+        HZZ4lProcessor(lumi_fb=LUMI_FB, mass_bins=BINS, systematics=args.method != "nominal"),
+        executor="iterative" if args.method == "nominal" else args.method.partition("-")[0],
         workers=args.workers,
         scheduler=args.scheduler,
         chunksize=args.chunksize,
@@ -188,6 +190,7 @@ def run_rdf(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
 IMPORTS = {
     "read": ("uproot",),
     "iterative": ("analysis.runner", "processors"),
+    "nominal": ("analysis.runner", "processors"),
     "futures": ("analysis.runner", "processors"),
     # coffea's DaskExecutor imports dask.dataframe (and pandas) on its first call: about 1.5 s here
     "dask": ("analysis.runner", "processors", "distributed", "dask.dataframe"),
@@ -200,6 +203,7 @@ IMPORTS = {
 RUNNERS = {
     "read": run_read,
     "iterative": run_coffea,
+    "nominal": run_coffea,
     "futures": run_coffea,
     "dask": run_coffea,
     "dask-cluster": run_coffea,
@@ -348,6 +352,15 @@ def main() -> None:
         ratio = f"{base / wall:.2f}" if base else "–"
         print(f"| {method} | {events / wall:,.0f} | {megabytes / wall:.1f} | {ratio} | {whole:.2f} | {rss:.0f} |")
 
+    walls = {method: statistics.median(r["wall_s"] for r in runs) for method, runs in rows.items()}
+    print()
+    if {"iterative", "nominal"} <= set(walls):
+        cost = walls["iterative"] / walls["nominal"]
+        print(f"systematic variations: {cost:.2f} × the nominal-only time (target ≤ 1.5)")
+    for method in ("futures", "dask", "dask-cluster"):
+        if {method, "iterative"} <= set(walls):
+            print(f"{method}, {args.workers} workers: {walls['iterative'] / walls[method]:.2f} × the iterative rate")
+
     coffea = {m: runs for m, runs in rows.items() if "preflight_s" in runs[0]}
     if coffea:
         print(
@@ -357,7 +370,7 @@ def main() -> None:
             "|---|---:|---:|---:|---:|"
         )
         for method, runs in coffea.items():
-            workers = 1 if method == "iterative" else args.workers
+            workers = 1 if method in ("iterative", "nominal") else args.workers
             parts = [(r["wall_s"], r["preflight_s"], r["process_s"] / workers) for r in runs]
             wall, checks, work = (statistics.median(p[i] for p in parts) for i in range(3))
             rest = statistics.median(w - c - p for w, c, p in parts)

@@ -8,12 +8,51 @@ Example:
 
 from __future__ import annotations
 
-from fitting.analysis import DEFAULT_STATISTIC, METHODS, SCHEMA_VERSION, FitReport, analyse
-from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, FitError, Interval, Model, Significance, significance
-from fitting.minimizer import DegenerateTemplatesError, Minimum
-from fitting.statistics import STATISTICS, chi2
-from fitting.templates import TemplateError, Templates
-from fitting.workspace import workspace
+from typing import TYPE_CHECKING
+
+from analysis.lazy import exports
+
+if TYPE_CHECKING:
+    from fitting.analysis import DEFAULT_STATISTIC, METHODS, SCHEMA_VERSION, FitReport, analyse
+    from fitting.fit import (
+        CONTOUR_LEVELS,
+        Contour,
+        Fit1D,
+        Fit2D,
+        FitError,
+        Interval,
+        Model,
+        Significance,
+        significance,
+    )
+    from fitting.minimizer import DegenerateTemplatesError, Minimum
+    from fitting.statistics import STATISTICS, chi2
+    from fitting.templates import TemplateError, Templates
+    from fitting.workspace import workspace
+
+# imported on first use, so that a module of the package (fitting.systematics for the outputs of a run) does not
+# import the fit and its dependencies
+_WHERE = {
+    **dict.fromkeys(("DEFAULT_STATISTIC", "METHODS", "SCHEMA_VERSION", "FitReport", "analyse"), "analysis"),
+    **dict.fromkeys(
+        (
+            "CONTOUR_LEVELS",
+            "Contour",
+            "Fit1D",
+            "Fit2D",
+            "FitError",
+            "Interval",
+            "Model",
+            "Significance",
+            "significance",
+        ),
+        "fit",
+    ),
+    **dict.fromkeys(("DegenerateTemplatesError", "Minimum"), "minimizer"),
+    **dict.fromkeys(("STATISTICS", "chi2"), "statistics"),
+    **dict.fromkeys(("TemplateError", "Templates"), "templates"),
+    "workspace": "workspace",
+}
 
 __all__ = [
     "CONTOUR_LEVELS",
@@ -38,3 +77,5 @@ __all__ = [
     "significance",
     "workspace",
 ]
+
+__getattr__ = exports(__name__, _WHERE)

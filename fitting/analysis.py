@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from fitting import toys, tutorial
-from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, Interval, Model, Significance, significance
+from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, Interval, Model, Significance, p_value, significance
+from fitting.statistics import Statistic
 from fitting.templates import Templates
 
 __all__ = [
@@ -31,9 +32,11 @@ __all__ = [
     "strict_json",
 ]
 
-METHODS = ("profile", "tutorial")
+#: How ``analyse`` fits: minimising, or the tutorial's grids and Gaussian toys.
+Method = Literal["profile", "tutorial"]
+METHODS: tuple[Method, ...] = ("profile", "tutorial")
 #: The statistic of the default fit: the Poisson likelihood ratio, the one that covers (README: the coverage study).
-DEFAULT_STATISTIC = "poisson"
+DEFAULT_STATISTIC: Statistic = "poisson"
 #: Version of the layout of ``fit.json``; 2 added the boundary flags, significance definitions and ``nulls``.
 SCHEMA_VERSION = 2
 SIGNIFICANCE_DEFINITION = (
@@ -80,12 +83,22 @@ class Coverage(NamedTuple):
     @property
     def error(self) -> np.ndarray:
         """Binomial standard error of each fraction."""
-        return np.sqrt(self.fraction * (1 - self.fraction) / self.toys)
+        return binomial_error(self.fraction, self.toys)
 
     @property
     def measured_error(self) -> np.ndarray:
         """Binomial standard error of the coverage at the nominal levels."""
-        return np.sqrt(self.measured * (1 - self.measured) / self.measured_toys)
+        return binomial_error(self.measured, self.measured_toys)
+
+
+def binomial_error(fraction: np.ndarray, trials: int) -> np.ndarray:
+    """Standard error of measured fractions of ``trials`` trials, sqrt(f (1 - f) / n).
+
+    Example:
+        >>> binomial_error(np.array([0.5, 0.0]), 100).tolist()
+        [0.05, 0.0]
+    """
+    return np.asarray(np.sqrt(fraction * (1 - fraction) / trials))
 
 
 class Significances(NamedTuple):
@@ -173,7 +186,7 @@ class FitReport:
                 "chi2": self.prefit_chi2,
                 "ndf": t.nbins,
                 "chi2_ndf": self.prefit_chi2 / t.nbins,
-                "p_value": float(stats.chi2.sf(self.prefit_chi2, t.nbins)),
+                "p_value": p_value(self.prefit_chi2, t.nbins),
             },
             "fits": {
                 "s_s": one(self.fit_s_s),
@@ -219,7 +232,7 @@ class FitReport:
                 "d": cov.d.tolist(),
                 "fraction": cov.fraction.tolist(),
                 "error": cov.error.tolist(),
-                "chi2_cdf": stats.chi2.cdf(cov.d, 2).tolist(),
+                "chi2_cdf": special.chdtr(2, cov.d).tolist(),
                 "toys": cov.toys,
                 "same_toys_for_every_d": cov.same_toys,
                 "failed_toys": cov.failed,
@@ -227,7 +240,7 @@ class FitReport:
                 "nominal": [
                     {
                         "d": level,
-                        "nominal": float(stats.chi2.cdf(level, 2)),
+                        "nominal": float(special.chdtr(2, level)),
                         "measured": float(measured),
                         "error": float(error),
                         "toys": cov.measured_toys,
@@ -267,7 +280,7 @@ def strict_json(document: dict[str, Any], nulls: dict[str, str] | None = None) -
             return None
         return value
 
-    cleaned = clean(document, "")
+    cleaned: dict[str, Any] = clean(document, "")
     if found:
         cleaned["nulls"] = found
     return cleaned
@@ -295,8 +308,9 @@ def significances(templates: Templates, mc_stat: bool, max_iter: int = 200) -> S
 
 def analyse(
     templates: Templates,
-    statistic: str = DEFAULT_STATISTIC,
-    method: str = "profile",
+    statistic: Statistic = DEFAULT_STATISTIC,
+    *,
+    method: Method = "profile",
     mc_stat: bool = False,
     gof_toys: int = 10_000,
     coverage_toys: int = 500,
@@ -338,14 +352,14 @@ def analyse(
             scan.s_b,
             scan.chi2,
             scan.ndf,
-            float(stats.chi2.sf(scan.chi2, scan.ndf)),
+            p_value(scan.chi2, scan.ndf),
             covariance,
             None if covariance is None else float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])),
         )
         kind, refit = "gaussian", False
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
-        fractions = tutorial.coverage_grid(model, scan.index, d_values, coverage_toys, rng)
-        measured = tutorial.coverage_grid(model, scan.index, np.array(CONTOUR_LEVELS), coverage_toys, rng)
+        fractions = tutorial.coverage_grid(model, scan.cell, d_values, coverage_toys, rng)
+        measured = tutorial.coverage_grid(model, scan.cell, np.array(CONTOUR_LEVELS), coverage_toys, rng)
         coverage = Coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
     return FitReport(
         templates=templates,

@@ -21,11 +21,12 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from analysis.errors import HZZ4lError
 from fitting.minimizer import Minimum, Region, minimize
@@ -42,6 +43,7 @@ __all__ = [
     "Interval",
     "Model",
     "Significance",
+    "p_value",
     "significance",
 ]
 
@@ -199,7 +201,7 @@ class Model:
 
     def _predict(self, params: np.ndarray) -> np.ndarray:
         """The prediction at ``params``, exactly 0 in a bin predicted empty on the boundary (not -1e-17)."""
-        return np.maximum(self.templates.predict(*params), 0.0)
+        return np.asarray(np.maximum(self.templates.predict(*params), 0.0))
 
     def covariance(
         self, params: np.ndarray, counts: np.ndarray | None = None, aux: np.ndarray | None = None
@@ -241,7 +243,12 @@ class Model:
             block = counts[lo : lo + BLOCK]
             block_aux = None if aux is None else aux[lo : lo + BLOCK]
 
-            def evaluate(rows: np.ndarray, params: np.ndarray, block=block, block_aux=block_aux):
+            def evaluate(
+                rows: np.ndarray,
+                params: np.ndarray,
+                block: np.ndarray = block,
+                block_aux: np.ndarray | None = block_aux,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 return self._evaluate(block[rows], None if block_aux is None else block_aux[rows], params)
 
             parts.append(minimize(evaluate, self.region, start[lo : lo + BLOCK], free, tol, self.max_iter))
@@ -250,7 +257,14 @@ class Model:
             return Minimum(*(field[0] for field in result))
         return result
 
-    def _fit(self, free: tuple[bool, bool], what: str, counts=None, aux=None, start=None) -> Minimum:
+    def _fit(
+        self,
+        free: tuple[bool, bool],
+        what: str,
+        counts: np.ndarray | None = None,
+        aux: np.ndarray | None = None,
+        start: np.ndarray | None = None,
+    ) -> Minimum:
         """One fit of ``counts``, raising :class:`FitError` if it did not converge."""
         result = self.minimize(counts, free=free, start=start, aux=aux)
         if not result.converged:
@@ -277,7 +291,12 @@ class Model:
         return minima.reshape(values.shape)
 
     def _profile(
-        self, k: int, values: np.ndarray, counts: np.ndarray | None, aux: np.ndarray | None, start=None
+        self,
+        k: int,
+        values: np.ndarray,
+        counts: np.ndarray | None,
+        aux: np.ndarray | None,
+        start: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         counts = self.templates.data if counts is None else counts
         if start is None:
@@ -311,7 +330,7 @@ class Model:
             s_b=intervals[1],
             chi2=minimum,
             ndf=ndf,
-            p_value=float(stats.chi2.sf(minimum, ndf)),
+            p_value=p_value(minimum, ndf),
             covariance=covariance,
             correlation=correlation,
             at_boundary=at_boundary,
@@ -328,7 +347,14 @@ class Model:
         return float(low), float(high)
 
     def _scan(
-        self, k: int, profiled: bool, x: np.ndarray, counts, aux, best: np.ndarray, start: np.ndarray
+        self,
+        k: int,
+        profiled: bool,
+        x: np.ndarray,
+        counts: np.ndarray | None,
+        aux: np.ndarray | None,
+        best: np.ndarray,
+        start: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Statistic at parameter ``k = x`` (the other profiled from ``start``, or fixed at ``best``), the points,
         and the slope d/dx there where it is the partial derivative (envelope theorem: the other parameter
@@ -348,7 +374,14 @@ class Model:
         return value, points, np.where(active == 0, slope, np.nan)
 
     def _interval(
-        self, k: int, profiled: bool, counts, aux, best: np.ndarray, minimum: float, level: float
+        self,
+        k: int,
+        profiled: bool,
+        counts: np.ndarray | None,
+        aux: np.ndarray | None,
+        best: np.ndarray,
+        minimum: float,
+        level: float,
     ) -> Interval:
         """Where the Delta chi^2 of parameter ``k`` (the other profiled, or fixed at ``best``) reaches ``level``
         below and above the minimum, or where the physical region ends first (flagged).
@@ -432,6 +465,17 @@ class Model:
 
         radius, cut = _bisect(delta, reach, np.full(points, np.sqrt(level)), level)
         return Contour(level, centre + radius[:, None] * directions, cut)
+
+
+def p_value(chi2: float, ndf: int) -> float:
+    """P(chi^2 >= ``chi2``) for ``ndf`` degrees of freedom; NaN for ``ndf`` < 1 (scipy.special: a tenth of
+    scipy.stats' import time).
+
+    Example:
+        >>> round(p_value(3.84, 1), 3)
+        0.05
+    """
+    return float(special.chdtrc(ndf, chi2)) if ndf >= 1 else math.nan
 
 
 def significance(model: Model, counts: np.ndarray | None = None, aux: np.ndarray | None = None) -> Significance:

@@ -75,11 +75,11 @@ class Region:
         """Predictions ``(..., 2)`` of the two bounding bins, relative to the size of ``params``."""
         params = np.asarray(params, dtype=float)
         scale = np.abs(params) @ np.abs(self.units.T) + 1e-300
-        return (params @ self.units.T) / scale
+        return np.asarray((params @ self.units.T) / scale)
 
     def feasible(self, params: np.ndarray, tol: float = 1e-12) -> np.ndarray:
         """Whether ``params (..., 2)`` lie in the region (to rounding)."""
-        return np.all(self.margins(params) >= -tol, axis=-1)
+        return np.asarray(np.all(self.margins(params) >= -tol, axis=-1))
 
     def line(self, origin: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The interval ``[low, high]`` of t where ``origin + t * direction`` (both ``(..., 2)``, broadcast) is
@@ -175,7 +175,7 @@ def minimize(
     # a start at +inf (data there) means the infimum is +inf, exactly
     converged |= possible & ~np.isfinite(value)
     running = possible & np.isfinite(value)
-    line = None if two else np.eye(2)[free.index(True)]
+    line = np.eye(2)[0 if two else free.index(True)]  # the direction of a one-parameter fit
     normals, units, edges = region.normals, region.units, region.edges
     for _ in range(max_iter):
         idx = np.flatnonzero(running)

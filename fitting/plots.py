@@ -8,15 +8,16 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
-from scipy import stats
+from scipy import special
 
 from analysis import style
 from analysis.precision import measurement
@@ -28,6 +29,7 @@ from fitting.tutorial import GRID_1D, grid_edge
 __all__ = [
     "NUISANCE_LABELS",
     "STATISTIC_LABELS",
+    "fit_figures",
     "plot_all",
     "plot_contours",
     "plot_coverage",
@@ -52,7 +54,7 @@ NUISANCE_LABELS = {
     "mc_stat": "Simulation statistics",
 }
 #: The Delta chi^2 up to which the 2-D map is coloured: 99.73% for two parameters (3 sigma).
-MAP_LEVEL = float(stats.chi2.ppf(0.9973, 2))
+MAP_LEVEL = float(special.chdtri(2, 1 - 0.9973))
 #: How far a scan reaches: to where a parabola through each interval reaches this Delta chi^2 (about 2.2 sigma).
 SCAN_REACH = 5.0
 
@@ -274,7 +276,7 @@ def plot_contours(
     styles = {CONTOUR_LEVELS[0]: "-", CONTOUR_LEVELS[1]: "--"}
     for level, contour in points.items():
         closed = np.vstack([contour, contour[:1]])
-        cl = 100 * stats.chi2.cdf(level, 2)
+        cl = 100 * special.chdtr(2, level)
         ax.plot(
             closed[:, 1],
             closed[:, 0],
@@ -331,7 +333,7 @@ def plot_gof(report: FitReport, lumi_fb: float, synthetic: bool = False) -> Figu
         gof.toys, bins=bins, color="#9ecae1", label=f"{len(gof.toys):,} {kind} toys" + (", each refitted" * gof.refit)
     )
     x = np.linspace(0, upper, 400)
-    expected = len(gof.toys) * width * stats.chi2.pdf(x, ndf)
+    expected = len(gof.toys) * width * _chi2_pdf(x, ndf)
     ax.plot(x, expected, color="tab:red", label=rf"$\chi^2$ distribution, {ndf} dof")
     counts, _ = np.histogram(gof.toys, bins)
     peak = max(float(counts.max()), float(expected.max()))
@@ -355,7 +357,7 @@ def plot_coverage(report: FitReport, lumi_fb: float, synthetic: bool = False) ->
     fig, ax = style.new_figure()
     end = max(float(coverage.d.max()), CONTOUR_LEVELS[-1]) * 1.08
     x = np.linspace(0, end, 300)
-    ax.plot(x, stats.chi2.cdf(x, 2), color="tab:red", label=r"$\chi^2$ cdf, 2 dof (asymptotic)")
+    ax.plot(x, special.chdtr(2, x), color="tab:red", label=r"$\chi^2$ cdf, 2 dof (asymptotic)")
     per_point = "the same" if coverage.same_toys else "fresh"
     kind = "Poisson" if coverage.kind == "poisson" else "Gaussian"
     s_s, s_b = report.best
@@ -368,7 +370,7 @@ def plot_coverage(report: FitReport, lumi_fb: float, synthetic: bool = False) ->
         markersize=4,
         label=f"{coverage.toys:,} {kind} toys ({per_point} for every $d$)",
     )
-    nominal = stats.chi2.cdf(np.array(CONTOUR_LEVELS), 2)
+    nominal = special.chdtr(2, np.array(CONTOUR_LEVELS))
     ax.plot(
         CONTOUR_LEVELS,
         nominal,
@@ -407,6 +409,32 @@ def plot_coverage(report: FitReport, lumi_fb: float, synthetic: bool = False) ->
     return fig
 
 
+def _chi2_pdf(x: np.ndarray, ndf: int) -> np.ndarray:
+    """The chi^2 density with ``ndf`` degrees of freedom (scipy.special: the plotting workers do not import
+    scipy.stats, about 1 s each)."""
+    return np.exp(special.xlogy(ndf / 2 - 1, x) - x / 2 - special.gammaln(ndf / 2) - ndf / 2 * np.log(2))
+
+
+def fit_figures(
+    report: FitReport,
+    lumi_fb: float,
+    synthetic: bool = False,
+    truth: Mapping[str, float] | None = None,
+    components: Sequence[tuple[str, np.ndarray, str]] | None = None,
+) -> dict[str, Callable[[], Figure]]:
+    """The plots of :func:`plot_all` by file name, each drawn when called (``hzz4l fit`` draws them in parallel).
+    ``synthetic``, ``truth``: of the synthetic demo (see :func:`plot_contours`); ``components``: see
+    :func:`plot_postfit`."""
+    return {
+        "postfit_m4l": functools.partial(plot_postfit, report, lumi_fb, synthetic, components),
+        "scan_s_s": functools.partial(plot_scan, report, "s_s", lumi_fb, synthetic),
+        "scan_s_b": functools.partial(plot_scan, report, "s_b", lumi_fb, synthetic),
+        "contours": functools.partial(plot_contours, report, lumi_fb, synthetic, truth),
+        "gof_toys": functools.partial(plot_gof, report, lumi_fb, synthetic),
+        "coverage": functools.partial(plot_coverage, report, lumi_fb, synthetic),
+    }
+
+
 def plot_all(
     report: FitReport,
     path: str | os.PathLike[str],
@@ -414,19 +442,12 @@ def plot_all(
     synthetic: bool = False,
     truth: Mapping[str, float] | None = None,
     components: Sequence[tuple[str, np.ndarray, str]] | None = None,
+    formats: Sequence[str] = ("png", "pdf"),
 ) -> list[Path]:
-    """Every fit plot as PNG and PDF into folder ``path``; returns the files written. ``synthetic``, ``truth``: of
-    the synthetic demo (see :func:`plot_contours`); ``components``: see :func:`plot_postfit`."""
+    """Every fit plot as PNG and PDF (or the ``formats`` given) into folder ``path``; returns the files written."""
     path = Path(path)
-    figures = {
-        "postfit_m4l": lambda: plot_postfit(report, lumi_fb, synthetic, components),
-        "scan_s_s": lambda: plot_scan(report, "s_s", lumi_fb, synthetic),
-        "scan_s_b": lambda: plot_scan(report, "s_b", lumi_fb, synthetic),
-        "contours": lambda: plot_contours(report, lumi_fb, synthetic, truth),
-        "gof_toys": lambda: plot_gof(report, lumi_fb, synthetic),
-        "coverage": lambda: plot_coverage(report, lumi_fb, synthetic),
-    }
-    return [file for name, draw in figures.items() for file in style.save(draw(), path / name)]
+    figures = fit_figures(report, lumi_fb, synthetic, truth, components)
+    return [file for name, make in figures.items() for file in style.save(make(), path / name, formats)]
 
 
 def _rows(ax: Axes, names: Sequence[str]) -> np.ndarray:

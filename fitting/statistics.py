@@ -28,10 +28,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["R2_FLOOR", "STATISTICS", "chi2", "chi2_matrix", "gamma_hat", "terms"]
+__all__ = ["R2_FLOOR", "STATISTICS", "Statistic", "chi2", "chi2_matrix", "gamma_hat", "terms"]
 
 Terms = tuple[np.ndarray, np.ndarray, np.ndarray]
 Array = np.ndarray
@@ -100,6 +101,9 @@ def _poisson(n: Array, nu: Array, r2: Array | None, aux: Array | float) -> Terms
     return t, 2.0 * (gamma - ratio), 2.0 * dgamma + 2.0 * ratio / safe_nu
 
 
+#: The name of a test statistic (the keys of :data:`STATISTICS`).
+Statistic = Literal["pearson", "neyman", "poisson"]
+
 STATISTICS: dict[str, Callable[[Array, Array, Array | None, Array | float], Terms]] = {
     "pearson": _pearson,
     "neyman": _neyman,
@@ -128,7 +132,7 @@ def terms(statistic: str, n: Array, nu: Array, r2: Array | None = None, aux: Arr
 def chi2(statistic: str, n: Array, nu: Array, r2: Array | None = None, aux: Array | float | None = None) -> Array:
     """The statistic summed over the last (bin) axis (inf where it exceeds the floating-point range)."""
     with np.errstate(over="ignore"):
-        return np.sum(terms(statistic, n, nu, r2, aux)[0], axis=-1)
+        return np.asarray(np.sum(terms(statistic, n, nu, r2, aux)[0], axis=-1))
 
 
 def gamma_hat(statistic: str, n: Array, nu: Array, r2: Array, aux: Array | float | None = None) -> Array:
@@ -163,17 +167,18 @@ def chi2_matrix(statistic: str, counts: Array, nu: Array, r2: Array | None = Non
     with np.errstate(divide="ignore", invalid="ignore"):
         if statistic == "pearson":
             if r2 is None:
-                return (counts**2) @ (1.0 / nu).T - 2.0 * counts.sum(axis=1, keepdims=True) + nu.sum(axis=1)
+                return np.asarray((counts**2) @ (1.0 / nu).T - 2.0 * counts.sum(axis=1, keepdims=True) + nu.sum(axis=1))
             w = 1.0 / (nu + np.maximum(r2, R2_FLOOR) * nu * nu)
             a = np.ones_like(counts) if aux is None else np.asarray(aux, dtype=float)
             # one product: [n^2, n a, a^2] (T, 3K) @ [w, -2 nu w, nu^2 w] (3K, G)
-            return np.hstack([counts**2, counts * a, a * a]) @ np.hstack([w, -2.0 * nu * w, nu * nu * w]).T
+            return np.asarray(np.hstack([counts**2, counts * a, a * a]) @ np.hstack([w, -2.0 * nu * w, nu * nu * w]).T)
         if r2 is None:
             if statistic == "neyman":
                 inv = 1.0 / np.maximum(counts, 1.0)
-                return (counts**2 * inv).sum(axis=1, keepdims=True) - 2.0 * (counts * inv) @ nu.T + inv @ (nu**2).T
+                own = (counts**2 * inv).sum(axis=1, keepdims=True)
+                return np.asarray(own - 2.0 * (counts * inv) @ nu.T + inv @ (nu**2).T)
             own = 2.0 * (_n_log_ratio(counts, np.ones_like(counts)) - counts).sum(axis=1, keepdims=True)
-            return own + 2.0 * nu.sum(axis=1) - 2.0 * counts @ np.log(nu).T
+            return np.asarray(own + 2.0 * nu.sum(axis=1) - 2.0 * counts @ np.log(nu).T)
     rows = max(1, 2_000_000 // nu.size)
     return np.concatenate(
         [

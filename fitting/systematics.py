@@ -42,12 +42,12 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-import hist
 import numpy as np
 
 from analysis.errors import HZZ4lError, HZZ4lWarning
 from fitting.templates import TemplateError
 from fitting.workspace import BOUNDS, staterror_widths
+from processors.histograms import Histogram, project
 
 __all__ = [
     "NORMALISATIONS",
@@ -113,30 +113,28 @@ def shape_systematics(variations: Sequence[str]) -> list[str]:
     return [v[: -len("_up")] for v in variations if v.endswith("_up") and f"{v[: -len('_up')]}_down" in variations]
 
 
-def _regions(histogram: hist.Hist, channels: bool) -> dict[str, hist.Hist]:
+def _regions(histogram: Histogram, channels: bool) -> dict[str, Histogram]:
     """``{region: Hist(dataset, variation, mass)}``: one per channel, or the channels summed."""
     if not channels:
-        return {"m4l": histogram[{"channel": sum}]}
-    return {f"m4l_{channel}": histogram[{"channel": channel}] for channel in histogram.axes["channel"]}
+        return {"m4l": project(histogram, {"channel": sum})}
+    return {f"m4l_{channel}": project(histogram, {"channel": channel}) for channel in histogram.axes["channel"]}
 
 
-def _group_sums(
-    region: hist.Hist, datasets: Sequence[str], variation: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _group_sums(region: Histogram, datasets: Sequence[str], variation: str) -> tuple[np.ndarray, np.ndarray]:
     """Summed values and variances of ``datasets`` in one variation of a region; zeros if none is present."""
     nbins = region.axes["mass"].size
     values, variances = np.zeros(nbins), np.zeros(nbins)
     present = set(region.axes["dataset"])
     for name in datasets:
         if name in present:
-            view = region[{"dataset": name, "variation": variation}].view()
-            values += view.value
-            variances += view.variance
+            one = project(region, {"dataset": name, "variation": variation})
+            values += one.values()
+            variances += one.variances()  # Weight storage: never None
     return values, variances
 
 
 def workspace(
-    histogram: hist.Hist,
+    histogram: Histogram,
     roles: Mapping[str, str],
     groups: Mapping[str, str] | None = None,
     channels: bool = True,
@@ -176,13 +174,14 @@ def workspace(
         for group, (values, _) in nominal.items():
             negative = np.flatnonzero(values < 0)
             if negative.size:
-                bins = ", ".join(_bin(edges, k) for k in negative)
+                bins = ", ".join(_bin(edges, int(k)) for k in negative)
                 message = f"{region_name}: '{group}' predicts < 0 events in {bins}: set to 0"
                 warnings.warn(message, NegativePredictionWarning, stacklevel=2)
                 values[negative] = 0.0
-        total = sum(values for values, _ in nominal.values())
+        total = np.sum([values for values, _ in nominal.values()], axis=0)
         for k in np.flatnonzero((total <= 0) & (data > 0)):
-            raise TemplateError(f"{region_name}: {_bin(edges, k)} has {int(data[k])} data events but no prediction")
+            count = int(data[k])
+            raise TemplateError(f"{region_name}: {_bin(edges, int(k))} has {count} data events but no prediction")
         used = total > 0
         if not used.any():
             continue

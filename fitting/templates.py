@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import hist
 import numpy as np
@@ -54,11 +55,11 @@ class Templates:
     def r2(self) -> np.ndarray:
         """Squared relative statistical uncertainty of the nominal simulation per bin."""
         total = self.signal + self.background
-        return (self.signal_var + self.background_var) / total**2
+        return np.asarray((self.signal_var + self.background_var) / total**2)
 
     def predict(self, s_s: float | np.ndarray, s_b: float | np.ndarray) -> np.ndarray:
         """``s_s * signal + s_b * background``; array parameters broadcast on a new last bin axis."""
-        return np.multiply.outer(s_s, self.signal) + np.multiply.outer(s_b, self.background)
+        return np.asarray(np.multiply.outer(s_s, self.signal) + np.multiply.outer(s_b, self.background))
 
     @classmethod
     def from_arrays(
@@ -107,14 +108,14 @@ class Templates:
         prediction = arrays["signal"] + arrays["background"]
         for k in np.flatnonzero(inside & (prediction == 0) & (arrays["data"] > 0)):
             count = int(arrays["data"][k])
-            raise TemplateError(f"{_bin(edges, k)} has {count} data events but zero predicted events")
+            raise TemplateError(f"{_bin(edges, int(k))} has {count} data events but zero predicted events")
         used = inside & (prediction > 0)
         return cls(edges=edges, used=used, **{name: values[used] for name, values in arrays.items()})
 
     @classmethod
     def from_hist(
         cls,
-        histogram: hist.Hist,
+        histogram: hist.Hist[Any],
         roles: Mapping[str, str],
         fit_range: tuple[float, float] | None = None,
     ) -> Templates:
@@ -130,9 +131,10 @@ class Templates:
                 raise TemplateError(f"no {role} dataset among the histograms (roles: {dict(roles)})")
             sums[role], variances[role] = np.zeros(nbins), np.zeros(nbins)
             for name in names:
-                view = histogram[name, :].view()
-                sums[role] += view.value
-                variances[role] += view.variance
+                one = histogram[name, :]
+                assert isinstance(one, hist.Hist)  # a name and a slice leave the mass axis
+                sums[role] += one.values()
+                variances[role] += one.variances()  # Weight storage: never None
         return cls.from_arrays(
             histogram.axes["mass"].edges,
             sums["data"],

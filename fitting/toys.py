@@ -114,4 +114,3 @@ def coverage_toys(
         deltas.append(delta[fitted.converged])
         failed += int(np.sum(~fitted.converged))
     return CoverageToys(np.concatenate(deltas), failed)
-

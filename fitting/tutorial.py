@@ -57,7 +57,7 @@ class Scan2D(NamedTuple):
     s_b: Interval
     chi2: float
     ndf: int
-    index: tuple[int, int]
+    cell: tuple[int, int]  #: the grid indices of the best point
     grid: np.ndarray
 
 
@@ -86,7 +86,7 @@ def scan_2d(model: Model) -> Scan2D:
         s_b=Interval(float(s_b[j]), float(abs(s_b[j] - s_b[along_b[0]])), float(abs(s_b[j] - s_b[along_b[-1]]))),
         chi2=float(grid[i, j]),
         ndf=model.templates.nbins - 2,
-        index=(int(i), int(j)),
+        cell=(int(i), int(j)),
         grid=grid,
     )
 

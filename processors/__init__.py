@@ -7,8 +7,9 @@ plots need only it) does not import coffea.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from analysis.lazy import exports
 
 if TYPE_CHECKING:
     from processors.histograms import CHANNELS, VARIATIONS, channels, mass_histogram
@@ -55,10 +56,4 @@ __all__ = [
     "z_candidates",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'processors' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"processors.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _WHERE)

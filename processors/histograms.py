@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import hist
 import numpy as np
@@ -25,16 +25,23 @@ import numpy as np
 if TYPE_CHECKING:
     from processors.selection import Leptons, Selection
 
+#: A histogram of this project (``Weight`` storage; hist's indexing types its results loosely).
+Histogram = hist.Hist[Any]
+
 __all__ = [
     "CHANNELS",
     "CONTROL_AXES",
     "EFFICIENCY_UNCERTAINTY",
     "VARIATIONS",
+    "Accumulator",
+    "Cutflow",
+    "Histogram",
     "channels",
     "fill_controls",
     "fill_mass",
     "make_histograms",
     "mass_histogram",
+    "project",
 ]
 
 ELECTRON, MUON = 11, 13
@@ -71,11 +78,11 @@ CONTROL_AXES = {
 
 def make_histograms(
     mass_bins: tuple[int, float, float], variations: Sequence[str] = VARIATIONS, datasets: Sequence[str] = ()
-) -> dict[str, hist.Hist]:
+) -> dict[str, Histogram]:
     """Empty histograms: ``mass`` (m4l with ``mass_bins`` in GeV and the ``variations``) and the control ones."""
 
-    def make(*axes: hist.axis.AxesMixin) -> hist.Hist:
-        return hist.Hist(
+    def make(*axes: hist.axis.AxesMixin) -> Histogram:
+        return hist.Hist(  # type: ignore[call-overload,no-any-return]  # hist's overloads omit its axes' types
             hist.axis.StrCategory(list(datasets), name="dataset", label="Dataset", growth=True),
             hist.axis.StrCategory(list(CHANNELS), name="channel", label="Channel", growth=True),
             *axes,
@@ -94,23 +101,60 @@ def make_histograms(
     return histograms
 
 
-def mass_histogram(histogram: hist.Hist, variation: str = "nominal", channel: str | None = None) -> hist.Hist:
+class Cutflow(TypedDict):
+    """Events (raw and weighted) left after each cut of the selection, in order; ``all`` first."""
+
+    events: dict[str, int]
+    weighted: dict[str, float]
+
+
+class Accumulator(TypedDict):
+    """What the processor returns for a chunk, and coffea sums over chunks: the result of a run.
+
+    ``mass`` is ``Hist(dataset, channel, variation, mass)``; the control histograms ``Hist(dataset, channel, x)``;
+    ``cutflow`` and ``processed`` (events read) by dataset.
+    """
+
+    mass: Histogram
+    z1_mass: Histogram
+    z2_mass: Histogram
+    lepton_pt: Histogram
+    lepton_eta: Histogram
+    cutflow: dict[str, Cutflow]
+    processed: dict[str, int]
+
+
+def mass_histogram(histogram: Histogram, variation: str = "nominal", channel: str | None = None) -> Histogram:
     """The m4l histogram ``Hist(dataset, mass)`` of one variation, summed over the channels or of one ``channel``."""
-    return histogram[{"variation": variation, "channel": sum if channel is None else channel}]
+    return project(histogram, {"variation": variation, "channel": sum if channel is None else channel})
+
+
+def project(histogram: Histogram, index: dict[str, Any]) -> Histogram:
+    """``histogram[index]``, which must leave a histogram (not a single bin's value).
+
+    Example:
+        >>> h = make_histograms((2, 0.0, 2.0), ("nominal",), ("data",))["mass"]
+        >>> project(h, {"channel": sum, "variation": "nominal"}).axes.name
+        ('dataset', 'mass')
+    """
+    result = histogram[index]  # type: ignore[index]  # hist types a dict index's values narrower than it takes
+    if not isinstance(result, hist.Hist):
+        raise TypeError(f"indexing a histogram with {index} leaves a single value, not a histogram")
+    return result
 
 
 def channels(leptons: Leptons) -> np.ndarray:
     """The decay channel of each event's four leptons (``4e``, ``4mu``, ``2e2mu``), as strings; ``(events,)``."""
-    return _CHANNEL_BY_ELECTRONS[leptons.count(ELECTRON)]
+    return np.asarray(_CHANNEL_BY_ELECTRONS[leptons.count(ELECTRON)])
 
 
-def fill_mass(histogram: hist.Hist, dataset: str, variation: str, selection: Selection, weight: np.ndarray) -> None:
+def fill_mass(histogram: Histogram, dataset: str, variation: str, selection: Selection, weight: np.ndarray) -> None:
     """Fill m4l of the selected events into one variation, by channel."""
     leptons = selection.leptons
     histogram.fill(dataset=dataset, channel=channels(leptons), variation=variation, mass=leptons.m4l, weight=weight)
 
 
-def fill_controls(histograms: dict[str, hist.Hist], dataset: str, selection: Selection, weight: np.ndarray) -> None:
+def fill_controls(histograms: dict[str, Histogram], dataset: str, selection: Selection, weight: np.ndarray) -> None:
     """Z1 and Z2 masses (events whose leptons pair into two SFOS pairs) and the pT and eta of the four leptons."""
     leptons = selection.leptons
     channel = channels(leptons)
@@ -119,6 +163,6 @@ def fill_controls(histograms: dict[str, hist.Hist], dataset: str, selection: Sel
         masses = getattr(leptons.z, name)[paired]
         histograms[name].fill(dataset=dataset, channel=channel[paired], mass=masses, weight=weight[paired])
     n = leptons.pt.shape[1]
-    each = {"channel": np.repeat(channel, n), "weight": np.repeat(weight, n)}
+    each: dict[str, Any] = {"channel": np.repeat(channel, n), "weight": np.repeat(weight, n)}
     histograms["lepton_pt"].fill(dataset=dataset, pt=leptons.pt.ravel() / MEV_PER_GEV, **each)
     histograms["lepton_eta"].fill(dataset=dataset, eta=leptons.eta.ravel(), **each)

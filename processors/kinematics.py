@@ -84,7 +84,7 @@ def four_vectors(leptons: Leptons) -> FourVectors:
 def _mass(p4: FourVectors, columns: tuple[int, ...]) -> np.ndarray:
     """Invariant mass in GeV of the sum of the leptons in ``columns``; ``(events,)``."""
     px, py, pz, energy = (sum(getattr(p4, field)[:, k] for k in columns) for field in FourVectors._fields)
-    return np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0)) / MEV_PER_GEV
+    return np.asarray(np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0)) / MEV_PER_GEV)
 
 
 def four_lepton_mass(leptons: Leptons, p4: FourVectors | None = None) -> np.ndarray:
@@ -104,7 +104,8 @@ class ZCandidates(NamedTuple):
 
 def _sfos(leptons: Leptons, pair: tuple[int, int]) -> np.ndarray:
     i, j = pair
-    return (leptons.flavour[:, i] == leptons.flavour[:, j]) & (leptons.charge[:, i] == -leptons.charge[:, j])
+    same_flavour = leptons.flavour[:, i] == leptons.flavour[:, j]
+    return np.asarray(same_flavour & (leptons.charge[:, i] == -leptons.charge[:, j]))
 
 
 def z_candidates(leptons: Leptons, p4: FourVectors | None = None) -> ZCandidates:
@@ -136,7 +137,7 @@ def delta_r(leptons: Leptons, pair: tuple[int, int]) -> np.ndarray:
     i, j = pair
     d_eta = leptons.eta[:, i].astype(np.float64) - leptons.eta[:, j]
     d_phi = np.remainder(leptons.phi[:, i].astype(np.float64) - leptons.phi[:, j] + np.pi, 2 * np.pi) - np.pi
-    return np.hypot(d_eta, d_phi)
+    return np.asarray(np.hypot(d_eta, d_phi))
 
 
 def pair_masses(leptons: Leptons, p4: FourVectors | None = None) -> np.ndarray:

@@ -22,14 +22,23 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import awkward as ak
-import hist
 import numpy as np
 from coffea import processor
 
 from analysis.errors import HZZ4lError
-from processors.histograms import EFFICIENCY_UNCERTAINTY, VARIATIONS, fill_controls, fill_mass, make_histograms
+from processors.compat import flat_columns
+from processors.histograms import (
+    EFFICIENCY_UNCERTAINTY,
+    VARIATIONS,
+    Accumulator,
+    Histogram,
+    fill_controls,
+    fill_mass,
+    make_histograms,
+)
 from processors.schema import check_counts
-from processors.selection import PRESETS, SelectionConfig, preselect, records_layout, select_candidates
+from processors.selection import PRESETS, SelectionConfig, preselect, select_candidates
+from processors.weights import normalisation
 
 __all__ = [
     "COLUMNS",
@@ -84,13 +93,13 @@ _JAGGED_COLUMNS = tuple(name for name, kind in COLUMNS.items() if kind.jagged)
 def event_weights(events: ak.Array, metadata: Mapping[str, Any], lumi_fb: float) -> np.ndarray:
     """Per-event weights, shape ``(n_events,)``: 1 for data, else the normalised MC weight.
 
-    Simulation: ``lumi_fb * 1000 * xsec / (sumw * red_eff) * mcWeight * prod(SCALE_FACTORS)``,
+    Simulation: :func:`~processors.weights.normalisation` ``* mcWeight * prod(SCALE_FACTORS)``,
     with ``xsec`` in pb and ``lumi_fb`` in fb^-1.
     """
     n = len(events)
     if metadata["role"] == "data":
         return np.ones(n)
-    norm = lumi_fb * 1000.0 * float(metadata["xsec"]) / (float(metadata["sumw"]) * float(metadata["red_eff"]))
+    norm = normalisation(lumi_fb, float(metadata["xsec"]), float(metadata["sumw"]), float(metadata["red_eff"]))
     weight = norm * np.asarray(events.mcWeight, dtype=np.float64)
     for name in SCALE_FACTORS:
         weight = weight * np.asarray(events[name], dtype=np.float64)
@@ -116,10 +125,9 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
     meta = events.metadata
     where = f"{meta.get('filename', '?')}: dataset '{meta.get('dataset', '?')}'"
     first = meta.get("entrystart", 0)
-    lep = records_layout(events.lep)
-    offsets = np.asarray(lep.offsets.data)
+    offsets, columns = flat_columns(events.lep, tuple(_LEPTON_FLOATS))
     for field, branch in _LEPTON_FLOATS.items():  # on the flat columns: no jagged array is built
-        values = np.asarray(lep.content.content(field).data)[offsets[0] : offsets[-1]]
+        values = columns[field][offsets[0] : offsets[-1]]
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             index = int(np.searchsorted(offsets, offsets[0] + bad[0], side="right")) - 1
@@ -135,7 +143,7 @@ def require_finite(events: ak.Array, weights: np.ndarray) -> None:
         raise NonFiniteValue(f"{where}: entry {first + index}: {problem}")
 
 
-class HZZ4lProcessor(processor.ProcessorABC):
+class HZZ4lProcessor(processor.ProcessorABC):  # type: ignore[misc]  # coffea is untyped
     """Select four-lepton events and fill m4l per dataset, channel and variation, control histograms, a cutflow.
 
     Args:
@@ -180,6 +188,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
             config = json.dumps(settings, sort_keys=True)
             digest = hashlib.sha256(config.encode())
             for module in (sys.modules[__name__], selection, kinematics, histograms, schema):
+                assert module.__file__ is not None  # imported from source files
                 digest.update(Path(module.__file__).read_bytes())
             self._fingerprint = digest.hexdigest()[:16]
         return self._fingerprint
@@ -194,11 +203,11 @@ class HZZ4lProcessor(processor.ProcessorABC):
         """The branches ``process`` reads, with what each must hold."""
         return COLUMNS
 
-    def make_histograms(self, datasets: tuple[str, ...] = ()) -> dict[str, hist.Hist]:
+    def make_histograms(self, datasets: tuple[str, ...] = ()) -> dict[str, Histogram]:
         """Empty histograms of the accumulator (:func:`processors.histograms.make_histograms`)."""
         return make_histograms(self.mass_bins, self.variations, datasets)
 
-    def process(self, events: ak.Array) -> dict[str, Any]:
+    def process(self, events: ak.Array) -> Accumulator:
         """Run the selection (and its variations, on simulation) on one chunk of events; return its accumulator.
 
         Raises:
@@ -230,12 +239,16 @@ class HZZ4lProcessor(processor.ProcessorABC):
                     factor = (1.0 + sign * uncertainty) ** nominal.leptons.count(flavour)
                     fill_mass(histograms["mass"], dataset, f"{name}_{direction}", nominal, selected * factor)
         fill_controls(histograms, dataset, nominal, selected)
-        return {
-            **histograms,
-            "cutflow": {dataset: {"events": events_after, "weighted": weighted_after}},
-            "processed": {dataset: len(events)},
-        }
+        return Accumulator(
+            mass=histograms["mass"],
+            z1_mass=histograms["z1_mass"],
+            z2_mass=histograms["z2_mass"],
+            lepton_pt=histograms["lepton_pt"],
+            lepton_eta=histograms["lepton_eta"],
+            cutflow={dataset: {"events": events_after, "weighted": weighted_after}},
+            processed={dataset: len(events)},
+        )
 
-    def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
+    def postprocess(self, accumulator: Accumulator) -> Accumulator:
         """Nothing to do: the accumulator is the result."""
         return accumulator

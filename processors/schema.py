@@ -65,7 +65,7 @@ class BranchLengthError(HZZ4lError, ValueError):
     """A jagged branch whose per-event length disagrees with its collection's counter."""
 
 
-class MiniSchema(BaseSchema):
+class MiniSchema(BaseSchema):  # type: ignore[misc]  # coffea is untyped
     """Collections of the ``mini`` tree, counted by their ``<prefix>_n`` branches (see the module docs)."""
 
     __dask_capable__ = True

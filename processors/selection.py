@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import awkward as ak
 import numpy as np
 
+from processors.compat import flat_columns
 from processors.kinematics import (
     PAIRS,
     FourVectors,
@@ -64,7 +65,6 @@ __all__ = [
     "kinematics",
     "lepton_cuts",
     "preselect",
-    "records_layout",
     "select",
     "select_candidates",
     "sfos_mass",
@@ -145,15 +145,6 @@ PRESETS: dict[str, SelectionConfig] = {
 }
 
 
-def records_layout(collection: ak.Array) -> ak.contents.ListOffsetArray:
-    """The layout of a jagged collection as plain lists of records (a ``ListOffsetArray`` of a ``RecordArray``),
-    packed first when it is not (e.g. a sliced collection), so that its fields' flat columns can be read directly."""
-    layout = ak.to_layout(collection)
-    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray):
-        return layout
-    return ak.to_layout(ak.to_packed(collection))
-
-
 @dataclass(frozen=True)
 class Leptons:
     """Candidate leptons, ``n`` per event, as dense ``(events, n)`` arrays.
@@ -181,28 +172,13 @@ class Leptons:
         ``(events, n)``, Fortran order), so per-event reductions over the ``n`` leptons run as
         vectorised operations across ``n`` contiguous columns.
         """
-        layout = records_layout(lep)
-        offsets = np.asarray(layout.offsets.data)
+        fields = {f.name: f.name for f in dataclasses.fields(cls)} | {"flavour": "type"}  # lep["type"], not lep.type
+        offsets, columns = flat_columns(lep, tuple(fields.values()))
         starts = offsets[:-1][events]
         if np.any(offsets[1:][events] - starts < n):
             raise ValueError(f"every selected event must have at least {n} leptons")
         index = starts + np.arange(n)[:, None]  # (n, events): lepton k of each event in row k
-
-        def gather(field: str) -> np.ndarray:
-            # the field "type" (lep["type"]; lep.type would be awkward's type of the array)
-            return np.asarray(layout.content.content(field).data)[index].T
-
-        return cls(
-            pt=gather("pt"),
-            eta=gather("eta"),
-            phi=gather("phi"),
-            energy=gather("energy"),
-            charge=gather("charge"),
-            flavour=gather("type"),
-            ptcone30=gather("ptcone30"),
-            etcone20=gather("etcone20"),
-            pt_syst=gather("pt_syst"),
-        )
+        return cls(**{name: np.asarray(columns[field][index].T) for name, field in fields.items()})
 
     def __len__(self) -> int:
         return len(self.pt)
@@ -238,12 +214,12 @@ class Leptons:
 
     def count(self, flavour: int) -> np.ndarray:
         """Number of candidates of ``flavour`` (11 e, 13 mu) in each event; ``(events,)``."""
-        return np.sum(self.flavour == flavour, axis=1)
+        return np.asarray(np.sum(self.flavour == flavour, axis=1))
 
 
 def trigger(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
     """Single-electron or single-muon trigger fired: ``trigE or trigM``."""
-    return np.asarray(events.trigE, dtype=bool) | np.asarray(events.trigM, dtype=bool)
+    return np.asarray(np.asarray(events.trigE, dtype=bool) | np.asarray(events.trigM, dtype=bool))
 
 
 def four_leptons(events: ak.Array, cfg: SelectionConfig) -> np.ndarray:
@@ -262,7 +238,7 @@ def kinematics(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
         every &= leptons.pt > cfg.min_pt * MEV_PER_GEV
     if cfg.max_abs_eta is not None:
         every &= np.abs(leptons.eta) < cfg.max_abs_eta
-    return passed & np.all(every, axis=1)
+    return np.asarray(passed & np.all(every, axis=1))
 
 
 def flavour(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
@@ -277,12 +253,12 @@ def isolation(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
         isolated &= leptons.ptcone30 / leptons.pt < cfg.max_ptcone30_rel
     if cfg.max_etcone20_rel is not None:
         isolated &= leptons.etcone20 / leptons.pt < cfg.max_etcone20_rel
-    return np.all(isolated, axis=1)
+    return np.asarray(np.all(isolated, axis=1))
 
 
 def charge(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
     """Sum of lepton charges equal to ``charge_sum``."""
-    return np.sum(leptons.charge, axis=1, dtype=np.int64) == cfg.charge_sum
+    return np.asarray(np.sum(leptons.charge, axis=1, dtype=np.int64) == cfg.charge_sum)
 
 
 def z1_mass(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:

@@ -133,7 +133,7 @@ def fit_report(statistic: str = "poisson", method: str = "profile", templates: s
     """Every statistical step on fixed templates: the published data (tests.fitting.sets) or a deficit at 125 GeV
     whose best s_s lies below the tutorial's grid; few toys, a fixed seed."""
     inputs = {"published": published, "deficit": deficit}[templates]()
-    return analyse(inputs, statistic, method, gof_toys=2000, coverage_toys=50, coverage_points=40, seed=1)
+    return analyse(inputs, statistic, method=method, gof_toys=2000, coverage_toys=50, coverage_points=40, seed=1)
 
 
 #: A fit with nuisance parameters as cabinetry gives it (numbers of the demo's order), for the pulls and impacts.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +18,14 @@ import numpy as np
 import uproot
 from coffea.nanoevents import NanoEventsFactory
 
+from processors.processor import COLUMNS
 from processors.schema import MiniSchema
 
 #: The real ATLAS Open Data files shipped with the project (see tests/data/atlas/README.md).
 ATLAS = Path(__file__).parent / "data" / "atlas"
+
+#: A few datasets of the demo, one of each role, for tests that need a run but not all of it.
+SUBSET = ("llll", "ggH125_ZZ4lep", "data")
 
 SCALE_FACTORS = ("scaleFactor_PILEUP", "scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER")
 
@@ -172,3 +178,75 @@ def write_root(path: Path, events: list[dict[str, Any]]) -> Path:
         if n:
             tree.extend(columns)
     return path
+
+
+#: The installed command line, as a user runs it.
+HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
+
+
+def hzz4l(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``hzz4l *args`` in ``cwd`` (environment: ours plus ``env``), capturing its output as text."""
+    return subprocess.run(
+        [HZZ4L, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ | (env or {})
+    )
+
+
+def assert_same(reference: dict, other: dict) -> None:
+    """Every histogram of the accumulator (m4l in every channel and variation, the control ones) and the cutflow."""
+    for key in ("mass", "z1_mass", "z2_mass", "lepton_pt", "lepton_eta"):
+        ref_h, h = reference[key], other[key]
+        assert set(h.axes["dataset"]) == set(ref_h.axes["dataset"])
+        # category order differs between executors: index by name
+        for name in ref_h.axes["dataset"]:
+            for channel in ref_h.axes["channel"]:
+                want, got = (x[{"dataset": name, "channel": channel}].view() for x in (ref_h, h))
+                np.testing.assert_allclose(got.value, want.value, rtol=1e-12, atol=1e-15, err_msg=f"{key} {name}")
+                np.testing.assert_allclose(got.variance, want.variance, rtol=1e-12, atol=1e-18)
+    assert other["processed"] == reference["processed"]
+    for name, flow in reference["cutflow"].items():
+        assert other["cutflow"][name]["events"] == flow["events"]
+        np.testing.assert_allclose(
+            list(other["cutflow"][name]["weighted"].values()), list(flow["weighted"].values()), rtol=1e-12
+        )
+
+
+def rewrite(source, target, **replace):
+    """``source``'s tree with some branches replaced by other arrays (or dropped, with None), written by uproot."""
+    tree = uproot.open(source)["mini"]
+    columns = {k: v for k, v in tree.arrays(list(COLUMNS), library="ak", how=dict).items() if k != "lep_n"}
+    lep = {k.removeprefix("lep_"): columns.pop(k) for k in list(columns) if k.startswith("lep_")}
+    for name, value in replace.items():
+        if name.startswith("lep_") and ak.Array(value).ndim == 2:
+            lep[name.removeprefix("lep_")] = value
+        else:
+            lep.pop(name.removeprefix("lep_"), None)
+            columns[name] = value
+    columns = {k: v for k, v in columns.items() if v is not None}
+    columns["lep"] = ak.zip(lep)
+    with uproot.recreate(target) as f:
+        f.mktree(
+            "mini",
+            {k: ak.Array(v).type.content for k, v in columns.items()},
+            counter_name=lambda name: f"{name}_n",
+            field_name=lambda outer, inner: f"{outer}_{inner}",
+        )
+        f["mini"].extend(columns)
+    return target
+
+
+def rewrite_counted(source: Path, target: Path, edit: dict[str, ak.Array] | None = None) -> Path:
+    """The events of a real file rewritten by uproot: every jagged branch a counted array (``lep_pt[lep_n]``),
+    counted by its object's counter where it agrees with it and by a counter of its own where not. ``edit``
+    replaces branches."""
+    tree = uproot.open(source)["mini"]
+    arrays = tree.arrays(library="ak")
+    columns = {name: arrays[name] for name in arrays.fields if not name.endswith("_n")} | (edit or {})
+    counters = {}
+    for name, array in columns.items():
+        counter = f"{name.partition('_')[0]}_n"
+        if array.ndim == 2:
+            counters[name] = counter if ak.all(ak.num(array) == arrays[counter]) else f"{name}_n"
+    with uproot.recreate(target) as f:
+        types = {name: array.type.content for name, array in columns.items()}
+        f.mktree("mini", types, counter_name=counters.__getitem__).extend(columns)
+    return target

@@ -29,6 +29,7 @@ def test_committed_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear outputs before committing"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_in_a_kernel(path, notebook_cache, monkeypatch):
     monkeypatch.setenv("HZZ4L_CACHE", str(notebook_cache))  # the kernel inherits it: a private demo cache

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import sysconfig
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,14 +12,10 @@ import uproot
 from coffea.util import load
 
 from processors import mass_histogram
+from tests.helpers import hzz4l
 
-HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
-
-
-def hzz4l(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [HZZ4L, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ | (env or {})
-    )
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +32,7 @@ def cli_run(tmp_path_factory):
         "--no-progress",
         "--chunksize",
         "700",
+        "--pdf",
         cwd=folder,
     )
     assert ran.returncode == 0, ran.stderr
@@ -92,9 +86,11 @@ def test_tutorial_preset_and_binning(cli_run):
         "17,80,250",
         "--lumi",
         "5",
+        "--no-plots",
         cwd=folder,
     )
     assert ran.returncode == 0, ran.stderr
+    assert not (folder / "tut" / "plots").exists()
     summary = json.loads((folder / "tut" / "summary.json").read_text())
     default = json.loads((cli_run[0] / "summary.json").read_text())
     assert summary["selection"]["require_trigger"] is False and summary["selection"]["max_etcone20_rel"] is None
@@ -133,13 +129,13 @@ def test_missing_file_names_the_file(tmp_path):
 
 def test_default_run_uses_cached_demo(tmp_path):
     env = {"HZZ4L_CACHE": str(tmp_path / "cache")}
-    first = hzz4l("run", "--no-progress", "--maxchunks", "1", cwd=tmp_path, env=env)
+    first = hzz4l("run", "--no-progress", "--no-plots", "--maxchunks", "1", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "generating the synthetic demo samples" in first.stdout  # the few seconds' wait is explained
     assert "using the synthetic demo samples" in first.stdout
     fileset = next((tmp_path / "cache").glob("demo-*/fileset.json"))
     stamp = fileset.stat().st_mtime_ns
-    second = hzz4l("run", "--no-progress", "--maxchunks", "1", "-o", "again", cwd=tmp_path, env=env)
+    second = hzz4l("run", "--no-progress", "--no-plots", "--maxchunks", "1", "-o", "again", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
     assert fileset.stat().st_mtime_ns == stamp  # reused, not regenerated
     assert "generating" not in second.stdout

@@ -6,6 +6,7 @@ import json
 
 import awkward as ak
 import numpy as np
+import pytest
 import uproot
 
 from analysis.demo import DEMO_PROCESSES, generate_demo
@@ -90,6 +91,7 @@ def test_physics_is_believable(demo_fileset):
     assert {44, 48, 52} <= set(ak.to_numpy(type_sums).tolist())
 
 
+@pytest.mark.slow
 def test_expected_yields_do_not_depend_on_scale(tmp_path):
     def skim_yields(scale):
         fileset = load_fileset(generate_demo(tmp_path / f"s{scale}", scale=scale, seed=11))
@@ -128,6 +130,7 @@ def test_expected_yields_do_not_depend_on_scale(tmp_path):
             assert abs(total / target - 1) < 5 * 0.12 / np.sqrt(count)
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_seed(tmp_path):
     one = generate_demo(tmp_path / "one", scale=0.01, seed=5).parent
     two = generate_demo(tmp_path / "two", scale=0.01, seed=5).parent

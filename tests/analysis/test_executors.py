@@ -13,7 +13,7 @@ import pytest
 from analysis.fileset import load_fileset
 from analysis.runner import _chunk_edges, run_fileset
 from processors import HZZ4lProcessor
-from tests.helpers import dask_cluster
+from tests.helpers import assert_same, dask_cluster
 
 
 @pytest.fixture(scope="module")
@@ -29,25 +29,7 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
 
 
-def assert_same(reference: dict, other: dict) -> None:
-    """Every histogram of the accumulator (m4l in every channel and variation, the control ones) and the cutflow."""
-    for key in ("mass", "z1_mass", "z2_mass", "lepton_pt", "lepton_eta"):
-        ref_h, h = reference[key], other[key]
-        assert set(h.axes["dataset"]) == set(ref_h.axes["dataset"])
-        # category order differs between executors: index by name
-        for name in ref_h.axes["dataset"]:
-            for channel in ref_h.axes["channel"]:
-                want, got = (x[{"dataset": name, "channel": channel}].view() for x in (ref_h, h))
-                np.testing.assert_allclose(got.value, want.value, rtol=1e-12, atol=1e-15, err_msg=f"{key} {name}")
-                np.testing.assert_allclose(got.variance, want.variance, rtol=1e-12, atol=1e-18)
-    assert other["processed"] == reference["processed"]
-    for name, flow in reference["cutflow"].items():
-        assert other["cutflow"][name]["events"] == flow["events"]
-        np.testing.assert_allclose(
-            list(other["cutflow"][name]["weighted"].values()), list(flow["weighted"].values()), rtol=1e-12
-        )
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["futures", pytest.param("dask", marks=pytest.mark.dask)])
 def test_local_pool_matches_iterative(iterative, executor):
     fileset, reference = iterative
@@ -75,6 +57,7 @@ def test_unknown_executor(iterative):
         run_fileset(iterative[0], HZZ4lProcessor(), executor="spark")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunksize", [777, 10**9])
 def test_chunk_size_does_not_change_the_result(iterative, chunksize):
     # chunks start on basket-cluster edges, with extra edges inside clusters longer than the chunk size
@@ -97,6 +80,7 @@ def test_chunk_edges_keep_the_clusters_and_bound_the_chunks(clusters, chunksize)
     assert len(edges) == len(clusters) + sum(-(-(b - a) // chunksize) - 1 for a, b in itertools.pairwise(clusters))
 
 
+@pytest.mark.slow
 def test_run_leaves_the_garbage_collector_as_it_found_it(iterative):
     # the run freezes the objects that exist before it (so collecting after each chunk is cheap) and
     # unfreezes them afterwards, but never undoes a freeze of the caller

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -21,9 +22,9 @@ def write(tmp_path, content) -> str:
 
 
 def test_samples_json_is_the_catalogue():
-    with open("samples.json") as f:
-        assert json.load(f) == real_fileset()
-    fileset = load_fileset("samples.json")
+    catalogue = Path(__file__).resolve().parents[2] / "samples.json"
+    assert json.loads(catalogue.read_text()) == real_fileset()
+    fileset = load_fileset(catalogue)
     assert roles(fileset)["data"] == "data"
     assert sum(r == "signal" for r in roles(fileset).values()) == 4
     assert len(fileset["data"]["files"]) == 4

@@ -13,36 +13,12 @@ import uproot
 from analysis.fileset import validate_fileset
 from analysis.inputs import InputError, SkippedFile, preflight
 from processors.processor import COLUMNS
-from tests.helpers import ATLAS, good_event, write_root
+from tests.helpers import ATLAS, good_event, rewrite, write_root
 
 
 def check(files: dict, skip: bool = False):
     fileset = validate_fileset({"x": {"files": {str(p): "mini" for p in files}, "metadata": {"role": "data"}}})
     return preflight(fileset, COLUMNS, timeout=5, retries=3, skip_bad_files=skip)
-
-
-def rewrite(source, target, **replace):
-    """``source``'s tree with some branches replaced by other arrays (or dropped, with None), written by uproot."""
-    tree = uproot.open(source)["mini"]
-    columns = {k: v for k, v in tree.arrays(list(COLUMNS), library="ak", how=dict).items() if k != "lep_n"}
-    lep = {k.removeprefix("lep_"): columns.pop(k) for k in list(columns) if k.startswith("lep_")}
-    for name, value in replace.items():
-        if name.startswith("lep_") and ak.Array(value).ndim == 2:
-            lep[name.removeprefix("lep_")] = value
-        else:
-            lep.pop(name.removeprefix("lep_"), None)
-            columns[name] = value
-    columns = {k: v for k, v in columns.items() if v is not None}
-    columns["lep"] = ak.zip(lep)
-    with uproot.recreate(target) as f:
-        f.mktree(
-            "mini",
-            {k: ak.Array(v).type.content for k, v in columns.items()},
-            counter_name=lambda name: f"{name}_n",
-            field_name=lambda outer, inner: f"{outer}_{inner}",
-        )
-        f["mini"].extend(columns)
-    return target
 
 
 @pytest.fixture

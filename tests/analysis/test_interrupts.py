@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analysis.demo import generate_demo
-from tests.analysis.test_cli import HZZ4L
+from tests.helpers import HZZ4L
 
 pytestmark = pytest.mark.slow
 
@@ -134,6 +134,18 @@ def test_8_sigterm_while_writing_leaves_the_previous_outputs_and_no_temporary_fi
 
 
 @pytest.mark.dask
+def test_8_plot_workers_end_with_a_killed_command(fileset, tmp_path, start):
+    # SIGKILL leaves the command no moment to stop its plotting workers: they must notice on their own
+    process = start(fileset, tmp_path, "-o", "out")
+    wait_for(lambda: len(group(process.pid)) >= 3, process)  # the command and its two plotting workers
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while group(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert group(process.pid) == []
+
+
 def test_8_a_clean_dask_run_prints_no_traceback(demo_fileset, tmp_path):
     # distributed logged a progress feed cancelled at the end of a run with a traceback, in about every other run
     for _ in range(3):

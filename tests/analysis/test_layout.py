@@ -17,7 +17,10 @@ from analysis.runner import run_fileset
 from analysis.samples import process_groups
 from fitting.systematics import NegativePredictionWarning, workspace
 from processors import CHANNELS, VARIATIONS, HZZ4lProcessor, mass_histogram
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 cabinetry = pytest.importorskip("cabinetry")
 pyhf = pytest.importorskip("pyhf")
@@ -29,7 +32,7 @@ def results(demo_fileset, tmp_path_factory) -> tuple[Path, dict, dict]:
     proc = HZZ4lProcessor()
     result = run_fileset(fileset, proc, status=False)
     folder = tmp_path_factory.mktemp("layout") / "results"
-    write_outputs(result, fileset, proc, "default", folder)
+    write_outputs(result, fileset, proc, "default", folder, plots=False)
     return folder, result.output, roles(fileset)
 
 
@@ -104,7 +107,7 @@ def test_cabinetry_reads_histograms_root_into_the_same_model(results, monkeypatc
 @pytest.mark.slow
 def test_fit_with_systematics_from_the_command_line(tmp_path):
     assert hzz4l("demo", "--scale", "0.05", "--seed", "3", "--output", "demo", cwd=tmp_path).returncode == 0
-    ran = hzz4l("run", "--fileset", "demo/fileset.json", "--output", "out", "--no-progress", cwd=tmp_path)
+    ran = hzz4l("run", "--fileset", "demo/fileset.json", "--output", "out", "--no-progress", "--no-plots", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     fitted = hzz4l(
         "fit", "out", "--systematics", "--toys", "100", "--coverage-toys", "10", "--workspace", "ws.json",

@@ -4,9 +4,11 @@ hzz4l did not write is ever replaced."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import stat
+import threading
 
 import pytest
 
@@ -82,6 +84,27 @@ def test_outputs_are_replaced_as_a_set_with_what_derives_from_them(tmp_path):
     assert json.loads((tmp_path / outputs.MANIFEST).read_text())["run"] == "r2"
 
 
+def test_two_commands_writing_one_folder_take_turns(tmp_path):
+    """While another hzz4l command holds the folder (here: the test), a publish waits; then both records stand."""
+    with outputs.publish(tmp_path, "run", run="r1") as stage:
+        (stage / "summary.json").write_text("1")
+    holder = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+
+    def fit() -> None:
+        with outputs.publish(tmp_path, "fit") as stage:
+            (stage / "fit.json").write_text("fit")
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive() and not (tmp_path / "fit.json").exists()  # waiting for the folder
+    os.close(holder)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert made_by(tmp_path) == {"summary.json": "run", "fit.json": "fit"}
+
+
 def test_a_failure_before_the_end_leaves_the_folder_as_it_was(tmp_path):
     with outputs.publish(tmp_path, "run", run="r1") as stage:
         (stage / "summary.json").write_text("old")
@@ -155,3 +178,26 @@ def test_an_unreadable_summary_is_named(tmp_path, content, message):
     (tmp_path / "summary.json").write_text(content)
     with pytest.raises(outputs.ResultsError, match=message):
         outputs.read_summary(tmp_path)
+
+
+@pytest.mark.parametrize(("key", "field"), [("mass", "value"), ("lepton_pt", "variance")])
+def test_a_non_finite_bin_is_refused_naming_the_dataset_and_nothing_is_written(demo_fileset, tmp_path, key, field):
+    import numpy as np
+
+    from analysis.fileset import load_fileset
+    from analysis.runner import run_fileset
+    from processors import HZZ4lProcessor
+
+    fileset = load_fileset(demo_fileset)
+    proc = HZZ4lProcessor()
+    result = run_fileset(fileset, proc, status=False)
+    histogram = result.output[key]
+    view = histogram.view(flow=True)
+    where = [slice(None)] * view.ndim
+    where[histogram.axes.name.index("dataset")] = histogram.axes["dataset"].index("llll")
+    damaged = view[tuple(where)]
+    damaged[field].flat[damaged.size // 2] = np.inf
+    view[tuple(where)] = damaged
+    with pytest.raises(outputs.ResultsError, match=f"dataset 'llll': its {key} histogram has NaN or infinite bins"):
+        outputs.write_outputs(result, fileset, proc, "default", tmp_path / "results", plots=False)
+    assert not (tmp_path / "results").exists()

@@ -4,10 +4,7 @@ from the command line without a network; what the outputs say about where the ev
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +17,11 @@ from analysis.runner import run_fileset
 from analysis.samples import SAMPLES
 from processors import PRESETS, HZZ4lProcessor, mass_histogram
 from tests import figures, reference
-from tests.analysis.test_cli import hzz4l
-from tests.analysis.test_executors import assert_same
-from tests.analysis.test_reliability import RangeHandler
-from tests.helpers import ATLAS, dask_cluster
+from tests.helpers import ATLAS, assert_same, dask_cluster, hzz4l
+from tests.http_server import serving
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 BINS = (34, 80.0, 250.0)
 
@@ -42,13 +40,8 @@ def iterative(shipped: dict) -> dict:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """A real HTTP server with byte ranges, serving tests/data/atlas."""
-    handler = type("Handler", (RangeHandler,), {"requests": Counter()})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(ATLAS), **k))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(ATLAS) as (url, _):
+        yield url
 
 
 def test_iterative_run_matches_the_reference(shipped, iterative):

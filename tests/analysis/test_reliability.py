@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
-from collections import Counter
-from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import awkward as ak
 import numpy as np
@@ -25,95 +19,11 @@ from analysis.fileset import load_fileset, validate_fileset
 from analysis.inputs import InputError
 from analysis.runner import run_fileset
 from processors import HZZ4lProcessor
-from tests.analysis.test_cli import HZZ4L, hzz4l
-from tests.analysis.test_inputs import rewrite
-from tests.helpers import dask_cluster, good_event, write_root
-from tests.processors.test_real_files import rewrite_counted
+from tests.helpers import SUBSET, assert_same, dask_cluster, good_event, hzz4l, rewrite, rewrite_counted, write_root
+from tests.http_server import serving
 
-SUBSET = ("llll", "ggH125_ZZ4lep", "data")
-
-
-class RangeHandler(SimpleHTTPRequestHandler):
-    """Serves files with single and multipart byte ranges; the first path element picks a behaviour:
-    ``ok``, ``404``, ``500`` (always), ``flaky`` (500 on the first request of each file), ``drop``
-    (closes the connection half-way through every body)."""
-
-    requests: ClassVar[Counter] = Counter()
-
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-    def do_GET(self):
-        mode, _, name = self.path.lstrip("/").partition("/")
-        type(self).requests[self.path] += 1
-        if mode == "404":
-            return self.send_error(HTTPStatus.NOT_FOUND)
-        if mode == "500" or (mode == "flaky" and type(self).requests[self.path] == 1):
-            return self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
-        path = Path(self.directory) / name
-        if not path.is_file():
-            return self.send_error(HTTPStatus.NOT_FOUND)
-        data = path.read_bytes()
-        header = self.headers.get("Range")
-        if not header:
-            return self._send(HTTPStatus.OK, data, "application/octet-stream", mode)
-        ranges = []
-        for part in header.removeprefix("bytes=").split(","):
-            start, _, stop = part.strip().partition("-")
-            ranges.append((int(start), min(int(stop), len(data) - 1)))
-        if len(ranges) == 1:
-            start, stop = ranges[0]
-            return self._send(
-                HTTPStatus.PARTIAL_CONTENT,
-                data[start : stop + 1],
-                "application/octet-stream",
-                mode,
-                {"Content-Range": f"bytes {start}-{stop}/{len(data)}"},
-            )
-        boundary = "hzz4lboundary"
-        body = (
-            b"".join(
-                f"--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes {a}-{b}/{len(data)}"
-                f"\r\n\r\n".encode()
-                + data[a : b + 1]
-                + b"\r\n"
-                for a, b in ranges
-            )
-            + f"--{boundary}--\r\n".encode()
-        )
-        return self._send(HTTPStatus.PARTIAL_CONTENT, body, f"multipart/byteranges; boundary={boundary}", mode)
-
-    def _send(self, status, body, content_type, mode, extra=None):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Accept-Ranges", "bytes")
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if mode == "drop":
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(2)
-            return
-        self.wfile.write(body)
-        return
-
-
-@contextlib.contextmanager
-def serving(folder: Path):
-    """A real HTTP server on 127.0.0.1 serving ``folder`` (see RangeHandler); yields its URL and handler class."""
-    handler = type("Handler", (RangeHandler,), {"requests": Counter()})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(folder), **k))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(demo_fileset):
@@ -131,14 +41,6 @@ def subset(demo_fileset, base: str | None = None, mode: str = "ok") -> dict:
     return validate_fileset(out)
 
 
-def assert_same_histograms(a: dict, b: dict) -> None:
-    assert set(a["mass"].axes["dataset"]) == set(b["mass"].axes["dataset"])
-    for name in a["mass"].axes["dataset"]:
-        got, want = (x["mass"][{"dataset": name}].values() for x in (a, b))
-        np.testing.assert_allclose(got, want, rtol=1e-12)
-    assert a["processed"] == b["processed"]
-
-
 @pytest.fixture(scope="module")
 def local_output(demo_fileset):
     return run_fileset(subset(demo_fileset), HZZ4lProcessor(), status=False, chunksize=2000).output
@@ -147,7 +49,7 @@ def local_output(demo_fileset):
 def test_https_path_equals_local_run(server, demo_fileset, local_output):
     base, handler = server
     result = run_fileset(subset(demo_fileset, base), HZZ4lProcessor(), status=False, chunksize=2000, timeout=10)
-    assert_same_histograms(local_output, result.output)
+    assert_same(local_output, result.output)
     assert result.lost_events == {} and result.skipped == ()
     assert any(path.startswith("/ok/") for path in handler.requests)
 
@@ -157,7 +59,7 @@ def test_flaky_server_recovers_with_retries(server, demo_fileset, local_output):
     result = run_fileset(
         subset(demo_fileset, base, "flaky"), HZZ4lProcessor(), status=False, chunksize=2000, timeout=10, retries=2
     )
-    assert_same_histograms(local_output, result.output)
+    assert_same(local_output, result.output)
 
 
 @pytest.mark.parametrize("mode", ["404", "500", "drop"])
@@ -251,7 +153,8 @@ def bad_copy(demo_fileset: Path, tmp_path: Path, damage: str) -> Path:
 )
 def test_bad_file_stops_the_run_naming_it(demo_fileset, tmp_path, damage, message):
     fileset = bad_copy(demo_fileset, tmp_path, damage)
-    ran = hzz4l("run", "--fileset", str(fileset), "--no-progress", "--retries", "0", "-o", "out", cwd=tmp_path)
+    args = ("--no-progress", "--no-plots", "--retries", "0", "-o", "out")
+    ran = hzz4l("run", "--fileset", str(fileset), *args, cwd=tmp_path)
     assert ran.returncode == 2
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1 and "mc_363490.llll.4lep.root" in lines[0] and message in lines[0], ran.stderr
@@ -267,6 +170,7 @@ def test_skip_bad_files_lists_every_file_with_its_lost_events(demo_fileset, tmp_
         "--fileset",
         str(fileset),
         "--no-progress",
+        "--no-plots",
         "--retries",
         "0",
         "--skip-bad-files",
@@ -305,25 +209,24 @@ def histograms(folder: Path) -> dict[str, np.ndarray]:
 
 
 def test_interrupted_run_resumes_from_checkpoints(demo_fileset, tmp_path):
-    args = ["run", "--fileset", str(demo_fileset), "--no-progress", "--chunksize", "200", "--checkpoint", "ckpt"]
+    """A run that stopped part-way (here: a finished run's checkpoints with every other chunk removed, so that
+    the test does not depend on when a signal lands) reuses the saved chunks and recomputes the rest."""
+    args = ["run", "--fileset", str(demo_fileset), "--no-progress", "--no-plots", "--chunksize", "200"]
+    args += ["--checkpoint", "ckpt"]
     reference = hzz4l(*args[:-2], "-o", "reference", cwd=tmp_path)
     assert reference.returncode == 0, reference.stderr
-    process = subprocess.Popen(
-        [HZZ4L, *args, "-o", "out"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 120
-    while len(list((tmp_path / "ckpt").rglob("*.json"))) < 20 and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (tmp_path / "out" / "summary.json").exists()
-    saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "ckpt").rglob("*.json")}
-    assert saved
+    first = hzz4l(*args, "-o", "first", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    chunks = sorted((tmp_path / "ckpt").rglob("*.json"))
+    assert len(chunks) > 10
+    for lost in chunks[::2]:
+        lost.unlink()
+    saved = {p: p.stat().st_mtime_ns for p in chunks[1::2]}
     resumed = hzz4l(*args, "-o", "out", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     for path, mtime in saved.items():  # reused, not recomputed
         assert path.stat().st_mtime_ns == mtime
+    assert all(path.exists() for path in chunks)  # the lost ones computed and saved again
     ref, out = histograms(tmp_path / "reference"), histograms(tmp_path / "out")
     assert ref.keys() == out.keys()
     for key in ref:
@@ -367,5 +270,5 @@ def test_killed_dask_worker_changes_nothing(demo_fileset, tmp_path):
         workers[0].send_signal(signal.SIGKILL)
         thread.join(timeout=300)
         assert workers[0].wait(timeout=10) == -signal.SIGKILL
-    assert_same_histograms(reference, outcome["result"].output)
+    assert_same(reference, outcome["result"].output)
     assert outcome["result"].lost_events == {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from analysis.outputs import RUN_PLOTS
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -23,6 +23,9 @@ if not (CHROMIUM and CHROMEDRIVER):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +86,7 @@ def test_page_loads_cleanly_with_every_image(results, browser):
     expected = sorted(p.stem for p in (results / "plots").glob("*.png"))
     assert sorted(alt for alt, *_ in images) == expected
     assert len(expected) == len(RUN_PLOTS) + 6  # the run's plots and the fit's
+    assert not list((results / "plots").glob("*.pdf"))  # PDF copies only on request (--pdf)
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, alt
     assert 'src="http' not in (results / "report.html").read_text()  # self-contained

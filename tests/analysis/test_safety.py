@@ -25,8 +25,10 @@ from analysis.fileset import load_fileset
 from analysis.outputs import RUN_OUTPUTS
 from analysis.runner import run_fileset
 from processors import HZZ4lProcessor, mass_histogram
-from tests.analysis.test_cli import HZZ4L, hzz4l
-from tests.helpers import good_event, lepton, read_events, write_root
+from tests.helpers import HZZ4L, good_event, hzz4l, lepton, read_events, write_root
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 
 def one_error_line(ran: subprocess.CompletedProcess, *parts: str) -> str:
@@ -90,7 +92,7 @@ class _Payload:
 
 @pytest.mark.slow
 def test_2_a_crafted_checkpoint_runs_no_code(small, tmp_path):
-    args = ["run", "--fileset", str(small), "--no-progress", "--chunksize", "500", "--checkpoint", "ckpt"]
+    args = ["run", "--fileset", str(small), "--no-progress", "--no-plots", "--chunksize", "500", "--checkpoint", "ckpt"]
     first = hzz4l(*args, "-o", "one", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     kept = [p for p in (tmp_path / "ckpt").rglob("*") if p.is_file()]
@@ -206,7 +208,7 @@ def test_5_with_skip_bad_files_the_file_is_left_out_and_listed(tmp_path):
     simulation(tmp_path, [good_event(), good_event()], name="good")
     fileset = bad | json.loads((tmp_path / "fileset.json").read_text())
     (tmp_path / "fileset.json").write_text(json.dumps(fileset))
-    ran = hzz4l("run", "--fileset", "fileset.json", "--no-progress", "--skip-bad-files", cwd=tmp_path)
+    ran = hzz4l("run", "--fileset", "fileset.json", "--no-progress", "--no-plots", "--skip-bad-files", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
     assert summary["skipped_files"] == [
@@ -239,7 +241,7 @@ def test_6_unknown_metadata_is_named_in_one_warning_line(small, tmp_path):
         shutil.copy(small.parent / name, tmp_path / name)
     fileset = {"data": fileset["data"]}
     (tmp_path / "fs.json").write_text(json.dumps(fileset))
-    ran = hzz4l("run", "--fileset", "fs.json", "--no-progress", cwd=tmp_path)
+    ran = hzz4l("run", "--fileset", "fs.json", "--no-progress", "--no-plots", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     warnings = [line for line in ran.stderr.splitlines() if "warning" in line]
     assert warnings == [
@@ -254,7 +256,7 @@ def test_6_unknown_metadata_is_named_in_one_warning_line(small, tmp_path):
 @pytest.mark.slow
 def test_7_a_new_run_removes_the_fit_and_report_of_the_old_one(demo_fileset, tmp_path):
     run = ["run", "--fileset", str(demo_fileset), "--no-progress", "-o", "results"]
-    assert hzz4l(*run, cwd=tmp_path).returncode == 0
+    assert hzz4l(*run, "--no-plots", cwd=tmp_path).returncode == 0  # the second run's plots are checked below
     fit = hzz4l("fit", "results", "--toys", "50", "--coverage-toys", "10", "--coverage-points", "2", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr
     assert hzz4l("report", "results", cwd=tmp_path).returncode == 0
@@ -318,7 +320,9 @@ def test_7_9_files_of_someone_else_are_never_overwritten_and_found_before_proces
 def test_9_non_ascii_paths_work(small, tmp_path):
     folder = tmp_path / "données" / "файлы"
     shutil.copytree(small.parent, folder)
-    ran = hzz4l("run", "--fileset", str(folder / "fileset.json"), "--no-progress", "-o", "résultats", cwd=tmp_path)
+    ran = hzz4l(
+        "run", "--fileset", str(folder / "fileset.json"), "--no-progress", "--no-plots", "-o", "résultats", cwd=tmp_path
+    )
     assert ran.returncode == 0, ran.stderr
     reference = mass_histogram(run_fileset(load_fileset(small), HZZ4lProcessor(), status=False).output["mass"])
     with uproot.open(tmp_path / "résultats" / "histograms.root") as f:
@@ -330,7 +334,8 @@ def test_9_non_ascii_paths_work(small, tmp_path):
 def results(small, tmp_path_factory) -> Path:
     """The outputs of a run on the small demo."""
     folder = tmp_path_factory.mktemp("results")
-    assert hzz4l("run", "--fileset", str(small), "--no-progress", "-o", "results", cwd=folder).returncode == 0
+    ran = hzz4l("run", "--fileset", str(small), "--no-progress", "--no-plots", "-o", "results", cwd=folder)
+    assert ran.returncode == 0, ran.stderr
     return folder / "results"
 
 
@@ -409,7 +414,18 @@ main()
 @pytest.mark.parametrize("executor", ["iterative", "futures"])
 def test_a_bug_keeps_its_traceback_and_exits_1(small, tmp_path, executor):
     ran = subprocess.run(
-        [sys.executable, "-c", BROKEN, "run", "--fileset", str(small), "--no-progress", "--executor", executor],
+        [
+            sys.executable,
+            "-c",
+            BROKEN,
+            "run",
+            "--fileset",
+            str(small),
+            "--no-progress",
+            "--no-plots",
+            "--executor",
+            executor,
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

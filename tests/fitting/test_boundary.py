@@ -200,6 +200,7 @@ def random_templates(rng: np.random.Generator):
             )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("statistic", "mc_stat"), CASES)
 def test_random_low_count_fits_never_above_the_constrained_reference(statistic, mc_stat):
     rng = np.random.default_rng(123)

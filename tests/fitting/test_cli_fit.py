@@ -13,7 +13,10 @@ from coffea.util import load
 from fitting.analysis import analyse
 from fitting.templates import Templates
 from processors import mass_histogram
-from tests.analysis.test_cli import hzz4l
+from tests.helpers import hzz4l
+
+#: command-line runs, servers, clusters: the --runslow lane
+pytestmark = pytest.mark.slow
 
 KEYS = {
     "schema_version",
@@ -35,9 +38,11 @@ KEYS = {
 def fitted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fit")
     assert hzz4l("demo", "--scale", "0.05", "--seed", "4", "-o", "demo", cwd=folder).returncode == 0
-    ran = hzz4l("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", cwd=folder)
+    ran = hzz4l("run", "--fileset", "demo/fileset.json", "-o", "results", "--no-progress", "--no-plots", cwd=folder)
     assert ran.returncode == 0, ran.stderr
-    fit = hzz4l("fit", "results", "--toys", "2000", "--coverage-toys", "100", "--workspace", "ws.json", cwd=folder)
+    fit = hzz4l(
+        "fit", "results", "--toys", "2000", "--coverage-toys", "100", "--workspace", "ws.json", "--pdf", cwd=folder
+    )
     assert fit.returncode == 0, fit.stderr
     return folder / "results", fit
 
@@ -201,6 +206,23 @@ def test_best_fit_on_the_physical_boundary(fitted, tmp_path):
     assert "physical boundary" in document["nulls"]["fits.s_s,s_b.covariance"]
     assert "best fit on the physical boundary" in ran.stdout
     assert document["significance"]["observed"] == 0.0 and document["significance"]["observed_signed"] < 0
+
+
+def test_workspace_replaces_only_an_earlier_workspace(fitted, tmp_path):
+    results, _ = fitted
+    quick = ("--no-plots", "--toys", "10", "--coverage-toys", "5", "--coverage-points", "2")
+    for name, content in {"notes.txt": "my notes\n", "other.json": '{"channels": []}\n'}.items():
+        (tmp_path / name).write_text(content)
+        ran = hzz4l("fit", str(results), *quick, "--workspace", name, cwd=tmp_path)
+        assert ran.returncode == 2, ran.stderr
+        assert ran.stderr.strip() == (
+            f"hzz4l fit: error: {name}: exists and is not a HistFactory workspace: hzz4l replaces only an earlier "
+            "workspace (nothing was written)"
+        )
+        assert (tmp_path / name).read_text() == content
+    shutil.copy(results.parent / "ws.json", tmp_path / "ws.json")
+    again = hzz4l("fit", str(results), *quick, "--workspace", "ws.json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
 
 
 def test_workspace_is_the_model_pyhf_fits(fitted):

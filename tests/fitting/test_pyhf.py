@@ -56,6 +56,7 @@ def twice_nll(model, data, bounds, value=None):
     return pyhf.infer.mle.fixed_poi_fit(value, data, model, init, bounds, fixed, return_fitted_val=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "mc_stat"), CASES)
 def test_workspace_fitted_with_pyhf_agrees(name, mc_stat):
     templates = SETS[name]()
@@ -86,6 +87,7 @@ def test_workspace_fitted_with_pyhf_agrees(name, mc_stat):
             assert excess(end - side * 1e-4) < 0 < excess(end + side * 1e-4), (parameter, side)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "mc_stat"), CASES)
 def test_discovery_significance_agrees_with_pyhf_q0(name, mc_stat):
     templates = SETS[name]()

@@ -75,6 +75,7 @@ def reference_minimum(model: Model, counts: np.ndarray) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_low_count_coverage_equals_toys_fitted_one_by_one_by_an_independent_minimiser():
     model = Model(low_counts(), "poisson")
     truth = np.array([1.0, 1.0])
@@ -93,6 +94,7 @@ def test_low_count_coverage_equals_toys_fitted_one_by_one_by_an_independent_mini
     assert 0.1 < np.mean(study.delta <= 2.30) < 0.95  # the test discriminates
 
 
+@pytest.mark.slow
 def test_low_count_goodness_of_fit_toys_reach_their_minimum():
     model = Model(low_counts(), "poisson")
     best = model.fit2d()

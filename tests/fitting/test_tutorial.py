@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import tutorial_loops as loops
 from fitting import tutorial
 from fitting.fit import Model
 from fitting.statistics import chi2
 from fitting.toys import draw, goodness_of_fit_toys
+from tests import tutorial_loops as loops
 from tests.fitting.sets import SETS
 
 
@@ -35,7 +35,7 @@ def test_two_parameter_scan(case):
     model, hists = case
     port = loops.fit_2d(*hists)
     scan = tutorial.scan_2d(model)
-    assert scan.index == tuple(port["index"])
+    assert scan.cell == tuple(port["index"])
     assert (scan.s_s.value, scan.s_s.err_low, scan.s_s.err_high) == pytest.approx(port["s_s"], rel=1e-12)
     assert (scan.s_b.value, scan.s_b.err_low, scan.s_b.err_high) == pytest.approx(port["s_b"], rel=1e-12)
     assert scan.chi2 == pytest.approx(port["chi2"], rel=1e-12)
@@ -53,25 +53,27 @@ def test_goodness_of_fit_toys(case):
     assert scan.chi2 == pytest.approx(chi2_data, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_coverage(case):
     model, hists = case
     scan = tutorial.scan_2d(model)
     means = model.templates.predict(scan.s_s.value, scan.s_b.value)
     d_values = np.array([1.0, 2.3, 4.0])
-    port = loops.coverage(hists[1], hists[2], means, scan.index, d_values, 6, np.random.default_rng(5))
-    ours = tutorial.coverage_grid(model, scan.index, d_values, 6, np.random.default_rng(5))
+    port = loops.coverage(hists[1], hists[2], means, scan.cell, d_values, 6, np.random.default_rng(5))
+    ours = tutorial.coverage_grid(model, scan.cell, d_values, 6, np.random.default_rng(5))
     np.testing.assert_array_equal(ours, port)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("statistic", ["neyman", "poisson"])
 def test_coverage_with_mc_stat_equals_the_full_grid_scan(statistic):
     # these statistics do not split into matrix products with mc_stat: most toys are decided by bounds, not the grid
     model = Model(SETS["pseudo1"](), statistic, mc_stat=True)
     scan = tutorial.scan_2d(model)
-    i, j = scan.index
+    i, j = scan.cell
     truth = np.array([tutorial.GRID_2D["s_s"][i], tutorial.GRID_2D["s_b"][j]])
     d_values = np.array([1.0, 2.3, 4.0])
-    ours = tutorial.coverage_grid(model, scan.index, d_values, 60, np.random.default_rng(5))
+    ours = tutorial.coverage_grid(model, scan.cell, d_values, 60, np.random.default_rng(5))
     rng, expected = np.random.default_rng(5), []
     for d in d_values:
         toys, aux = draw(model, truth, 60, rng, "gaussian")
@@ -89,7 +91,7 @@ def test_fit_table_says_when_the_tutorial_sits_on_its_grid_edge():
     from fitting.analysis import analyse
     from tests.fitting.sets import deficit, published
 
-    on_edge = fit_table(analyse(deficit(), "pearson", "tutorial", gof_toys=20, coverage_toys=5).to_json())
+    on_edge = fit_table(analyse(deficit(), "pearson", method="tutorial", gof_toys=20, coverage_toys=5).to_json())
     assert "grid edge      s_s alone: 1 is the lower edge of the tutorial's grid" in on_edge
-    inside = fit_table(analyse(published(), "pearson", "profile", gof_toys=20, coverage_toys=5).to_json())
+    inside = fit_table(analyse(published(), "pearson", method="profile", gof_toys=20, coverage_toys=5).to_json())
     assert "grid edge" not in inside

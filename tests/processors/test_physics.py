@@ -150,6 +150,7 @@ def real_runs() -> dict:
     return outputs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["default", "paper", "outreach"])
 def test_channels_and_variations_on_the_real_files(real_runs, preset):
     output, expected = real_runs[preset]
@@ -172,6 +173,7 @@ def test_channels_and_variations_on_the_real_files(real_runs, preset):
     assert not np.array_equal(up.values(), nominal.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["default", "paper"])
 def test_z_candidate_histograms_on_the_real_files(real_runs, preset):
     output, expected = real_runs[preset]
@@ -195,6 +197,7 @@ def test_paper_cuts_are_cutflow_steps_on_the_real_data(real_runs):
     assert flow["charge"] > flow["z1_mass"] > flow["sfos_mass"] > 0
 
 
+@pytest.mark.slow
 def test_nominal_only_run_gives_the_same_nominal(real_runs):
     output, _ = real_runs["default"]
     fileset = load_fileset(ATLAS / "fileset.json")

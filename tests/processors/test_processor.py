@@ -70,6 +70,7 @@ def test_weight_formula(write_events):
     assert event_weights(read_events(path), {"role": "data"}, 10.0).tolist() == [1.0, 1.0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["default", "tutorial", "outreach"])
 def test_processor_matches_per_event_reference(demo_fileset, preset):
     fileset = load_fileset(demo_fileset)

@@ -42,6 +42,7 @@ EVENT = st.fixed_dictionaries(
 counter = itertools.count()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", list(PRESETS))
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=st.lists(EVENT, min_size=1, max_size=30))

@@ -17,7 +17,7 @@ from analysis.samples import SAMPLES
 from processors import PRESETS, HZZ4lProcessor, mass_histogram
 from processors.schema import BranchLengthError, check_counts
 from tests import reference
-from tests.helpers import ATLAS, read_events
+from tests.helpers import ATLAS, read_events, rewrite_counted
 
 BINS = (34, 80.0, 250.0)
 PERIODS = {"A": 27, "B": 86, "C": 146, "D": 248}  # published outreach-selection counts per data period
@@ -119,24 +119,6 @@ def test_merged_file_gives_what_the_four_periods_give(preset):
     np.testing.assert_array_equal(mass_histogram(output["mass"])["merged", :].values(), summed)
     for cut, n in output["cutflow"]["merged"]["events"].items():
         assert n == sum(output["cutflow"][name]["events"][cut] for name in periods), cut
-
-
-def rewrite_counted(source: Path, target: Path, edit: dict[str, ak.Array] | None = None) -> Path:
-    """The events of a real file rewritten by uproot: every jagged branch a counted array (``lep_pt[lep_n]``),
-    counted by its object's counter where it agrees with it and by a counter of its own where not. ``edit``
-    replaces branches."""
-    tree = uproot.open(source)["mini"]
-    arrays = tree.arrays(library="ak")
-    columns = {name: arrays[name] for name in arrays.fields if not name.endswith("_n")} | (edit or {})
-    counters = {}
-    for name, array in columns.items():
-        counter = f"{name.partition('_')[0]}_n"
-        if array.ndim == 2:
-            counters[name] = counter if ak.all(ak.num(array) == arrays[counter]) else f"{name}_n"
-    with uproot.recreate(target) as f:
-        types = {name: array.type.content for name, array in columns.items()}
-        f.mktree("mini", types, counter_name=counters.__getitem__).extend(columns)
-    return target
 
 
 @pytest.mark.parametrize("path", ["Data/data_D.4lep.root", "MC/mc_410000.ttbar_lep.4lep.root"])

@@ -1,0 +1,91 @@
+"""The library internals hzz4l relies on (processors.compat): each test fails loudly when an upgrade of awkward
+or coffea changes what the code assumes, before a physics result can change."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from processors.compat import flat_columns
+from tests.helpers import ATLAS, read_events
+
+RECORDS = ak.Array([[{"pt": 1.0, "q": 1}, {"pt": 2.0, "q": -1}], [], [{"pt": 3.0, "q": 1}], [{"pt": 4.0, "q": -1}]])
+
+
+@pytest.mark.parametrize(
+    "collection",
+    [
+        pytest.param(RECORDS, id="plain"),
+        pytest.param(RECORDS[1:], id="sliced"),  # offsets start above 0
+        pytest.param(RECORDS[[3, 0]], id="indexed"),  # not plain lists: packed first
+        pytest.param(RECORDS[RECORDS.pt > 1.5], id="masked"),
+    ],
+)
+def test_flat_columns_are_the_flattened_fields(collection):
+    offsets, columns = flat_columns(collection, ("pt", "q"))
+    assert offsets.shape == (len(collection) + 1,)
+    for field in ("pt", "q"):
+        flat = columns[field][offsets[0] : offsets[-1]]
+        np.testing.assert_array_equal(flat, ak.to_numpy(ak.flatten(collection[field])))
+    np.testing.assert_array_equal(np.diff(offsets), ak.to_numpy(ak.num(collection)))
+
+
+def test_a_real_files_leptons_are_plain_lists_of_records():
+    """Read as the processor reads it, the lepton collection of a real file needs no packing (a copy per chunk):
+    if a coffea or awkward upgrade changes the layout, this says so."""
+    lep = read_events(ATLAS / "Data/data_A.4lep.root").lep
+    layout = ak.to_layout(lep)
+    assert isinstance(layout, ak.contents.ListOffsetArray)
+    assert isinstance(layout.content, ak.contents.RecordArray)
+    offsets, columns = flat_columns(lep, ("pt", "type"))
+    assert np.shares_memory(columns["pt"], np.asarray(layout.content.content("pt").data))
+    np.testing.assert_array_equal(columns["type"][offsets[0] : offsets[-1]], ak.to_numpy(ak.flatten(lep["type"])))
+
+
+def test_coffeas_runner_hooks_are_the_ones_hzz4l_replaces():
+    """analysis.runner._Runner replaces coffea's _work_function (same parameters: coffea calls it by keyword) and
+    automatic_retries; if coffea renames or reshapes them, the replacement would silently not be used."""
+    import inspect
+
+    from coffea import processor
+
+    from analysis.runner import _Runner
+    from analysis.work import work_function
+    from processors.compat import RUNNER_HOOKS
+
+    for hook in RUNNER_HOOKS:
+        assert hook in vars(processor.Runner), hook
+        assert hook in vars(_Runner), hook
+    ours, theirs = (inspect.signature(f).parameters for f in (work_function, processor.Runner._work_function))
+    assert list(ours) == list(theirs)
+    retries = inspect.signature(processor.Runner.automatic_retries).parameters
+    assert list(retries)[:3] == ["retries", "skipbadfiles", "func"]
+    fields = {f.name for f in __import__("dataclasses").fields(processor.Runner)}
+    assert {"metadata_cache", "cachestrategy", "checkpointer", "schema"} <= fields
+
+
+def test_coffeas_chunk_and_file_descriptions_have_the_fields_hzz4l_reads():
+    import dataclasses
+
+    from processors import compat
+
+    work_item = {f.name for f in dataclasses.fields(compat.WorkItem)}
+    assert {"dataset", "filename", "treename", "entrystart", "entrystop", "fileuuid", "usermeta", "preload"} <= (
+        work_item
+    )
+    # the keys of the runner's metadata cache: with them coffea plans the chunks without opening the file again
+    filled = {"numentries": 10, "uuid": b"0" * 16, "clusters": [0, 10]}
+    meta = compat.FileMeta("d", "f.root", "mini", filled)
+    assert (meta.dataset, meta.filename, meta.treename, meta.metadata) == ("d", "f.root", "mini", filled)
+    assert meta.populated(clusters=True)
+    assert not compat.FileMeta("d", "f.root", "mini", {"numentries": 10}).populated(clusters=False)
+
+
+def test_uproots_fsspec_source_opens_a_real_file_by_path():
+    import uproot
+
+    from processors import compat
+
+    with uproot.open({str(ATLAS / "Data/data_A.4lep.root"): None}, handler=compat.FSSpecSource) as f:
+        assert f["mini"].num_entries > 0
