@@ -99,14 +99,32 @@ def held() -> Iterator[None]:
                 os.kill(os.getpid(), signum)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to send this process SIGTERM when the thread that forked it ends (its command was killed with
+    SIGKILL: it had no moment to stop its workers, whose pool pipes stay open in their siblings). Elsewhere,
+    nothing: a killed command's workers then end when their work does."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl: nobody will send the signal
+        os._exit(1)
+
+
 @functools.cache
 def children_ignore_interrupts() -> None:
     """Make every process forked from now on ignore SIGINT and die on SIGTERM (the default), whatever handlers
-    this process installed: Ctrl-C reaches the whole process group, and the parent stops its workers itself."""
+    this process installed: Ctrl-C reaches the whole process group, and the parent stops its workers itself.
+    On Linux they also end when the parent is killed outright (SIGKILL)."""
+    parent = os.getpid()
 
     def child() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if os.getppid() == parent:  # a worker of this process, not a grandchild forked by a worker
+            _die_with_parent(parent)
 
     os.register_at_fork(after_in_child=child)
 

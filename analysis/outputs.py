@@ -44,7 +44,7 @@ from analysis.fileset import DATASET_NAME, is_synthetic, roles
 from analysis.inputs import one_line
 from analysis.interrupts import held
 from analysis.samples import missing_samples, process_groups
-from processors.histograms import CHANNELS, CONTROL_AXES, VARIATIONS, mass_histogram
+from processors.histograms import CHANNELS, CONTROL_AXES, VARIATIONS, Histogram, mass_histogram, project, total
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -97,7 +97,15 @@ RUN_PDFS = tuple(f"plots/{name}.pdf" for name in RUN_PLOTS)
 CHANNEL_LABELS = {"4e": "4e channel", "4mu": "4$\\mu$ channel", "2e2mu": "2e2$\\mu$ channel"}
 
 #: The commands whose outputs a command's new outputs make stale (and so replaces or removes).
-STALE_AFTER = {"demo": ("demo",), "run": ("run", "fit", "report"), "fit": ("fit", "report"), "report": ("report",)}
+#: What an hzz4l command is, for the record of the files it wrote.
+Command = Literal["demo", "run", "fit", "report"]
+
+STALE_AFTER: dict[Command, tuple[Command, ...]] = {
+    "demo": ("demo",),
+    "run": ("run", "fit", "report"),
+    "fit": ("fit", "report"),
+    "report": ("report",),
+}
 
 
 class ResultsError(HZZ4lError, ValueError):
@@ -134,7 +142,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 class _Made(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-    command: Literal["demo", "run", "fit", "report"]
+    command: Command
     run: str | None = None  # the run the file was made from (demo files: None)
 
 
@@ -277,7 +285,7 @@ def _staged_files(stage: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def publish(folder: str | os.PathLike[str], command: str, run: str | None = None) -> Iterator[Path]:
+def publish(folder: str | os.PathLike[str], command: Command, run: str | None = None) -> Iterator[Path]:
     """Yield a private staging folder for ``command``'s outputs; when the block succeeds, they replace, as one
     step, the outputs of ``command`` in ``folder`` and everything derived from them (:data:`STALE_AFTER`).
 
@@ -368,9 +376,9 @@ def build_summary(
             "role": role,
             "events": int(result.output["processed"].get(name, 0)),
             "selected": int(list(events.values())[-1]) if events else 0,
-            "yield": float(histogram[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0,
+            "yield": total(project(histogram, {"dataset": name})) if name in histogram.axes["dataset"] else 0.0,
             "yield_by_channel": {
-                channel: float(projected[name, :].sum().value) if name in histogram.axes["dataset"] else 0.0
+                channel: total(project(projected, {"dataset": name})) if name in histogram.axes["dataset"] else 0.0
                 for channel, projected in by_channel.items()
             },
             "cutflow": {cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()},
@@ -430,7 +438,7 @@ def _require_finite(output: dict[str, Any], datasets: Iterable[str]) -> None:
                 )
 
 
-def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[tuple[str, hist.Hist]]:
+def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[tuple[str, Histogram]]:
     """The one-dimensional histograms of ``histograms.root``, as ``(key, Hist)``, in the layout of HistFactory
     inputs (``<region>/<sample><variation>``, which cabinetry reads with the path template
     ``{RegionPath}/{SamplePath}{VariationPath}``):
@@ -450,7 +458,7 @@ def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[
         for region, channel in regions.items()
         for variation in mass.axes["variation"]
     }
-    controls = {key: output[key][{"channel": sum}] for key in CONTROL_AXES}
+    controls = {key: project(output[key], {"channel": sum}) for key in CONTROL_AXES}
     for name, role in roles_.items():
         if name not in mass.axes["dataset"]:
             continue
@@ -458,12 +466,12 @@ def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[
         for region in regions:
             for variation in variations:
                 suffix = "" if variation == "nominal" else f"_{variation}"
-                yield f"{region}/{name}{suffix}", projected[region, variation][name, :]
+                yield f"{region}/{name}{suffix}", project(projected[region, variation], {"dataset": name})
         for key, histogram in controls.items():
-            yield f"{key}/{name}", histogram[name, :]
+            yield f"{key}/{name}", project(histogram, {"dataset": name})
 
 
-def cabinetry_config(summary: dict[str, Any], mass: hist.Hist) -> dict[str, Any]:
+def cabinetry_config(summary: dict[str, Any], mass: Histogram) -> dict[str, Any]:
     """A cabinetry configuration (histogram inputs) of ``histograms.root``: one region per channel, one sample per
     dataset (cabinetry reads one histogram per sample; a dataset takes part in the channels where it predicts
     events, since cabinetry normalises shape variations by the nominal yield), the normfactors s_s and s_b, a
@@ -479,7 +487,8 @@ def cabinetry_config(summary: dict[str, Any], mass: hist.Hist) -> dict[str, Any]
     datasets = set(mass.axes["dataset"])
 
     def predicts(name: str, channel: str) -> bool:
-        return name in datasets and mass[{"dataset": name, "channel": channel, "variation": "nominal"}].sum().value != 0
+        index = {"dataset": name, "channel": channel, "variation": "nominal"}
+        return name in datasets and total(project(mass, index)) != 0
 
     regions = {name: [f"m4l_{c}" for c in channels if predicts(name, c)] for name in groups}
     simulated = [name for name in groups if regions[name]]
@@ -535,15 +544,14 @@ def run_figures(
     and the control distributions."""
     from analysis.plots import plot_stack
 
-    label = {"synthetic": synthetic, "missing": missing}
+    plot = functools.partial(plot_stack, roles=roles_, lumi_fb=lumi_fb, synthetic=synthetic, missing=missing)
     mass = output["mass"]
-    figures = {"m4l": functools.partial(plot_stack, mass_histogram(mass), roles_, lumi_fb, **label)}
+    figures: dict[str, Callable[[], Figure]] = {"m4l": functools.partial(plot, mass_histogram(mass))}
     for channel in (c for c in CHANNELS if c in mass.axes["channel"]):
         projected = mass_histogram(mass, channel=channel)
-        note = CHANNEL_LABELS[channel]
-        figures[f"m4l_{channel}"] = functools.partial(plot_stack, projected, roles_, lumi_fb, note=note, **label)
+        figures[f"m4l_{channel}"] = functools.partial(plot, projected, note=CHANNEL_LABELS[channel])
     for key in CONTROL_AXES:
-        figures[key] = functools.partial(plot_stack, output[key][{"channel": sum}], roles_, lumi_fb, **label)
+        figures[key] = functools.partial(plot, project(output[key], {"channel": sum}))
     return figures
 
 
@@ -694,7 +702,8 @@ def _read_json(path: Path, model: type[BaseModel], what: str) -> dict[str, Any]:
         model.model_validate_json(text)
     except ValidationError as err:
         raise ResultsError(f"{path}: cannot read {what}: {_first_error(err)}") from None
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 def read_summary(results: str | os.PathLike[str]) -> dict[str, Any]:
@@ -728,7 +737,7 @@ def _th1s(
     return histograms, edges
 
 
-def read_histograms(results: str | os.PathLike[str]) -> tuple[hist.Hist, dict[str, str], float]:
+def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, dict[str, str], float]:
     """Read ``histograms.root`` (TH1D per dataset at ``m4l/<dataset>``) and the roles and luminosity
     in ``summary.json`` of a results folder, whatever tool wrote them.
 
@@ -762,7 +771,7 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[hist.Hist, dict[st
     return out, roles_, float(summary.get("lumi_fb", 10.0))
 
 
-def read_variations(results: str | os.PathLike[str]) -> hist.Hist:
+def read_variations(results: str | os.PathLike[str]) -> Histogram:
     """The m4l histograms of every channel and systematic variation in a results folder's ``histograms.root``
     (:func:`root_histograms`), as ``Hist(dataset, channel, variation, mass)`` for the fit with nuisance parameters.
 
@@ -792,6 +801,8 @@ def read_variations(results: str | os.PathLike[str]) -> hist.Hist:
         raise
     except Exception as err:  # any file may be given here: whatever uproot makes of it, it names the file
         raise ResultsError(f"{root_path}: cannot read: {one_line(err)}") from None
+    if edges is None:
+        raise ResultsError(f"{root_path}: no m4l histogram of any dataset of summary.json in the m4l_<channel> folders")
     out = hist.Hist(
         hist.axis.StrCategory(list(roles_), name="dataset"),
         hist.axis.StrCategory([r.removeprefix("m4l_") for r in regions], name="channel"),

@@ -42,6 +42,7 @@ __all__ = [
     "make_histograms",
     "mass_histogram",
     "project",
+    "total",
 ]
 
 ELECTRON, MUON = 11, 13
@@ -141,6 +142,19 @@ def project(histogram: Histogram, index: dict[str, Any]) -> Histogram:
     if not isinstance(result, hist.Hist):
         raise TypeError(f"indexing a histogram with {index} leaves a single value, not a histogram")
     return result
+
+
+def total(histogram: Histogram) -> float:
+    """The sum of the weights in every bin of ``histogram`` (no under- or overflow), as a Python float.
+
+    Example:
+        >>> h = make_histograms((2, 0.0, 2.0), ("nominal",), ("data",))["mass"]
+        >>> h.fill(dataset="data", channel="4e", variation="nominal", mass=[0.5, 1.5, 9.0])
+        Hist(...)
+        >>> total(h)
+        2.0
+    """
+    return float(np.sum(histogram.values()))
 
 
 def channels(leptons: Leptons) -> np.ndarray:

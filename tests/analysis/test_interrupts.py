@@ -133,11 +133,14 @@ def test_8_sigterm_while_writing_leaves_the_previous_outputs_and_no_temporary_fi
     assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
 
 
-@pytest.mark.dask
-def test_8_plot_workers_end_with_a_killed_command(fileset, tmp_path, start):
-    # SIGKILL leaves the command no moment to stop its plotting workers: they must notice on their own
-    process = start(fileset, tmp_path, "-o", "out")
-    wait_for(lambda: len(group(process.pid)) >= 3, process)  # the command and its two plotting workers
+@pytest.mark.parametrize(("executor", "processes"), [("iterative", 3), ("futures", 5)])
+def test_8_workers_end_with_a_killed_command(fileset, tmp_path, start, executor, processes):
+    # SIGKILL leaves the command no moment to stop its workers (plotting, and the futures pool): they must end on
+    # their own
+    process = start(fileset, tmp_path, "--executor", executor, "--checkpoint", "ckpt", "-o", "out")
+    # the command and its two plotting workers (and two pool workers), processing under way
+    wait_for(lambda: len(list((tmp_path / "ckpt").rglob("*.json"))) >= 3, process)
+    assert len(group(process.pid)) >= processes
     process.kill()
     process.wait()
     deadline = time.monotonic() + 10
@@ -146,6 +149,7 @@ def test_8_plot_workers_end_with_a_killed_command(fileset, tmp_path, start):
     assert group(process.pid) == []
 
 
+@pytest.mark.dask
 def test_8_a_clean_dask_run_prints_no_traceback(demo_fileset, tmp_path):
     # distributed logged a progress feed cancelled at the end of a run with a traceback, in about every other run
     for _ in range(3):
