@@ -24,13 +24,17 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from analysis.cache import DEFAULT_LIMIT_GB
 from analysis.errors import HZZ4lError, HZZ4lWarning
 from analysis.interrupts import deliver_once
+
+if TYPE_CHECKING:
+    from fitting.analysis import Method
+    from fitting.statistics import Statistic
 
 __all__ = ["main"]
 
@@ -117,15 +121,17 @@ class _OneLineErrors(click.Group):
     """click's usage errors (a bad option value, an unknown option) as one line naming the option, status 2."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        run: Callable[..., Any] = super().main  # click types main's arguments by position
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return run(*args, standalone_mode=False, **kwargs)
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = run(*args, standalone_mode=False, **kwargs)
         except _NO_ARGS_IS_HELP as err:  # plain "hzz4l": the help, as click shows it
             err.show()
             sys.exit(err.exit_code)
         except click.ClickException as err:
-            where = err.ctx.command_path if getattr(err, "ctx", None) else "hzz4l"
+            context = getattr(err, "ctx", None)  # usage errors carry their command's context
+            where = context.command_path if context is not None else "hzz4l"
             click.echo(f"{where}: error: {_one_line(err.format_message())}", err=True)
             sys.exit(err.exit_code)
         except click.exceptions.Abort:
@@ -479,8 +485,8 @@ def run(
 @_fail_cleanly
 def fit(
     results: Path,
-    statistic: str | None,
-    method: str,
+    statistic: Statistic | None,
+    method: Method,
     mc_stat: bool,
     toys: int,
     coverage_toys: int,
@@ -528,10 +534,11 @@ def fit(
         from analysis.samples import process_groups
         from fitting.systematics import fit_systematics
         from fitting.systematics import workspace as systematic_workspace
+        from processors.histograms import project
 
         variations = read_variations(results)
         if fit_range is not None:
-            variations = variations[{"mass": slice(hist.loc(fit_range[0]), hist.loc(fit_range[1]))}]
+            variations = project(variations, {"mass": slice(hist.loc(fit_range[0]), hist.loc(fit_range[1]))})
         spec = systematic_workspace(variations, roles, process_groups(roles), channels=per_channel)
     if workspace_path is not None:
         with atomic_path(workspace_path) as tmp:
@@ -573,11 +580,11 @@ def fit(
             summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
             synthetic = bool(summary.get("synthetic"))
             truth = summary.get("truth") if synthetic else None
-            arguments = (report, lumi_fb, synthetic, truth, histogram, roles)
-            renderer.submit("analysis.cli:fit_figures", arguments, stage / "plots", formats)
+            fit_arguments = (report, lumi_fb, synthetic, truth, histogram, roles)
+            renderer.submit("analysis.cli:fit_figures", fit_arguments, stage / "plots", formats)
             if with_systematics is not None:
-                arguments = (with_systematics, lumi_fb, synthetic)
-                renderer.submit("analysis.cli:systematic_figures", arguments, stage / "plots", formats)
+                systematic_arguments = (with_systematics, lumi_fb, synthetic)
+                renderer.submit("analysis.cli:systematic_figures", systematic_arguments, stage / "plots", formats)
         with writing(stage / "fit.json") as path:
             path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         if renderer is not None:

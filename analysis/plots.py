@@ -14,14 +14,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-import hist
 import numpy as np
 from matplotlib.figure import Figure
 
 from analysis import style
 from analysis.samples import HIGGS, REDUCIBLE, SAMPLES, ZZ, process_groups
 from fitting.systematics import NORMALISATIONS
+from processors.histograms import Histogram, project
 
 __all__ = [
     "BACKGROUND_GROUPS",
@@ -46,17 +47,17 @@ SIGNAL_SAMPLES = tuple(name for name, sample in SAMPLES.items() if sample.group 
 SIGNAL_LABEL, BAND_LABEL = "Higgs, $m_H$ = 125 GeV", "Stat. $\\oplus$ norm. unc."
 
 
-def _sum(histogram: hist.Hist, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _sum(histogram: Histogram, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
     nbins = histogram.axes[-1].size
     values, variances = np.zeros(nbins), np.zeros(nbins)
     for name in datasets:
-        view = histogram[name, :].view()
-        values += view.value
-        variances += view.variance
+        one = project(histogram, {"dataset": name})
+        values += one.values()
+        variances += one.variances()  # Weight storage: never None
     return values, variances
 
 
-def normalisation_variance(histogram: hist.Hist, roles: dict[str, str]) -> np.ndarray:
+def normalisation_variance(histogram: Histogram, roles: dict[str, str]) -> np.ndarray:
     """Per bin, the variance of the prediction from the normalisation uncertainties: for each, (relative size x the
     prediction of the process groups it applies to)^2, summed (each fully correlated across its samples)."""
     present = set(histogram.axes["dataset"])
@@ -68,7 +69,7 @@ def normalisation_variance(histogram: hist.Hist, roles: dict[str, str]) -> np.nd
     return variance
 
 
-def stack_components(histogram: hist.Hist, roles: dict[str, str]) -> list[tuple[str, np.ndarray, str]]:
+def stack_components(histogram: Histogram, roles: dict[str, str]) -> list[tuple[str, np.ndarray, str]]:
     """The stack of ``Hist(dataset, x)``, bottom-up, as ``(label, values, role)``: the backgrounds by display group
     (:data:`BACKGROUND_GROUPS`, the rest as "Other"), then the Higgs signal; groups without a dataset are left out."""
     present = set(histogram.axes["dataset"])
@@ -87,7 +88,7 @@ def stack_components(histogram: hist.Hist, roles: dict[str, str]) -> list[tuple[
 
 
 def plot_stack(
-    histogram: hist.Hist,
+    histogram: Histogram,
     roles: dict[str, str],
     lumi_fb: float,
     synthetic: bool = False,
@@ -108,7 +109,7 @@ def plot_stack(
     components = stack_components(histogram, roles)
     variance = np.zeros(len(edges) - 1)
     for name in (d for d, role in roles.items() if role != "data" and d in histogram.axes["dataset"]):
-        variance += histogram[name, :].variances()
+        variance += _sum(histogram, [name])[1]
     variance += normalisation_variance(histogram, roles)
     data_sets = [d for d, role in roles.items() if role == "data" and d in histogram.axes["dataset"]]
     data = _sum(histogram, data_sets)[0] if data_sets else None
@@ -116,7 +117,7 @@ def plot_stack(
         fig, ax, ratio = style.new_ratio_figure()
     else:
         (fig, ax), ratio = style.new_figure(), None
-    total, handles = np.zeros(len(edges) - 1), []
+    total, handles = np.zeros(len(edges) - 1), list[Any]()
     if components:
         stack = [(label, values) for label, values, _ in components]
         fallback = {"signal": style.COLORS["signal"]}

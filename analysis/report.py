@@ -29,6 +29,7 @@ from typing import Any
 from analysis.errors import HZZ4lWarning
 from analysis.outputs import ResultsError, publish, read_histograms, read_manifest, read_summary, writing
 from analysis.precision import decimals
+from processors.histograms import project, total
 
 __all__ = ["render_report", "write_report"]
 
@@ -199,7 +200,7 @@ def _yield_errors(results: Path, summary: dict[str, Any]) -> dict[str, float]:
         return {}
     present = set(histogram.axes["dataset"])
     return {
-        name: math.sqrt(d["yield"]) if d["role"] == "data" else math.sqrt(float(histogram[name, :].sum().variance))
+        name: math.sqrt(d["yield"] if d["role"] == "data" else total(project(histogram, {"dataset": name}), True))
         for name, d in summary["datasets"].items()
         if name in present
     }

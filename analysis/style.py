@@ -33,7 +33,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import Collection, QuadMesh
 from matplotlib.container import ErrorbarContainer
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea, VPacker
@@ -66,7 +66,7 @@ COLORS = {
     "other": "#bdbdbd",
 }
 #: The uncertainty band of a prediction: hatched, in the main panel and the ratio panel alike.
-BAND = {"hatch": "////", "facecolor": "none", "edgecolor": "#555555", "linewidth": 0}
+BAND: dict[str, Any] = {"hatch": "////", "facecolor": "none", "edgecolor": "#555555", "linewidth": 0}
 #: The range and ticks of the data/prediction ratio panel; points beyond it are drawn as arrows at its edge.
 RATIO_RANGE, RATIO_TICKS = (0.0, 2.5), (0.5, 1.0, 1.5, 2.0)
 
@@ -103,6 +103,7 @@ def atlas_label(
     (``toys``: "toys of the fit to L fb⁻¹", for pseudo-experiments) and any further ``lines``; ``loc``: another
     corner. Returns the label's box, for :func:`make_room`."""
     large = {"size": "x-large"}
+    head: list[Artist]
     if synthetic:
         head = [
             TextArea("Synthetic demo", textprops=large | {"weight": "bold"}),
@@ -115,7 +116,8 @@ def atlas_label(
         ]
     lumi = f"{lumi_fb:g} fb$^{{\\mathregular{{-1}}}}$"
     energy = "√s = 13 TeV, " + (f"toys of the fit to {lumi}" if toys else lumi)
-    rows = [HPacker(children=head, sep=7, align="baseline"), *(TextArea(text) for text in (energy, *lines))]
+    rows: list[Artist] = [HPacker(children=head, sep=7, align="baseline")]
+    rows += [TextArea(text) for text in (energy, *lines)]
     box = AnchoredOffsetbox(
         loc, child=VPacker(children=rows, sep=5, align="left"), pad=0.3, borderpad=0.8, frameon=False
     )
@@ -275,10 +277,10 @@ def _drawn(ax: Axes) -> np.ndarray:
     return np.concatenate(rows) if rows else np.empty((0, 4))
 
 
-def _renderer(fig: Figure) -> Any:
+def _renderer(fig: Figure | SubFigure) -> Any:
     """The renderer that lays out the figure's text (Agg's, or the figure's own for other canvases)."""
     canvas = fig.canvas
-    return canvas.get_renderer() if hasattr(canvas, "get_renderer") else fig._get_renderer()
+    return canvas.get_renderer() if hasattr(canvas, "get_renderer") else fig._get_renderer()  # type: ignore[union-attr]  # private, as mplhep uses it
 
 
 #: The least share of the axes' height the content keeps: a top that squeezes it further counts as no fit.

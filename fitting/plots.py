@@ -12,6 +12,7 @@ import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -138,7 +139,8 @@ def plot_postfit(
     fig, ax, ratio = style.new_ratio_figure()
     total, handles = style.draw_stack(ax, t.edges, stack, variance, colors, band)
     data = _full(report, t.data)
-    handles.insert(0, style.draw_data(ax, t.edges, data, style.data_label(synthetic), prediction=total))
+    points = style.draw_data(ax, t.edges, data, style.data_label(synthetic), prediction=total)
+    handles.insert(0, points)  # type: ignore[arg-type]  # an errorbar container is a legend handle too
     first, last = np.flatnonzero(used)[[0, -1]]
     ax.set_xlim(t.edges[first], t.edges[last + 1])
     ax.set_ylim(0, 1.05 * max(float(np.max(total + np.sqrt(variance))), float(np.max(style.poisson_interval(data)[1]))))
@@ -204,7 +206,9 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
     low, high = float(x[0]), float(x[-1])
     fig, ax = style.new_figure()
     symbol, colours = SYMBOLS[other], {"fixed": "black", "profiled": "tab:blue"}
-    handles, labels, notes = [], [], []
+    handles: list[Any] = []  # artists, and (band, line) pairs drawn as one entry
+    labels: list[str] = []
+    notes: list[str] = []
     for key, interval in fits.items():
         delta = np.where(np.isfinite(curves[key]), curves[key] - minima[key], np.nan)
         (line,) = ax.plot(x, delta, color=colours[key], linestyle="-" if key == "fixed" else "--")
@@ -330,7 +334,10 @@ def plot_gof(report: FitReport, lumi_fb: float, synthetic: bool = False) -> Figu
     upper = float(bins[-1])
     kind = "Poisson" if gof.kind == "poisson" else "Gaussian"
     ax.hist(
-        gof.toys, bins=bins, color="#9ecae1", label=f"{len(gof.toys):,} {kind} toys" + (", each refitted" * gof.refit)
+        gof.toys,
+        bins=bins.tolist(),
+        color="#9ecae1",
+        label=f"{len(gof.toys):,} {kind} toys" + (", each refitted" * gof.refit),
     )
     x = np.linspace(0, upper, 400)
     expected = len(gof.toys) * width * _chi2_pdf(x, ndf)
@@ -412,7 +419,7 @@ def plot_coverage(report: FitReport, lumi_fb: float, synthetic: bool = False) ->
 def _chi2_pdf(x: np.ndarray, ndf: int) -> np.ndarray:
     """The chi^2 density with ``ndf`` degrees of freedom (scipy.special: the plotting workers do not import
     scipy.stats, about 1 s each)."""
-    return np.exp(special.xlogy(ndf / 2 - 1, x) - x / 2 - special.gammaln(ndf / 2) - ndf / 2 * np.log(2))
+    return np.asarray(np.exp(special.xlogy(ndf / 2 - 1, x) - x / 2 - special.gammaln(ndf / 2) - ndf / 2 * np.log(2)))
 
 
 def fit_figures(

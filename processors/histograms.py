@@ -144,8 +144,9 @@ def project(histogram: Histogram, index: dict[str, Any]) -> Histogram:
     return result
 
 
-def total(histogram: Histogram) -> float:
-    """The sum of the weights in every bin of ``histogram`` (no under- or overflow), as a Python float.
+def total(histogram: Histogram, variance: bool = False) -> float:
+    """The sum of the weights in every bin of ``histogram`` (no under- or overflow), as a Python float; with
+    ``variance``, the sum of their variances (the histograms have ``Weight`` storage).
 
     Example:
         >>> h = make_histograms((2, 0.0, 2.0), ("nominal",), ("data",))["mass"]
@@ -154,7 +155,9 @@ def total(histogram: Histogram) -> float:
         >>> total(h)
         2.0
     """
-    return float(np.sum(histogram.values()))
+    summed = histogram.variances() if variance else histogram.values()
+    assert summed is not None  # Weight storage has variances
+    return float(np.sum(summed))
 
 
 def channels(leptons: Leptons) -> np.ndarray:
