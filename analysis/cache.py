@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 __all__ = ["CACHED_SCHEMES", "DEFAULT_LIMIT_GB", "RemoteCache"]
+
+log = logging.getLogger(__name__)
 
 #: The URL schemes whose files are cached (XRootD and object stores have caches of their own).
 CACHED_SCHEMES = ("http://", "https://")
@@ -57,13 +60,20 @@ class RemoteCache:
         data, record = self.folder / f"{key}.root", self.folder / f"{key}.json"
         if _recorded(record) == {"url": url, **now} and data.is_file() and data.stat().st_size == now.get("size"):
             os.utime(record)  # recently used
+            log.debug("%s: the cached copy %s is up to date", url, data)
             return str(data)
         size = now.get("size")
         if not isinstance(size, int) or size > self.limit_bytes or len(now) == 1:
+            if not isinstance(size, int):
+                why = "the server gives no size"
+            else:
+                why = "larger than the cache's limit" if size > self.limit_bytes else "the server gives no ETag or date"
+            log.info("%s: not cached (%s): read remotely", url, why)
             return url  # too large, or a server that does not say when the file changes: read remotely
         self.folder.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex
         partial, note = data.with_name(f"{key}.{token}.part"), record.with_name(f"{key}.{token}.part.json")
+        log.info("%s: fetching %d bytes into the cache %s", url, size, self.folder)
         try:
             fs.get_file(url, str(partial))
             if partial.stat().st_size != size:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import os
 import signal
@@ -188,8 +189,31 @@ def _require_run(results: Path) -> None:
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hzz4l", message="%(prog)s %(version)s")
-def main() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Say more on stderr: -v what hzz4l does (files fetched into the cache, reads tried again, files skipped), "
+    "-vv timings and details.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars, and nothing on stderr but warnings and errors.")
+def main(verbose: int, quiet: bool) -> None:
     """H->ZZ*->4l with ATLAS Open Data: select events, fill m4l, fit the Higgs signal."""
+    if verbose and quiet:
+        raise click.BadParameter("give --verbose or --quiet, not both", param_hint="--quiet")
+    _log_to_stderr(logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
+
+
+def _log_to_stderr(level: int) -> None:
+    """hzz4l's log records (the ``analysis``, ``processors`` and ``fitting`` loggers) of ``level`` and above on
+    stderr, one line each: ``hzz4l: <module>: <message>``."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("hzz4l: %(name)s: %(message)s"))
+    for name in ("analysis", "processors", "fitting"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
 
 
 @main.command()
@@ -357,6 +381,7 @@ def run(
     """Run the selection over a fileset and write histograms, summary and plots (--fit: the whole analysis)."""
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
+    progress = progress and not click.get_current_context().find_root().params.get("quiet", False)
 
     from analysis.cache import RemoteCache
     from analysis.demo import cache_dir, default_demo

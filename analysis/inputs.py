@@ -356,7 +356,7 @@ def preflight(
             if not skip_bad_files:
                 raise InputError(f"dataset '{name}': {path}: {outcome.reason}")
             skipped.append(SkippedFile(name, path, outcome.reason, outcome.entries))
-            log.warning("dataset '%s': %s skipped: %s", name, path, outcome.reason)
+            log.info("dataset '%s': %s skipped: %s", name, path, outcome.reason)
             continue
         if outcome.uuid in owners:
             other_name, other_path = owners[outcome.uuid]

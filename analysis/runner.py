@@ -86,6 +86,8 @@ __all__ = [
     "run_fileset",
 ]
 
+log = logging.getLogger(__name__)
+
 EXECUTORS = ("iterative", "futures", "dask")
 
 #: Added to an exception raised by the processor itself that is not an HZZ4lError: a bug, never bad input.
@@ -347,6 +349,8 @@ def _attempts(
             if bug is not None:
                 raise bug from None
             if attempt < retries and retryable(err, path):
+                log.info("%s, entries %d-%d: attempt %d failed (%s); trying again", path, chunk.entrystart,
+                         chunk.entrystop, attempt + 1, one_line(err))  # fmt: skip
                 pause_before_retry(attempt)
                 continue
             cause = next((e for e in chain if isinstance(e, HZZ4lError)), chain[-1])
@@ -679,6 +683,7 @@ def run_fileset(
             pool.reraise()
         wall = time.perf_counter() - start
     output, metrics = out.get("out") or {}, out.get("metrics", {})
+    log.debug("%s executor: file checks %.2f s, processing %.2f s", executor, preflight_s, wall)
     failed = _lost_per_file(out.get("failed", set()))
     processed = {name: int(n) for name, n in output.get("processed", {}).items()}
     if maxchunks is None:  # every event of every usable file is processed or reported lost

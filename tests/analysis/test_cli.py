@@ -12,7 +12,7 @@ import uproot
 from coffea.util import load
 
 from processors import mass_histogram
-from tests.helpers import hzz4l
+from tests.helpers import ATLAS, hzz4l
 
 #: command-line runs, servers, clusters: the --runslow lane
 pytestmark = pytest.mark.slow
@@ -211,3 +211,20 @@ def test_the_demo_says_when_it_is_generated(tmp_path, monkeypatch):
     first = default_demo(scale=0.01, announce=told.append)
     assert told == [first.parent] and first.exists()
     assert default_demo(scale=0.01, announce=told.append) == first and told == [first.parent]  # cached: silent
+
+
+def test_verbose_and_quiet_say_more_and_less(tmp_path):
+    fileset = str(ATLAS / "fileset.json")
+    run = ("run", "--fileset", fileset, "--no-plots", "--executor", "iterative")
+    quiet = hzz4l(*run, "-o", "a", cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "hzz4l: analysis." not in quiet.stderr  # by default the library's log says nothing
+    loud = hzz4l("-vv", *run, "-o", "b", cwd=tmp_path)
+    assert loud.returncode == 0, loud.stderr
+    assert "hzz4l: analysis.inputs: checked 7 input files in" in loud.stderr  # the fileset has 7 (not the merged file)
+    assert "hzz4l: analysis.runner: iterative executor: file checks" in loud.stderr
+    silent = hzz4l("-q", *run, "-o", "c", cwd=tmp_path)
+    assert silent.returncode == 0 and silent.stderr == "", silent.stderr  # no progress bars either
+    both = hzz4l("-q", "-v", *run, "-o", "d", cwd=tmp_path)
+    assert both.returncode == 2
+    assert both.stderr.strip() == "hzz4l: error: Invalid value for --quiet: give --verbose or --quiet, not both"
