@@ -537,6 +537,7 @@ def fit(
     import json
 
     from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
+    from analysis.summary import Roles, read_json
     from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
     from fitting.fit import FitError
     from fitting.templates import Templates
@@ -602,9 +603,9 @@ def fit(
     with publish(results, "fit") as stage, renderer.stopped_on_error() if renderer else contextlib.nullcontext():
         if renderer is not None:
             # checked by read_histograms; a demo run's plots say so, and its contours show its truth
-            summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
-            synthetic = bool(summary.get("synthetic"))
-            truth = summary.get("truth") if synthetic else None
+            summary = read_json(results / "summary.json", Roles, "the dataset roles")
+            synthetic = summary.synthetic
+            truth = summary.truth if synthetic else None
             fit_arguments = (report, lumi_fb, synthetic, truth, histogram, roles)
             renderer.submit("analysis.cli:fit_figures", fit_arguments, stage / "plots", formats)
             if with_systematics is not None:

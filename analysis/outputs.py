@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import hist
 import numpy as np
@@ -40,10 +40,12 @@ import uproot
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analysis.errors import HZZ4lError
-from analysis.fileset import DATASET_NAME, is_synthetic, roles
+from analysis.fileset import is_synthetic, roles
 from analysis.inputs import one_line
 from analysis.interrupts import held
 from analysis.samples import missing_samples, process_groups
+from analysis.summary import SCHEMA_VERSION as SUMMARY_SCHEMA_VERSION
+from analysis.summary import ResultsError, Roles, Summary, first_error, read_json, read_summary
 from processors.histograms import CHANNELS, CONTROL_AXES, VARIATIONS, Histogram, mass_histogram, project, total
 
 if TYPE_CHECKING:
@@ -106,10 +108,6 @@ STALE_AFTER: dict[Command, tuple[Command, ...]] = {
     "fit": ("fit", "report"),
     "report": ("report",),
 }
-
-
-class ResultsError(HZZ4lError, ValueError):
-    """A results folder that cannot be read back; the message names the file and the problem."""
 
 
 class OutputError(HZZ4lError):
@@ -178,17 +176,11 @@ def read_manifest(folder: str | os.PathLike[str]) -> Manifest:
     try:
         manifest = Manifest.model_validate_json(text)
     except ValidationError as err:
-        raise OutputError(f"{path}: not hzz4l's record of its files ({_first_error(err)})") from None
+        raise OutputError(f"{path}: not hzz4l's record of its files ({first_error(err)})") from None
     outside = next((name for name in manifest.files if not _inside(Path(folder), name)), None)
     if outside is not None:
         raise OutputError(f"{path}: names {outside!r}, which is not a path inside the folder")
     return manifest
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"]
 
 
 def _foreign(folder: Path, manifest: Manifest, names: Iterable[str]) -> str | None:
@@ -362,9 +354,9 @@ def build_summary(
     proc: HZZ4lProcessor,
     preset: str,
     fileset_path: str | None = None,
-) -> dict[str, Any]:
-    """The run summary: configuration, per-dataset counts, yields (all channels and per channel) and cutflow,
-    metrics, versions."""
+) -> Summary:
+    """The run summary (``summary.json``): configuration, per-dataset counts, yields (all channels and per channel)
+    and cutflow, metrics, versions."""
     histogram = mass_histogram(result.output["mass"])
     channels = [c for c in CHANNELS if c in result.output["mass"].axes["channel"]]
     by_channel = {channel: mass_histogram(result.output["mass"], channel=channel) for channel in channels}
@@ -386,7 +378,8 @@ def build_summary(
     nbins, low, high = proc.mass_bins
     synthetic = is_synthetic(fileset)
     truth = next((e["metadata"]["truth"] for e in fileset.values() if "truth" in e["metadata"]), None)
-    return {
+    document = {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
         "run_id": uuid.uuid4().hex,
         "source": "synthetic demo" if synthetic else "ATLAS Open Data",
         "synthetic": synthetic,
@@ -412,6 +405,8 @@ def build_summary(
         },
         "versions": {name: _version(name) for name in VERSIONED},
     }
+    # through JSON, as a reader gets it: what is written is what the schema says
+    return Summary.model_validate_json(json.dumps(document))
 
 
 def _version(name: str) -> str | None:
@@ -471,7 +466,7 @@ def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[
             yield f"{key}/{name}", project(histogram, {"dataset": name})
 
 
-def cabinetry_config(summary: dict[str, Any], mass: Histogram) -> dict[str, Any]:
+def cabinetry_config(summary: Summary, mass: Histogram) -> dict[str, Any]:
     """A cabinetry configuration (histogram inputs) of ``histograms.root``: one region per channel, one sample per
     dataset (cabinetry reads one histogram per sample; a dataset takes part in the channels where it predicts
     events, since cabinetry normalises shape variations by the nominal yield), the normfactors s_s and s_b, a
@@ -481,7 +476,7 @@ def cabinetry_config(summary: dict[str, Any], mass: Histogram) -> dict[str, Any]
     ``cabinetry.templates.collect``, ``cabinetry.workspace.build`` and the rest of cabinetry take it from there."""
     from fitting.systematics import NORMALISATIONS, shape_systematics
 
-    roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
+    roles_: dict[str, str] = {name: entry.role for name, entry in summary.datasets.items()}
     groups = process_groups(roles_)
     channels = [c for c in CHANNELS if c in mass.axes["channel"]]
     datasets = set(mass.axes["dataset"])
@@ -565,7 +560,7 @@ def write_outputs(
     formats: Sequence[str] = ("png",),
     renderer: Renderer | None = None,
     plots: bool = True,
-) -> dict[str, Any]:
+) -> Summary:
     """Write every output of a run into ``output`` as one set (see :func:`publish`); return the summary written
     to ``summary.json``. The plots (unless not ``plots``) are saved in ``formats`` (``"png"``, ``"pdf"``), drawn by
     ``renderer``'s worker processes if one is given (see :mod:`analysis.render`), else here."""
@@ -575,12 +570,12 @@ def write_outputs(
     from analysis.render import render
 
     summary = build_summary(result, fileset, proc, preset, fileset_path)
-    _require_finite(result.output, summary["datasets"])
+    _require_finite(result.output, summary.datasets)
     roles_ = roles(fileset)
-    figures = ("analysis.outputs:run_figures", (result.output, roles_, proc.lumi_fb, summary["synthetic"],
-               summary["missing_samples"]))  # fmt: skip
+    figures = ("analysis.outputs:run_figures", (result.output, roles_, proc.lumi_fb, summary.synthetic,
+               summary.missing_samples))  # fmt: skip
     with (
-        publish(output, "run", run=summary["run_id"]) as stage,
+        publish(output, "run", run=summary.run_id) as stage,
         renderer.stopped_on_error() if renderer else contextlib.nullcontext(),
     ):
         if renderer is not None:  # drawn while the files below are written
@@ -590,7 +585,7 @@ def write_outputs(
         with writing(stage / "histograms.coffea") as path:
             coffea_save(result.output, path)
         with writing(stage / "summary.json") as path:
-            path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            path.write_text(summary.to_json(), encoding="utf-8")
         with writing(stage / "cabinetry.yml") as path:
             config = cabinetry_config(summary, result.output["mass"])
             path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -601,119 +596,32 @@ def write_outputs(
     return summary
 
 
-def cutflow_table(summary: dict[str, Any]) -> str:
+def cutflow_table(summary: Summary) -> str:
     """A plain-text cutflow: raw events after each cut per dataset, and the weighted yield."""
-    datasets = summary["datasets"]
-    cuts = next((list(d["cutflow"]) for d in datasets.values() if d["cutflow"]), [])
+    datasets = summary.datasets
+    cuts = next((list(d.cutflow) for d in datasets.values() if d.cutflow), [])
     width = max([len(n) for n in datasets] + [7])
     header = f"{'dataset':<{width}} {'role':<10} " + " ".join(f"{c:>12}" for c in cuts) + f" {'yield':>10}"
     lines = [header, "-" * len(header)]
     for name, d in datasets.items():
-        counts = " ".join(f"{d['cutflow'][c]['events']:>12d}" if c in d["cutflow"] else f"{'-':>12}" for c in cuts)
-        lines.append(f"{name:<{width}} {d['role']:<10} {counts} {d['yield']:>10.3f}")
-    lo, hi = summary["mass_bins"]["low"], summary["mass_bins"]["high"]
-    lines.append(f"yield: weighted events with {lo:g} < m4l < {hi:g} GeV at {summary['lumi_fb']:g} fb^-1")
-    channels = next((list(d["yield_by_channel"]) for d in datasets.values() if d.get("yield_by_channel")), [])
+        counts = " ".join(f"{d.cutflow[c].events:>12d}" if c in d.cutflow else f"{'-':>12}" for c in cuts)
+        lines.append(f"{name:<{width}} {d.role:<10} {counts} {d.yield_:>10.3f}")
+    lo, hi = summary.mass_bins.low, summary.mass_bins.high
+    lines.append(f"yield: weighted events with {lo:g} < m4l < {hi:g} GeV at {summary.lumi_fb:g} fb^-1")
+    channels = next((list(d.yield_by_channel) for d in datasets.values() if d.yield_by_channel), [])
     if channels:  # the yields per channel, summed by role
         lines.append("by channel: " + " ".join(f"{c:>10}" for c in channels))
         for role in ("data", "signal", "background"):
-            sums = [sum(d["yield_by_channel"][c] for d in datasets.values() if d["role"] == role) for c in channels]
+            sums = [sum(d.yield_by_channel[c] for d in datasets.values() if d.role == role) for c in channels]
             lines.append(f"{role:>10}: " + " ".join(f"{x:>10.3f}" for x in sums))
-    if summary.get("synthetic"):
+    if summary.synthetic:
         lines.append("SYNTHETIC DEMO: these are generated events, not ATLAS data")
-    if summary.get("missing_samples"):
-        lines.append(f"prediction incomplete: the fileset lacks {', '.join(summary['missing_samples'])}")
+    if summary.missing_samples:
+        lines.append(f"prediction incomplete: the fileset lacks {', '.join(summary.missing_samples)}")
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------ reading back
-
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
-_Count = Annotated[int, Field(ge=0)]
-_Name = Annotated[str, Field(pattern=DATASET_NAME.pattern)]
-_Role = Literal["signal", "background", "data"]
-_Scalar = bool | int | float | str | None
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
-
-
-class _Step(_Strict):
-    events: _Count
-    weighted: _Finite
-
-
-class _Dataset(_Strict):
-    role: _Role
-    events: _Count
-    selected: _Count
-    yield_: _Finite = Field(alias="yield")
-    cutflow: dict[str, _Step]
-
-
-class _Bins(_Strict):
-    nbins: Annotated[int, Field(ge=1)]
-    low: _Finite
-    high: _Finite
-
-
-class _Metrics(_Strict):
-    events: _Count
-    wall_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class _Summary(_Strict):
-    """What ``hzz4l report`` reads from ``summary.json``."""
-
-    lumi_fb: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-    preset: str
-    selection: dict[str, _Scalar | list[_Scalar]]
-    mass_bins: _Bins
-    executor: str
-    fileset: str | None
-    created: str
-    datasets: dict[_Name, _Dataset]
-    metrics: _Metrics
-    versions: dict[str, str | None] = Field(default_factory=dict)
-    run_id: str | None = None
-
-
-class _RoleOnly(_Strict):
-    role: _Role
-
-
-class _Roles(_Strict):
-    """What ``hzz4l fit`` reads from ``summary.json`` (written by any tool)."""
-
-    datasets: Annotated[dict[_Name, _RoleOnly], Field(min_length=1)]
-    lumi_fb: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
-
-
-def _read_json(path: Path, model: type[BaseModel], what: str) -> dict[str, Any]:
-    """The JSON object in ``path``, checked against ``model`` (``what`` it is read for, for the message)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: cannot read {what}: the file does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ResultsError(f"{path}: cannot read {what}: {getattr(err, 'strerror', None) or err}") from None
-    try:
-        model.model_validate_json(text)
-    except ValidationError as err:
-        raise ResultsError(f"{path}: cannot read {what}: {_first_error(err)}") from None
-    document: dict[str, Any] = json.loads(text)
-    return document
-
-
-def read_summary(results: str | os.PathLike[str]) -> dict[str, Any]:
-    """``summary.json`` of a results folder, checked to hold everything the report shows.
-
-    Raises:
-        ResultsError: missing, truncated, not JSON, or a value missing or of the wrong type (named).
-    """
-    return _read_json(Path(results) / "summary.json", _Summary, "the run summary")
-
 
 def _th1s(
     root_path: Path, root: Any, datasets: Iterable[str]
@@ -748,8 +656,8 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, dict[st
     """
     results = Path(results)
     summary_path, root_path = results / "summary.json", results / "histograms.root"
-    summary = _read_json(summary_path, _Roles, "the dataset roles")
-    roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
+    summary = read_json(summary_path, Roles, "the dataset roles")
+    roles_: dict[str, str] = {name: entry.role for name, entry in summary.datasets.items()}
     try:
         root = uproot.open(root_path)
     except (OSError, ValueError) as err:
@@ -768,7 +676,7 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, dict[st
     )
     for name, (values, variances) in histograms.items():
         out[name, :] = np.stack([values, variances], axis=-1)
-    return out, roles_, float(summary.get("lumi_fb", 10.0))
+    return out, roles_, summary.lumi_fb
 
 
 def read_variations(results: str | os.PathLike[str]) -> Histogram:
@@ -780,8 +688,8 @@ def read_variations(results: str | os.PathLike[str]) -> Histogram:
     """
     results = Path(results)
     root_path = results / "histograms.root"
-    summary = _read_json(results / "summary.json", _Roles, "the dataset roles")
-    roles_ = {name: entry["role"] for name, entry in summary["datasets"].items()}
+    summary = read_json(results / "summary.json", Roles, "the dataset roles")
+    roles_: dict[str, str] = {name: entry.role for name, entry in summary.datasets.items()}
     histograms: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
     try:
         with uproot.open(root_path) as root:

@@ -24,11 +24,13 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from analysis.errors import HZZ4lWarning
-from analysis.outputs import ResultsError, publish, read_histograms, read_manifest, read_summary, writing
+from analysis.outputs import publish, read_histograms, read_manifest, writing
 from analysis.precision import decimals
+from analysis.samples import ROLES
+from analysis.summary import ResultsError, Summary, read_summary
 from processors.histograms import project, total
 
 __all__ = ["render_report", "write_report"]
@@ -51,7 +53,6 @@ PLOT_ORDER = (
     "pulls",
     "impacts",
 )
-ROLES = ("data", "signal", "background")
 #: What each plot shows, under it.
 CAPTIONS = {
     "m4l": "Four-lepton invariant mass, all channels: data against the stacked prediction, data/prediction below.",
@@ -122,15 +123,15 @@ def _places(*errors: float) -> str:
     return f"{{:.{max(decimals(min(usable)), 0) if usable else 3}f}}"
 
 
-def _provenance(summary: dict[str, Any], fit: dict[str, Any] | None) -> str:
-    rows = [
-        ("fileset", summary.get("fileset")),
-        ("preset", summary.get("preset")),
-        ("luminosity [fb⁻¹]", summary.get("lumi_fb")),
-        ("executor", summary.get("executor")),
-        ("run at", summary.get("created")),
-        ("events processed", summary["metrics"]["events"]),
-        ("wall time of the run [s]", summary["metrics"]["wall_s"]),
+def _provenance(summary: Summary, fit: dict[str, Any] | None) -> str:
+    rows: list[tuple[str, Any]] = [
+        ("fileset", summary.fileset),
+        ("preset", summary.preset),
+        ("luminosity [fb⁻¹]", summary.lumi_fb),
+        ("executor", summary.executor),
+        ("run at", summary.created),
+        ("events processed", summary.metrics.events),
+        ("wall time of the run [s]", summary.metrics.wall_s),
     ]
     keys = ["fileset", "preset", "lumi_fb", "executor", "created", "metrics.events", "metrics.wall_s"]
     if fit is not None:
@@ -141,7 +142,7 @@ def _provenance(summary: dict[str, Any], fit: dict[str, Any] | None) -> str:
         f"<tr><th>{html.escape(label)}</th>{_cell(value, key, fmt)}</tr>"
         for (label, value), key, fmt in zip(rows, keys, formats[: len(rows)], strict=True)
     ]
-    versions = ", ".join(f"{name} {version}" for name, version in summary.get("versions", {}).items() if version)
+    versions = ", ".join(f"{name} {version}" for name, version in summary.versions.items() if version)
     return _table(None, body) + f'<p class="muted">Packages: {html.escape(versions)}</p>'
 
 
@@ -165,9 +166,9 @@ SELECTION_LABELS = {
 }
 
 
-def _selection(summary: dict[str, Any]) -> str:
+def _selection(summary: Summary) -> str:
     rows = []
-    for key, value in summary["selection"].items():
+    for key, value in summary.selection.items():
         label = SELECTION_LABELS.get(key, html.escape(key))  # the labels are HTML already
         shown = ("yes" if value else "no") if isinstance(value, bool) else value
         cell = "<td>not applied</td>" if value is None else _cell(shown, f"selection.{key}", "{:g}", raw=value)
@@ -175,23 +176,23 @@ def _selection(summary: dict[str, Any]) -> str:
     return _table(["cut", "value"], rows)
 
 
-def _cutflow(summary: dict[str, Any], measure: str, fmt: str) -> str:
-    datasets = summary["datasets"]
-    cuts = next((list(d["cutflow"]) for d in datasets.values() if d["cutflow"]), [])
+def _cutflow(summary: Summary, measure: Literal["events", "weighted"], fmt: str) -> str:
+    datasets = summary.datasets
+    cuts = next((list(d.cutflow) for d in datasets.values() if d.cutflow), [])
     rows = []
     for name, d in datasets.items():
-        row_fmt = "{:.0f}" if d["role"] == "data" else fmt  # data are counts, weighted or not
+        row_fmt = "{:.0f}" if d.role == "data" else fmt  # data are counts, weighted or not
         cells = "".join(
-            _cell(d["cutflow"][c][measure], f"datasets.{name}.cutflow.{c}.{measure}", row_fmt)
-            if c in d["cutflow"]
+            _cell(getattr(d.cutflow[c], measure), f"datasets.{name}.cutflow.{c}.{measure}", row_fmt)
+            if c in d.cutflow
             else "<td>–</td>"
             for c in cuts
         )
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(d['role'])}</td>{cells}</tr>")
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(d.role)}</td>{cells}</tr>")
     return _table(["dataset", "role", *cuts], rows)
 
 
-def _yield_errors(results: Path, summary: dict[str, Any]) -> dict[str, float]:
+def _yield_errors(results: Path, summary: Summary) -> dict[str, float]:
     """Per dataset, the statistical uncertainty of its yield: sqrt(N) for data, sqrt(sum of w^2) of the m4l
     histogram (histograms.root) for simulation; empty if the histograms cannot be read."""
     try:
@@ -200,8 +201,8 @@ def _yield_errors(results: Path, summary: dict[str, Any]) -> dict[str, float]:
         return {}
     present = set(histogram.axes["dataset"])
     return {
-        name: math.sqrt(d["yield"] if d["role"] == "data" else total(project(histogram, {"dataset": name}), True))
-        for name, d in summary["datasets"].items()
+        name: math.sqrt(d.yield_ if d.role == "data" else total(project(histogram, {"dataset": name}), True))
+        for name, d in summary.datasets.items()
         if name in present
     }
 
@@ -216,32 +217,32 @@ def _yield_cells(value: float, error: float | None, key: str, data: bool) -> str
     return _cell(value, key, fmt) + shown
 
 
-def _yields(summary: dict[str, Any], errors: dict[str, float]) -> str:
+def _yields(summary: Summary, errors: dict[str, float]) -> str:
     rows = []
-    for name, d in summary["datasets"].items():
+    for name, d in summary.datasets.items():
         rows.append(
-            f"<tr><td>{html.escape(name)}</td><td>{html.escape(d['role'])}</td>"
-            f"{_cell(d['events'], f'datasets.{name}.events', '{:d}')}"
-            f"{_cell(d['selected'], f'datasets.{name}.selected', '{:d}')}"
-            + _yield_cells(d["yield"], errors.get(name), f"datasets.{name}.yield", d["role"] == "data")
+            f"<tr><td>{html.escape(name)}</td><td>{html.escape(d.role)}</td>"
+            f"{_cell(d.events, f'datasets.{name}.events', '{:d}')}"
+            f"{_cell(d.selected, f'datasets.{name}.selected', '{:d}')}"
+            + _yield_cells(d.yield_, errors.get(name), f"datasets.{name}.yield", d.role == "data")
             + "</tr>"
         )
     per_role = []
     for role in ROLES:
-        names = [name for name, d in summary["datasets"].items() if d["role"] == role]
-        total = sum(summary["datasets"][name]["yield"] for name in names)
-        selected = sum(summary["datasets"][name]["selected"] for name in names)
+        names = [name for name, d in summary.datasets.items() if d.role == role]
+        summed = sum(summary.datasets[name].yield_ for name in names)
+        selected = sum(summary.datasets[name].selected for name in names)
         error = math.sqrt(sum(errors[name] ** 2 for name in names)) if all(n in errors for n in names) else None
         per_role.append(
             f"<tr><td>{role}</td><td>{_plural(len(names), 'dataset')}</td>"
             f"{_cell(selected, f'roles.{role}.selected', '{:d}')}"
-            + _yield_cells(total, error, f"roles.{role}.yield", role == "data")
+            + _yield_cells(summed, error, f"roles.{role}.yield", role == "data")
             + "</tr>"
         )
-    bins = summary["mass_bins"]
+    bins = summary.mass_bins
     caption = (
-        f'<p class="muted">Yield: weighted events with {bins["low"]:g} &lt; m<sub>4ℓ</sub> &lt; {bins["high"]:g} GeV '
-        f"at {summary['lumi_fb']:g} fb⁻¹, with its statistical uncertainty (data: √N; simulation: √Σw²); "
+        f'<p class="muted">Yield: weighted events with {bins.low:g} &lt; m<sub>4ℓ</sub> &lt; {bins.high:g} GeV '
+        f"at {summary.lumi_fb:g} fb⁻¹, with its statistical uncertainty (data: √N; simulation: √Σw²); "
         "selected: raw events passing every cut.</p>"
     )
     return (
@@ -483,8 +484,8 @@ def render_report(results: str | os.PathLike[str]) -> str:
     results = Path(results)
     summary = read_summary(results)
     fit, plots = _current(results)
-    synthetic = bool(summary.get("synthetic"))
-    truth = summary.get("truth") if synthetic else None
+    synthetic = summary.synthetic
+    truth = summary.truth if synthetic else None
     fit_section = ""
     if fit is not None:
         try:
