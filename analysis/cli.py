@@ -311,7 +311,7 @@ def demo(output: Path, scale: float, seed: int) -> None:
     type=Finite(min=0, max=3600, min_open=True),
     default=60.0,
     show_default=True,
-    help="Seconds to wait on a remote file before giving up on a request (at most 3600).",
+    help="Seconds to wait on a remote file before giving up on a request, and on the --scheduler (at most 3600).",
 )
 @click.option(
     "--retries",

@@ -206,9 +206,10 @@ class _FailFastPool(concurrent.futures.Executor):
 
 @contextlib.contextmanager
 def _executor(
-    name: str, workers: int, scheduler: str | None, status: bool
+    name: str, workers: int, scheduler: str | None, status: bool, timeout: float = 30.0
 ) -> Iterator[tuple[processor.ExecutorBase, Mapper]]:
-    """coffea's executor ``name``, and a mapper that runs the file checks on the same workers."""
+    """coffea's executor ``name``, and a mapper that runs the file checks on the same workers; ``timeout``: the
+    seconds to wait for the scheduler of a Dask cluster."""
     if name == "iterative":
         yield processor.IterativeExecutor(status=status), thread_map
     elif name == "futures":
@@ -231,7 +232,7 @@ def _executor(
             if scheduler is None:
                 scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
             try:
-                client = stack.enter_context(Client(scheduler, timeout="30s"))  # type: ignore[no-untyped-call]
+                client = stack.enter_context(Client(scheduler, timeout=f"{timeout}s"))  # type: ignore[no-untyped-call]
             except (OSError, TimeoutError, ValueError) as err:
                 raise RunError(f"--scheduler {scheduler}: cannot connect: {one_line(err)}") from None
             yield processor.DaskExecutor(client=client, status=status), _dask_map(client)
@@ -610,7 +611,8 @@ def run_fileset(
         scheduler: address of an existing Dask scheduler (``tcp://host:port``); ``dask`` only.
         chunksize: events per work item; maxchunks: limit per dataset (for quick looks).
         status: show coffea's progress bars.
-        timeout: seconds to wait on a remote file; retries: further attempts after a failure that may pass.
+        timeout: seconds to wait on a remote file, and on the scheduler of ``scheduler``.
+        retries: further attempts after a failure that may pass.
         checkpoint: folder keeping finished chunks, reused by a rerun with the same settings.
         cache: where remote (HTTP) files are kept once fetched, for this run and the next (see :mod:`analysis.cache`).
 
@@ -625,7 +627,7 @@ def run_fileset(
     checkpointer = JsonCheckpointer(checkpoint, token=uuid.uuid4().hex) if checkpoint else None
     with (
         _frozen_heap() as freeze_more,
-        _executor(executor, workers, scheduler, status) as (exe, mapper),
+        _executor(executor, workers, scheduler, status, timeout) as (exe, mapper),
         contextlib.ExitStack() as cleanup,
     ):
         if checkpointer is not None:

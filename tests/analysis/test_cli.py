@@ -12,7 +12,7 @@ import uproot
 from coffea.util import load
 
 from processors import mass_histogram
-from tests.helpers import ATLAS, hzz4l
+from tests.helpers import ATLAS, HZZ4L, hzz4l
 
 #: command-line runs, servers, clusters: the --runslow lane
 pytestmark = pytest.mark.slow
@@ -228,3 +228,15 @@ def test_verbose_and_quiet_say_more_and_less(tmp_path):
     both = hzz4l("-q", "-v", *run, "-o", "d", cwd=tmp_path)
     assert both.returncode == 2
     assert both.stderr.strip() == "hzz4l: error: Invalid value for --quiet: give --verbose or --quiet, not both"
+
+
+@pytest.mark.dask
+def test_an_unreachable_scheduler_is_given_up_after_timeout(tmp_path):
+    """--timeout bounds the wait for --scheduler (it was always 30 s): with 2 s the command ends well within the 25 s
+    this test allows, naming the option and the address."""
+    fileset = str(ATLAS / "fileset.json")
+    args = ["run", "--fileset", fileset, "--no-plots", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"]
+    ran = subprocess.run([HZZ4L, *args, "--timeout", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=25)
+    assert ran.returncode == 2, ran.stderr
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hzz4l run: error: --scheduler tcp://127.0.0.1:9: cannot connect")
