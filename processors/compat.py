@@ -10,6 +10,8 @@ What hzz4l needs that the public APIs do not offer:
   (one chunk: :func:`analysis.work.work_function`, same parameters) and ``automatic_retries`` (hzz4l's own chunk
   attempts); the ``metadata_cache`` entries the runner fills from the file checks (``FileMeta`` ->
   ``{"numentries", "uuid", "clusters"}``) and the ``cachestrategy`` hook;
+* coffea's progress bars ignore ``status=False`` (the executors draw a finished bar anyway, on coffea's own rich
+  console ``coffea.util.coffea_console``): :func:`progress_shown` silences that console instead;
 * uproot: ``FSSpecSource``, the default source of a file that :mod:`analysis.runner` subclasses.
 
 coffea and uproot are imported when one of their names here is first used, so that the selection can use
@@ -24,8 +26,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import awkward as ak
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from coffea.processor.executor import FileMeta, WorkItem
     from uproot.source.fsspec import FSSpecSource
 
-__all__ = ["RUNNER_HOOKS", "FSSpecSource", "FileMeta", "WorkItem", "flat_columns"]
+__all__ = ["RUNNER_HOOKS", "FSSpecSource", "FileMeta", "WorkItem", "flat_columns", "progress_shown"]
 
 #: The internals named here, from where they come.
 _INTERNALS = {
@@ -68,3 +71,16 @@ def flat_columns(collection: ak.Array, fields: Sequence[str]) -> tuple[np.ndarra
         layout = ak.to_layout(ak.to_packed(collection))
     offsets = np.asarray(layout.offsets.data)
     return offsets, {field: np.asarray(layout.content.content(field).data) for field in fields}
+
+
+@contextlib.contextmanager
+def progress_shown(shown: bool) -> Iterator[None]:
+    """coffea's progress bars shown on the terminal, or (``shown=False``) not at all, for the duration."""
+    from coffea.util import coffea_console
+
+    quiet = coffea_console.quiet
+    coffea_console.quiet = quiet or not shown
+    try:
+        yield
+    finally:
+        coffea_console.quiet = quiet

@@ -225,6 +225,7 @@ def test_verbose_and_quiet_say_more_and_less(tmp_path):
     assert "hzz4l: analysis.runner: iterative executor: file checks" in loud.stderr
     silent = hzz4l("-q", *run, "-o", "c", cwd=tmp_path)
     assert silent.returncode == 0 and silent.stderr == "", silent.stderr  # no progress bars either
+    assert "Processing" not in silent.stdout and silent.stdout.startswith("dataset")  # coffea drew one anyway
     both = hzz4l("-q", "-v", *run, "-o", "d", cwd=tmp_path)
     assert both.returncode == 2
     assert both.stderr.strip() == "hzz4l: error: Invalid value for --quiet: give --verbose or --quiet, not both"

@@ -89,3 +89,25 @@ def test_uproots_fsspec_source_opens_a_real_file_by_path():
 
     with uproot.open({str(ATLAS / "Data/data_A.4lep.root"): None}, handler=compat.FSSpecSource) as f:
         assert f["mini"].num_entries > 0
+
+
+def test_coffeas_progress_console_can_be_silenced():
+    """coffea's executors draw their bar on coffea.util.coffea_console whatever their status says; hzz4l silences
+    that console for --no-progress."""
+    import io
+
+    from coffea import processor
+    from coffea.util import coffea_console
+
+    from processors.compat import progress_shown
+
+    shown = io.StringIO()
+    file, coffea_console.file = coffea_console.file, shown
+    try:
+        with progress_shown(False):
+            processor.IterativeExecutor(status=False)([1, 2], lambda x: {"n": x}, {"n": 0})
+        assert shown.getvalue() == ""
+        processor.IterativeExecutor(status=False)([1, 2], lambda x: {"n": x}, {"n": 0})
+        assert "Processing" in shown.getvalue()  # coffea's own behaviour, which progress_shown works around
+    finally:
+        coffea_console.file = file
