@@ -349,7 +349,8 @@ def results(small, tmp_path_factory) -> Path:
         ("__drop_metrics__", "summary.json: cannot read the run summary: metrics: Field required"),
         (
             "__bad_role__",
-            "summary.json: cannot read the run summary: datasets.data.role: Input should be 'signal', 'background'",
+            "summary.json: cannot read the run summary: datasets.data.role: Input should be 'data', 'signal' or "
+            "'background'",
         ),
     ],
 )
