@@ -28,8 +28,8 @@ empty truth branches of data need counters of their own (``lep_truthMatched_n``,
 real files (``tests/data/atlas``) cover the ``std::vector`` layout in the tests.
 
 Example:
-    >>> path = generate_demo("demo", scale=0.1, seed=1)  # doctest: +SKIP
-    >>> path.name  # doctest: +SKIP
+    >>> path = generate_demo("demo", scale=0.01, seed=1)
+    >>> path.name
     'fileset.json'
 """
 

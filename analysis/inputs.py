@@ -7,9 +7,11 @@ silently misses events. Local files that do not exist are found at once, all of 
 only failures that may pass are retried (see :func:`retryable`).
 
 Example:
-    >>> checked = preflight(fileset, columns=COLUMNS, timeout=30, retries=2, skip_bad_files=True)  # doctest: +SKIP
-    >>> checked.skipped  # doctest: +SKIP
-    (SkippedFile(dataset='data', path='.../data_A.4lep.root', reason='does not exist', events=None),)
+    >>> from processors.processor import COLUMNS
+    >>> data = {"data": {**fileset["data"], "files": {**fileset["data"]["files"], "gone.root": "mini"}}}
+    >>> checked = preflight(data, columns=COLUMNS, timeout=30, retries=2, skip_bad_files=True)
+    >>> checked.skipped
+    (SkippedFile(dataset='data', path='gone.root', reason='does not exist', events=None),)
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ uncertainties of the fit with systematics (:data:`fitting.systematics.NORMALISAT
 cross-section) in quadrature.
 
 Example:
-    >>> fig = plot_stack(mass_histogram(output["mass"]), roles, lumi_fb=10.0)  # doctest: +SKIP
-    >>> style.save(fig, "results/plots/m4l")  # doctest: +SKIP
+    >>> from processors.histograms import mass_histogram
+    >>> fig = plot_stack(mass_histogram(output["mass"]), roles, lumi_fb=10.0, synthetic=True)
+    >>> [path.as_posix() for path in style.save(fig, "results/plots/m4l", formats=("png",))]
+    ['results/plots/m4l.png']
 """
 
 from __future__ import annotations

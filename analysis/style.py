@@ -16,7 +16,8 @@ Example:
     >>> legend = legend_clear_of_data(ax, label, loc="upper right")
     >>> bool(ax.get_ylim()[1] > max(poisson_interval(counts)[1]))
     True
-    >>> save(fig, "plots/m4l")  # writes plots/m4l.png and plots/m4l.pdf  # doctest: +SKIP
+    >>> [path.as_posix() for path in save(fig, "plots/m4l")]
+    ['plots/m4l.png', 'plots/m4l.pdf']
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Example:
     >>> from fitting import Templates, analyse
-    >>> report = analyse(Templates.from_hist(output["mass"], roles))  # doctest: +SKIP
-    >>> report.to_json()["fits"]["s_s,s_b"]["s_s"]  # doctest: +SKIP
+    >>> from processors.histograms import mass_histogram
+    >>> report = analyse(Templates.from_hist(mass_histogram(output["mass"]), roles))
+    >>> report.statistic, sorted(report.to_json()["fits"])
+    ('poisson', ['s_b', 's_s', 's_s,s_b'])
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 style (:mod:`analysis.style`): labelled "ATLAS Open Data", or as the synthetic demo's with ``synthetic=True``.
 
 Example:
-    >>> fig = plot_contours(report, lumi_fb=10.0)  # a matplotlib Figure, shown inline in Jupyter  # doctest: +SKIP
-    >>> paths = plot_all(report, "results/plots", lumi_fb=10.0)  # every plot as PNG and PDF  # doctest: +SKIP
+    >>> fig = plot_contours(report, lumi_fb=10.0)  # a matplotlib Figure, shown inline in Jupyter
+    >>> paths = plot_all(report, "results/plots", lumi_fb=10.0, formats=("png",))  # every plot
+    >>> sorted(path.name for path in paths)[:2]
+    ['contours.png', 'coverage.png']
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ has no such limit), the 2-D errors are read off slices at Delta chi^2 <= 2.3 thr
 rather than profiled, and the 1-D error is symmetric, ``|root - best|`` of the fitted parabola.
 
 Example:
-    >>> fit = scan_1d(model, "s_s")  # doctest: +SKIP
-    >>> fit.interval.err_low == fit.interval.err_high  # doctest: +SKIP
+    >>> fit = scan_1d(model, "s_s")
+    >>> fit.interval.err_low == fit.interval.err_high
     True
 """
 

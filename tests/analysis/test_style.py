@@ -42,12 +42,3 @@ def test_garwood_interval_table(n, low, high):
 )
 def test_pdg_rounding(value, error, expected):
     assert measurement(value, error) == expected
-
-
-@pytest.mark.parametrize("name", ["analysis.style", "analysis.precision", "analysis.report", "fitting.tutorial"])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
