@@ -34,6 +34,7 @@ from analysis.errors import HZZ4lError, HZZ4lWarning
 from analysis.interrupts import deliver_once
 
 if TYPE_CHECKING:
+    from analysis.runner import Executor
     from fitting.analysis import Method
     from fitting.statistics import Statistic
 
@@ -357,7 +358,7 @@ def demo(output: Path, scale: float, seed: int) -> None:
 @_fail_cleanly
 def run(
     fileset_path: Path | None,
-    executor: str,
+    executor: Executor,
     workers: int,
     scheduler: str | None,
     preset: str,

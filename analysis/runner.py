@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import hist
 import numpy as np
@@ -80,6 +80,7 @@ __all__ = [
     "EXECUTORS",
     "CheckpointError",
     "ChunkError",
+    "Executor",
     "JsonCheckpointer",
     "RunError",
     "RunResult",
@@ -89,7 +90,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EXECUTORS = ("iterative", "futures", "dask")
+#: coffea's executors hzz4l runs on: one process, a local process pool, a Dask cluster.
+Executor = Literal["iterative", "futures", "dask"]
+EXECUTORS: tuple[Executor, ...] = ("iterative", "futures", "dask")
 
 #: Added to an exception raised by the processor itself that is not an HZZ4lError: a bug, never bad input.
 BUG_NOTE = "hzz4l: raised by the processor's own code (a bug, not bad input)"
@@ -589,7 +592,8 @@ def _nothing_left(skipped: tuple[SkippedFile, ...]) -> RunError:
 def run_fileset(
     fileset: dict[str, Any],
     processor_instance: processor.ProcessorABC,
-    executor: str = "iterative",
+    *,
+    executor: Executor = "iterative",
     workers: int = 2,
     scheduler: str | None = None,
     chunksize: int = 100_000,
