@@ -94,6 +94,36 @@ def test_cli_runs_the_shipped_real_files_without_a_network(tmp_path, shipped):
     assert (tmp_path / "out" / "plots" / "m4l.png").stat().st_size > 0
 
 
+#: What the independent per-event selection of tests/reference.py gives for the 832 real data events (four periods):
+#: events after each cut, and the events with 80 < m4l < 250 GeV.
+DATA_CUTFLOW = {
+    "default": ([832, 832, 827, 805, 587, 462, 406], 290),
+    "tutorial": ([832, 827, 805, 587, 479, 418], 300),
+}
+
+
+@pytest.mark.parametrize("preset", ["default", "tutorial", "outreach", "paper"])
+def test_the_printed_cutflow_is_the_independent_selections(tmp_path, shipped, preset):
+    """Every row of the cutflow ``hzz4l run`` prints (each dataset: events after each cut, and the yield) equals the
+    plain per-event selection of tests/reference.py, which shares no code with the processor."""
+    args = ("run", "--fileset", str(ATLAS / "fileset.json"), "--preset", preset, "--no-plots", "--no-progress")
+    ran = hzz4l(*args, "-o", "out", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    expected = reference.reference(shipped, preset, lumi_fb=10.0, bins=BINS)
+    lines = ran.stdout.splitlines()
+    header = lines[0].split()
+    assert header[:2] == ["dataset", "role"] and header[-1] == "yield"
+    for name, ref in expected.items():
+        row = next(line.split() for line in lines if line.split()[:1] == [name])
+        assert row[1] == shipped[name]["metadata"]["role"]
+        assert [int(n) for n in row[2:-1]] == [ref["cutflow"].get(cut, 0) for cut in header[2:-1]], name
+        assert float(row[-1]) == pytest.approx(sum(ref["values"]), abs=5e-4), name  # printed to 3 decimals
+    if preset in DATA_CUTFLOW:
+        counts, in_range = DATA_CUTFLOW[preset]
+        data = next(line.split() for line in lines if line.split()[:1] == ["data"])
+        assert [int(n) for n in data[2:-1]] == counts and float(data[-1]) == in_range
+
+
 def texts(figure) -> str:
     return " ".join(figures.texts(figure))
 
