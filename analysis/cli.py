@@ -538,7 +538,6 @@ def fit(
     import json
 
     from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
-    from analysis.summary import Roles, read_json
     from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
     from fitting.fit import FitError
     from fitting.templates import Templates
@@ -546,7 +545,8 @@ def fit(
 
     if statistic is None:
         statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
-    histogram, roles, lumi_fb = read_histograms(results)
+    histogram, summary = read_histograms(results)
+    roles, lumi_fb = summary.roles, summary.lumi_fb
     check_output(results, names=("fit.json",))
     if workspace_path is not None:
         check_workspace_target(workspace_path)
@@ -604,7 +604,6 @@ def fit(
     with publish(results, "fit") as stage, renderer.stopped_on_error() if renderer else contextlib.nullcontext():
         if renderer is not None:
             # checked by read_histograms; a demo run's plots say so, and its contours show its truth
-            summary = read_json(results / "summary.json", Roles, "the dataset roles")
             synthetic = summary.synthetic
             truth = summary.truth if synthetic else None
             fit_arguments = (report, lumi_fb, synthetic, truth, histogram, roles)

@@ -648,11 +648,11 @@ def _th1s(
     return histograms, edges
 
 
-def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, dict[str, str], float]:
-    """Read ``histograms.root`` (TH1D per dataset at ``m4l/<dataset>``) and the roles and luminosity
-    in ``summary.json`` of a results folder, whatever tool wrote them.
+def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, Roles]:
+    """Read ``histograms.root`` (TH1D per dataset at ``m4l/<dataset>``) and what ``summary.json`` says of the
+    datasets (roles, luminosity, whether the run is the synthetic demo) of a results folder, whatever tool wrote them.
 
-    Returns ``(Hist(dataset, mass), {dataset: role}, lumi_fb)``.
+    Returns ``(Hist(dataset, mass), Roles)``.
 
     Raises:
         ResultsError: a file is missing or unreadable, a dataset has no histogram, binnings differ.
@@ -660,7 +660,7 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, dict[st
     results = Path(results)
     summary_path, root_path = results / "summary.json", results / "histograms.root"
     summary = read_json(summary_path, Roles, "the dataset roles")
-    roles_: dict[str, str] = {name: entry.role for name, entry in summary.datasets.items()}
+    roles_ = summary.roles
     try:
         root = uproot.open(root_path)
     except (OSError, ValueError) as err:
@@ -679,7 +679,7 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, dict[st
     )
     for name, (values, variances) in histograms.items():
         out[name, :] = np.stack([values, variances], axis=-1)
-    return out, roles_, summary.lumi_fb
+    return out, summary
 
 
 def read_variations(results: str | os.PathLike[str]) -> Histogram:
@@ -692,7 +692,7 @@ def read_variations(results: str | os.PathLike[str]) -> Histogram:
     results = Path(results)
     root_path = results / "histograms.root"
     summary = read_json(results / "summary.json", Roles, "the dataset roles")
-    roles_: dict[str, str] = {name: entry.role for name, entry in summary.datasets.items()}
+    roles_ = summary.roles
     histograms: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
     try:
         with uproot.open(root_path) as root:

@@ -196,7 +196,7 @@ def _yield_errors(results: Path, summary: Summary) -> dict[str, float]:
     """Per dataset, the statistical uncertainty of its yield: sqrt(N) for data, sqrt(sum of w^2) of the m4l
     histogram (histograms.root) for simulation; empty if the histograms cannot be read."""
     try:
-        histogram, _, _ = read_histograms(results)
+        histogram, _ = read_histograms(results)
     except ResultsError:
         return {}
     present = set(histogram.axes["dataset"])

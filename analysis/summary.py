@@ -136,6 +136,11 @@ class Roles(BaseModel):
     synthetic: bool = False
     truth: dict[str, Finite] | None = None
 
+    @property
+    def roles(self) -> dict[str, str]:
+        """``{dataset: role}``."""
+        return {name: entry.role for name, entry in self.datasets.items()}
+
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -143,8 +143,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         results = args.results or demo_results(Path(tmp))
-        histogram, roles, _ = read_histograms(results)
-    templates = Templates.from_hist(histogram, roles)
+        histogram, summary = read_histograms(results)
+    templates = Templates.from_hist(histogram, summary.roles)
     data, signal, background = templates.data, templates.signal, templates.background
     rng = np.random.default_rng(1)
 

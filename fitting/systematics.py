@@ -349,7 +349,7 @@ def fit_systematics(spec: dict[str, Any]) -> SystematicFit:
     stat_only = fit("nuisance parameters fixed", [name not in (POI, BACKGROUND_SCALE) for name in labels], start, True)
     without_mc_stat = fit("simulation statistics fixed", gammas, start).uncertainty[k]
     prefit_widths = cabinetry.model_utils.prefit_uncertainties(model)
-    initial = model.config.suggested_init()
+    initial, bounds = model.config.suggested_init(), model.config.suggested_bounds()
     named = [j for j, name in enumerate(labels) if j not in (k, b) and not gammas[j]]
     impacts = []
     for j in named:
@@ -357,7 +357,7 @@ def fit_systematics(spec: dict[str, Any]) -> SystematicFit:
         for when, width in (("pre-fit", prefit_widths[j]), ("post-fit", best.uncertainty[j])):
             for sign in (+1, -1):
                 init = list(start)
-                low, high = model.config.suggested_bounds()[j]
+                low, high = bounds[j]
                 init[j] = min(max(start[j] + sign * width, low), high)  # an impact at the bound if it is closer
                 fixed = [i == j for i in range(len(labels))]
                 impact = fit(f"impact of {labels[j]} at {sign:+d} {when} width", fixed, init)

@@ -49,6 +49,8 @@ PAIRS: tuple[tuple[int, int], ...] = tuple(combinations(range(4), 2))
 COMPLEMENTS: tuple[tuple[int, int], ...] = tuple(
     tuple(k for k in range(4) if k not in pair) for pair in PAIRS  # type: ignore[misc]
 )
+#: For each pair of :data:`PAIRS`, the index of its complement.
+_COMPLEMENT_INDEX = np.array([PAIRS.index(other) for other in COMPLEMENTS])
 
 
 class FourVectors(NamedTuple):
@@ -124,7 +126,7 @@ def z_candidates(leptons: Leptons, p4: FourVectors | None = None) -> ZCandidates
     best = np.argmin(distance, axis=0)
     rows = np.arange(n)
     paired = np.isfinite(distance[best, rows])
-    complement = np.array([PAIRS.index(other) for other in COMPLEMENTS])[best]
+    complement = _COMPLEMENT_INDEX[best]
     return ZCandidates(
         z1_mass=np.where(paired, masses[best, rows], np.nan),
         z2_mass=np.where(paired, masses[complement, rows], np.nan),

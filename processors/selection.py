@@ -74,7 +74,6 @@ __all__ = [
 ]
 
 MEV_PER_GEV = 1000.0
-ELECTRON, MUON = 11, 13
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ import shutil
 from pathlib import Path
 
 import hist
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnchoredOffsetbox, TextArea
 from matplotlib.testing.compare import compare_images
 from scipy import stats
 
+from analysis import style
 from analysis.plots import stack_components
 from fitting.analysis import FitReport, analyse
 from fitting.systematics import Impact, Pull, SystematicFit, Uncertainty
@@ -41,11 +41,7 @@ TOLERANCE = 0.3
 def check_figure(fig: Figure, name: str, folder: Path, update: bool) -> Path:
     """Save ``fig`` as a user gets it and compare the PNG with ``tests/baseline/<name>.png`` (``update``: replace
     the baseline instead). Returns the PNG written."""
-    png = folder / f"{name}.png"
-    try:  # as analysis.style.save writes the PNG (the PDF, slow to write, is left out)
-        fig.savefig(png, dpi=150, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    [png] = style.save(fig, folder / name, ("png",))  # as a user gets it (the PDF, slow to write, left out)
     baseline = BASELINE / f"{name}.png"
     if update:
         BASELINE.mkdir(exist_ok=True)

@@ -99,6 +99,7 @@ def test_cli_runs_the_shipped_real_files_without_a_network(tmp_path, shipped):
 DATA_CUTFLOW = {
     "default": ([832, 832, 827, 805, 587, 462, 406], 290),
     "tutorial": ([832, 827, 805, 587, 479, 418], 300),
+    "paper": ([832, 832, 827, 805, 587, 462, 406, 377, 278, 277, 276], 189),
 }
 
 
