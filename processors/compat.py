@@ -10,8 +10,10 @@ What hzz4l needs that the public APIs do not offer:
   (one chunk: :func:`analysis.work.work_function`, same parameters) and ``automatic_retries`` (hzz4l's own chunk
   attempts); the ``metadata_cache`` entries the runner fills from the file checks (``FileMeta`` ->
   ``{"numentries", "uuid", "clusters"}``) and the ``cachestrategy`` hook;
-* coffea's progress bars ignore ``status=False`` (the executors draw a finished bar anyway, on coffea's own rich
-  console ``coffea.util.coffea_console``): :func:`progress_shown` silences that console instead;
+* coffea's progress bars (:func:`progress_bars`): they ignore ``status=False`` (the executors draw a finished bar
+  anyway, on coffea's own rich console ``coffea.util.coffea_console``), so that console is silenced instead; the
+  futures executor's "Merging (local)" bar restarts its count at every batch it merges (it ended at e.g. 1/14), and
+  the Dask bar counts every task of the graph, the processor's broadcast and the merges too (16 for 14 chunks);
 * uproot: ``FSSpecSource``, the default source of a file that :mod:`analysis.runner` subclasses.
 
 coffea and uproot are imported when one of their names here is first used, so that the selection can use
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import awkward as ak
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from coffea.processor.executor import FileMeta, WorkItem
     from uproot.source.fsspec import FSSpecSource
 
-__all__ = ["RUNNER_HOOKS", "FSSpecSource", "FileMeta", "WorkItem", "flat_columns", "progress_shown"]
+__all__ = ["RUNNER_HOOKS", "FSSpecSource", "FileMeta", "WorkItem", "flat_columns", "progress_bars"]
 
 #: The internals named here, from where they come.
 _INTERNALS = {
@@ -73,14 +75,68 @@ def flat_columns(collection: ak.Array, fields: Sequence[str]) -> tuple[np.ndarra
     return offsets, {field: np.asarray(layout.content.content(field).data) for field in fields}
 
 
+#: The key prefixes of the tasks coffea's ``DaskExecutor`` adds to the chunks: the broadcast of the processor
+#: (``client.submit(lambda x: x, heavy_input)``) and the tree reduction of the outputs.
+DASK_NOT_CHUNKS = frozenset({"lambda", "reduce"})
+
+
 @contextlib.contextmanager
-def progress_shown(shown: bool) -> Iterator[None]:
-    """coffea's progress bars shown on the terminal, or (``shown=False``) not at all, for the duration."""
+def progress_bars(shown: bool) -> Iterator[None]:
+    """coffea's progress bars for the duration: on the terminal or (``shown=False``) not at all, each counting what
+    it says (the merges merged, the chunks processed)."""
+    import coffea.processor._dask as coffea_dask
+    import coffea.processor.executor as coffea_executor
     from coffea.util import coffea_console
 
-    quiet = coffea_console.quiet
-    coffea_console.quiet = quiet or not shown
+    saved = coffea_console.quiet, coffea_executor.rich_bar, coffea_dask.progress
+    coffea_console.quiet = saved[0] or not shown
+    coffea_executor.rich_bar, coffea_dask.progress = _continued_bar, _dask_chunk_bar
     try:
         yield
     finally:
-        coffea_console.quiet = quiet
+        coffea_console.quiet, coffea_executor.rich_bar, coffea_dask.progress = saved
+
+
+def _continued_bar() -> Any:
+    """coffea's bar, whose ``track`` over an existing task goes on counting where it was (rich restarts at 0)."""
+    from coffea.util import rich_bar
+    from rich.progress import Progress, ProgressType, TaskID
+
+    class Continued(Progress):
+        def track(
+            self,
+            sequence: Iterable[ProgressType],
+            total: float | None = None,
+            completed: int = 0,
+            task_id: TaskID | None = None,
+            description: str = "Working...",
+            update_period: float = 0.1,
+        ) -> Iterable[ProgressType]:
+            if task_id is not None:
+                completed = int(self._tasks[task_id].completed)
+            return super().track(sequence, total, completed, task_id, description, update_period)
+
+    bar = rich_bar()
+    bar.__class__ = Continued  # coffea's columns and console, one method changed
+    return bar
+
+
+def _dask_chunk_bar(*futures: Any, description: str = "Processing", unit: str = "tasks", **_: Any) -> None:
+    """coffea's Dask bar (``coffea.processor._dask.progress``), counting only the chunks; returns when they are done."""
+    from coffea.util import rich_bar
+    from distributed.client import futures_of
+    from distributed.diagnostics.progressbar import MultiProgressBar
+    from distributed.utils import LoopRunner
+
+    class ChunkBar(MultiProgressBar):
+        def _draw_bar(self, remaining: dict[str, int], all: dict[str, int], **_: Any) -> None:
+            total = sum(n for group, n in all.items() if group not in DASK_NOT_CHUNKS)
+            left = sum(n for group, n in remaining.items() if group not in DASK_NOT_CHUNKS)
+            bar.update(task, total=total, completed=total - left, refresh=True)
+
+    bar = rich_bar()
+    task = bar.add_task(description, total=None, unit=unit)
+    with bar:
+        keys = futures_of(futures)  # type: ignore[no-untyped-call]
+        listen = ChunkBar(keys, complete=True).listen  # type: ignore[no-untyped-call]
+        LoopRunner(loop=None).run_sync(listen)  # type: ignore[no-untyped-call]

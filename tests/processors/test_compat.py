@@ -91,23 +91,86 @@ def test_uproots_fsspec_source_opens_a_real_file_by_path():
         assert f["mini"].num_entries > 0
 
 
-def test_coffeas_progress_console_can_be_silenced():
-    """coffea's executors draw their bar on coffea.util.coffea_console whatever their status says; hzz4l silences
-    that console for --no-progress."""
+@pytest.fixture
+def coffea_screen():
+    """What coffea's progress bars print, as text (coffea draws them on its own rich console)."""
     import io
 
-    from coffea import processor
     from coffea.util import coffea_console
 
-    from processors.compat import progress_shown
-
-    shown = io.StringIO()
-    file, coffea_console.file = coffea_console.file, shown
+    screen = io.StringIO()
+    file, coffea_console.file = coffea_console.file, screen
     try:
-        with progress_shown(False):
-            processor.IterativeExecutor(status=False)([1, 2], lambda x: {"n": x}, {"n": 0})
-        assert shown.getvalue() == ""
-        processor.IterativeExecutor(status=False)([1, 2], lambda x: {"n": x}, {"n": 0})
-        assert "Processing" in shown.getvalue()  # coffea's own behaviour, which progress_shown works around
+        yield screen
     finally:
         coffea_console.file = file
+
+
+def _count(item: int) -> dict[str, int]:
+    return {"n": item}
+
+
+def test_coffeas_progress_console_can_be_silenced(coffea_screen):
+    """coffea's executors draw their bar on coffea.util.coffea_console whatever their status says; hzz4l silences
+    that console for --no-progress."""
+    from coffea import processor
+
+    from processors.compat import progress_bars
+
+    with progress_bars(False):
+        processor.IterativeExecutor(status=False)([1, 2], _count, {"n": 0})
+    assert coffea_screen.getvalue() == ""
+    processor.IterativeExecutor(status=False)([1, 2], _count, {"n": 0})
+    assert "Processing" in coffea_screen.getvalue()  # coffea's own behaviour, which progress_bars works around
+
+
+def _final_counts(screen: str) -> dict[str, str]:
+    """The last ``done/total`` each bar of the screen shows, by the bar's name."""
+    import re
+
+    return dict(re.findall(r"(Processing|Merging \(local\))\s.*?(\d+/\d+)", screen))
+
+
+def test_the_futures_merge_bar_ends_full(coffea_screen):
+    """coffea's futures executor merges finished chunks batch by batch into one bar, and rich's ``track`` restarts
+    the count at every batch: with coffea's bar 14 merges ended as e.g. "1/14"."""
+    import concurrent.futures
+    import time
+
+    from coffea import processor
+
+    from processors.compat import progress_bars
+
+    def slow(item: int) -> dict[str, int]:
+        time.sleep(0.05 * (item % 3))  # finished in several batches
+        return {"n": item}
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool, progress_bars(True):
+        out = processor.FuturesExecutor(pool=pool, workers=2, status=True)(list(range(14)), slow, {"n": 0})
+    assert out[0]["n"] == sum(range(14))
+    assert _final_counts(coffea_screen.getvalue()) == {"Processing": "14/14", "Merging (local)": "14/14"}
+
+
+@pytest.mark.dask
+def test_the_dask_bar_counts_the_chunks(coffea_screen):
+    """coffea's Dask bar counted every task of the graph (the processor's broadcast and the merges: 16 for 14
+    chunks); with hzz4l's it counts the chunks, as the other executors' bars do."""
+    from coffea import processor
+    from distributed import Client, LocalCluster
+
+    from processors.compat import progress_bars
+
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        progress_bars(True),
+    ):
+        executor = processor.DaskExecutor(client=client, status=True, heavy_input={"scale": 1}, treereduction=4)
+        out = executor(list(range(14)), _weighted, {"n": 0})
+    assert out[0]["n"] == sum(range(14))
+    assert _final_counts(coffea_screen.getvalue()) == {"Processing": "14/14"}
+
+
+def _weighted(task: tuple[int, dict[str, int]]) -> dict[str, int]:
+    item, heavy = task
+    return {"n": item * heavy["scale"]}
