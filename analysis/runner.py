@@ -631,7 +631,7 @@ def run_fileset(
     columns = getattr(processor_instance, "columns", ())
     checkpointer = JsonCheckpointer(checkpoint, token=uuid.uuid4().hex) if checkpoint else None
     with (
-        compat.progress_bars(status),
+        compat.progress_bars(status, dask=executor == "dask"),
         _frozen_heap() as freeze_more,
         _executor(executor, workers, scheduler, status, timeout) as (exe, mapper),
         contextlib.ExitStack() as cleanup,

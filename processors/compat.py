@@ -81,20 +81,23 @@ DASK_NOT_CHUNKS = frozenset({"lambda", "reduce"})
 
 
 @contextlib.contextmanager
-def progress_bars(shown: bool) -> Iterator[None]:
+def progress_bars(shown: bool, dask: bool = False) -> Iterator[None]:
     """coffea's progress bars for the duration: on the terminal or (``shown=False``) not at all, each counting what
-    it says (the merges merged, the chunks processed)."""
-    import coffea.processor._dask as coffea_dask
+    it says (the merges merged, the chunks processed); ``dask`` for a run on Dask (which imports distributed)."""
     import coffea.processor.executor as coffea_executor
     from coffea.util import coffea_console
 
-    saved = coffea_console.quiet, coffea_executor.rich_bar, coffea_dask.progress
-    coffea_console.quiet = saved[0] or not shown
-    coffea_executor.rich_bar, coffea_dask.progress = _continued_bar, _dask_chunk_bar
-    try:
+    quiet, rich_bar = coffea_console.quiet, coffea_executor.rich_bar
+    coffea_console.quiet, coffea_executor.rich_bar = quiet or not shown, _continued_bar
+    with contextlib.ExitStack() as restore:
+        restore.callback(setattr, coffea_console, "quiet", quiet)
+        restore.callback(setattr, coffea_executor, "rich_bar", rich_bar)
+        if dask:
+            import coffea.processor._dask as coffea_dask
+
+            restore.callback(setattr, coffea_dask, "progress", coffea_dask.progress)
+            coffea_dask.progress = _dask_chunk_bar
         yield
-    finally:
-        coffea_console.quiet, coffea_executor.rich_bar, coffea_dask.progress = saved
 
 
 def _continued_bar() -> Any:

@@ -163,7 +163,7 @@ def test_the_dask_bar_counts_the_chunks(coffea_screen):
     with (
         LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
         Client(cluster) as client,
-        progress_bars(True),
+        progress_bars(True, dask=True),
     ):
         executor = processor.DaskExecutor(client=client, status=True, heavy_input={"scale": 1}, treereduction=4)
         out = executor(list(range(14)), _weighted, {"n": 0})
