@@ -436,9 +436,9 @@ def _require_finite(output: dict[str, Any], datasets: Iterable[str]) -> None:
                 )
 
 
-def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[tuple[str, Histogram]]:
-    """The one-dimensional histograms of ``histograms.root``, as ``(key, Hist)``, in the layout of HistFactory
-    inputs (``<region>/<sample><variation>``, which cabinetry reads with the path template
+def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[tuple[str, Any]]:
+    """The one-dimensional histograms of ``histograms.root``, as ``(key, TH1D)`` for uproot to write, in the layout
+    of HistFactory inputs (``<region>/<sample><variation>``, which cabinetry reads with the path template
     ``{RegionPath}/{SamplePath}{VariationPath}``):
 
     * ``m4l/<dataset>``: m4l of all channels, nominal (what ``hzz4l fit`` reads); ``m4l_<channel>/<dataset>``:
@@ -447,26 +447,60 @@ def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[
       every simulated dataset (data have none);
     * ``z1_mass/<dataset>``, ``z2_mass/<dataset>``, ``lepton_pt/<dataset>``, ``lepton_eta/<dataset>``: the control
       distributions of all channels.
+
+    Each is the TH1D uproot makes of the 1-D ``hist.Hist`` (e.g. ``mass_histogram(mass)[dataset, :]``), built from
+    one view of each histogram rather than ~300 projections and conversions.
     """
     mass = output["mass"]
     regions = {"m4l": None, **{f"m4l_{channel}": channel for channel in mass.axes["channel"]}}
-    # each projection once, not once per dataset
-    projected = {
-        (region, variation): mass_histogram(mass, variation, channel)
-        for region, channel in regions.items()
-        for variation in mass.axes["variation"]
-    }
-    controls = {key: project(output[key], {"channel": sum}) for key in CONTROL_AXES}
+    views = {"m4l": _by_channel(mass)} | {key: _by_channel(output[key]) for key in CONTROL_AXES}
+    variation_index = {variation: mass.axes["variation"].index(variation) for variation in mass.axes["variation"]}
     for name, role in roles_.items():
         if name not in mass.axes["dataset"]:
             continue
+        row = mass.axes["dataset"].index(name)
         variations = [v for v in mass.axes["variation"] if v == "nominal" or role != "data"]
-        for region in regions:
+        for region, channel in regions.items():
             for variation in variations:
                 suffix = "" if variation == "nominal" else f"_{variation}"
-                yield f"{region}/{name}{suffix}", project(projected[region, variation], {"dataset": name})
-        for key, histogram in controls.items():
-            yield f"{key}/{name}", project(histogram, {"dataset": name})
+                at = (row, channel, variation_index[variation])
+                yield f"{region}/{name}{suffix}", _th1(views["m4l"], at, mass.axes["mass"])
+        for key in CONTROL_AXES:
+            histogram = output[key]
+            yield f"{key}/{name}", _th1(views[key], (histogram.axes["dataset"].index(name), None), histogram.axes[-1])
+
+
+def _by_channel(histogram: Histogram) -> dict[str | None, tuple[np.ndarray, np.ndarray]]:
+    """Values and variances (with flow bins) of ``histogram`` summed over the channels (key ``None``) and of each."""
+    value, variance = histogram.values(flow=True), histogram.variances(flow=True)
+    assert variance is not None  # Weight storage
+    summed: dict[str | None, tuple[np.ndarray, np.ndarray]] = {None: (value.sum(axis=1), variance.sum(axis=1))}
+    for k, channel in enumerate(histogram.axes["channel"]):
+        summed[channel] = value[:, k], variance[:, k]
+    return summed
+
+
+def _th1(view: dict[str | None, tuple[np.ndarray, np.ndarray]], at: tuple[Any, ...], axis: Any) -> Any:
+    """The TH1D of the bins ``view[at[1]][:, at[0], at[2:]...]`` on ``axis``, with the statistics uproot gives a
+    ``hist.Hist`` (entries with flow, sums of weights and of weighted x without)."""
+    from uproot.writing.identify import to_TAxis, to_TH1x
+
+    row, channel, *rest = at
+    value, variance = (array[(row, *rest)] for array in view[channel])
+    edges = axis.edges
+    inner, centres = value[1:-1], axis.centers
+    return to_TH1x(
+        fName=None,
+        fTitle="",
+        data=value.astype(">f8"),
+        fEntries=value.sum(),
+        fTsumw=inner.sum(),
+        fTsumw2=inner.sum(),
+        fTsumwx=(inner * centres).sum(),
+        fTsumwx2=(inner * centres**2).sum(),
+        fSumw2=variance.astype(">f8"),
+        fXaxis=to_TAxis("xaxis", axis.label, len(axis), edges[0], edges[-1], np.array([], dtype=">f8")),
+    )
 
 
 def cabinetry_config(summary: Summary, mass: Histogram) -> dict[str, Any]:

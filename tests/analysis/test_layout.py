@@ -57,6 +57,20 @@ def test_every_channel_and_variation_is_written(results):
                 assert f[f"{key}/{name}"].values().sum() == pytest.approx(
                     output[key][{"dataset": name, "channel": sum}].sum().value
                 )
+                _same_th1(f[f"{key}/{name}"], output[key][{"dataset": name, "channel": sum}])
+            _same_th1(f[f"m4l_4e/{name}"], mass_histogram(output["mass"], channel="4e")[name, :])
+
+
+def _same_th1(written, expected):
+    """The TH1 hzz4l wrote is the one uproot makes of the ``hist.Hist`` itself: flow bins, errors, statistics."""
+    reference = uproot.writing.identify.to_writable(expected)
+    np.testing.assert_allclose(written.values(flow=True), expected.values(flow=True), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(written.variances(flow=True), expected.variances(flow=True), rtol=1e-12, atol=1e-12)
+    for member in ("fEntries", "fTsumw", "fTsumw2", "fTsumwx", "fTsumwx2"):
+        assert written.member(member) == pytest.approx(reference.member(member), rel=1e-9, abs=1e-9), member
+    axis, expected_axis = written.member("fXaxis"), reference.member("fXaxis")
+    for member in ("fNbins", "fXmin", "fXmax", "fTitle"):
+        assert axis.member(member) == expected_axis.member(member), member
 
 
 def test_cabinetry_reads_histograms_root_into_the_same_model(results, monkeypatch):
