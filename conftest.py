@@ -1,9 +1,11 @@
-"""What the docstring examples of the packages use (pytest runs them with ``--doctest-modules``): a small demo run
+"""The test lanes (``pytest``: the quick tests; ``pytest --runslow``: all, as CI runs them), and what the docstring
+examples of the packages use (pytest runs them with ``--doctest-modules``): a small demo run
 and its fit, made once per session when an example first asks, and for the examples that write files (``results/``,
 ``demo/``, ``plots/``) a fresh working folder. The others run in the repository, whose files they may read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,44 @@ def _examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 #: The modules whose examples write files.
-WRITERS = ("analysis.outputs", "analysis.demo", "analysis.plots", "analysis.style", "fitting.plots")
+WRITERS = ("analysis.outputs", "analysis.demo", "analysis.plots", "analysis.style", "fitting.plots", "analysis.report",
+           "analysis.cache")  # fmt: skip
+#: The examples that start processes (a Dask cluster, plot workers): run with ``--runslow``, as the slow tests.
+SLOW_EXAMPLES = ("analysis.runner.local_cluster", "analysis.render")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow",
+        action="store_true",
+        help="also run the slow tests: command-line runs, servers, Dask clusters, notebooks, the browser (CI does)",
+    )
+    parser.addoption(
+        "--update-baselines",
+        action="store_true",
+        help="write the figures of tests/analysis/test_figures.py as the new baselines in tests/baseline/ "
+        "(look at each first) instead of comparing with them",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The two lanes: without ``--runslow``, skip the tests marked ``slow`` (and ``dask``, which start clusters)
+    and the :data:`SLOW_EXAMPLES`."""
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if isinstance(item, pytest.DoctestItem) and item.name.startswith(SLOW_EXAMPLES):
+            item.add_marker(pytest.mark.slow)
+        if not config.getoption("--runslow") and ("slow" in item.keywords or "dask" in item.keywords):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def _server() -> Iterator[str]:
+    """The URL of a real HTTP server (byte ranges, ETag) of the real files in tests/data/atlas."""
+    from tests.http_server import serving
+
+    with serving(Path(__file__).parent / "tests/data/atlas") as (url, _):
+        yield f"{url}/ok"  # the server's path for plain serving
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +85,5 @@ def _doctest_setup(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("MPLBACKEND", "Agg")
     names = request.node.dtest.globs  # a module's own names win (analysis.fileset.roles is a function)
     names.update({k: v for k, v in request.getfixturevalue("_examples").items() if k not in names})
+    if request.node.dtest.name.startswith("analysis.cache"):
+        names["server"] = request.getfixturevalue("_server")

@@ -10,10 +10,14 @@ from a server that gives no size, ``ETag`` or ``Last-Modified``, is read remotel
 fsspec's own ``filecache::`` chaining is not used: its HTTP filesystem assumes that files never change (the key it
 compares is made of the URL alone), so it would use a stale copy, and it has no size limit.
 
-Example:
-    >>> cache = RemoteCache("/tmp/hzz4l-remote", limit_bytes=10**9)  # doctest: +SKIP
-    >>> cache.local("https://opendata.cern.ch/.../data_A.4lep.root", timeout=60)  # doctest: +SKIP
-    '/tmp/hzz4l-remote/3f2a....root'
+Example (``server``: an HTTP server of the real files ``tests/data/atlas/``, as ``https://opendata.cern.ch/...``):
+    >>> cache = RemoteCache("remote", limit_bytes=10**9)
+    >>> url = f"{server}/Data/data_A.4lep.root"
+    >>> copy = cache.local(url, timeout=60)  # fetched now
+    >>> copy
+    'remote/....root'
+    >>> cache.local(url, timeout=60) == copy, cache.applies(url), cache.applies("Data/data_A.4lep.root")
+    (True, True, False)
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ HTML-escaped, ``summary.json`` is checked before it is shown (:func:`analysis.ou
 and only the fit and plots that hzz4l recorded as made from the folder's current run are shown
 (others are left out with an :class:`~analysis.errors.HZZ4lWarning` naming them).
 
-Example:
-    >>> write_report("results")  # doctest: +SKIP
+Example (after ``hzz4l run`` and ``hzz4l fit``; here the run's outputs, without plots or fit):
+    >>> from analysis.outputs import write_outputs
+    >>> summary = write_outputs(result, fileset, processor, "default", "results", plots=False)
+    >>> write_report("results")
     PosixPath('results/report.html')
 """
 

@@ -147,8 +147,13 @@ def local_cluster(workers: int) -> Iterator[Any]:
     interrupted or not.
 
     Example:
-        >>> with local_cluster(2) as cluster:  # doctest: +SKIP
-        ...     result = run_fileset(fileset, HZZ4lProcessor(), executor="dask", scheduler=cluster.scheduler_address)
+        >>> from processors import HZZ4lProcessor
+        >>> with local_cluster(2) as cluster:
+        ...     result = run_fileset(
+        ...         fileset, HZZ4lProcessor(), executor="dask", scheduler=cluster.scheduler_address, status=False
+        ...     )
+        >>> sorted(result.output["processed"]) == sorted(fileset)
+        True
     """
     import dask
     from distributed import LocalCluster

@@ -12,8 +12,9 @@ that fails closes its file, so that a retry opens it afresh.
 This replaces coffea's private ``Runner._work_function`` (``analysis.runner._Runner``): with ``coffea.processor
 .executor.WorkItem``, the one place where hzz4l depends on coffea's internals for reading.
 
-Example:
-    >>> class Runner(coffea.processor.Runner):  # doctest: +SKIP
+Example (as ``analysis.runner`` uses it):
+    >>> from coffea import processor
+    >>> class Runner(processor.Runner):
     ...     _work_function = staticmethod(work_function)
 """
 

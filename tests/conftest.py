@@ -1,5 +1,5 @@
-"""Shared fixtures (small demo samples, hand-built events written to real ROOT files) and the two lanes:
-``pytest`` runs the quick tests, ``pytest --runslow`` every test (as CI does)."""
+"""Shared fixtures: small demo samples, hand-built events written to real ROOT files (the two lanes, ``pytest`` and
+``pytest --runslow``, are set in the root conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,30 +11,6 @@ import pytest
 
 from analysis.demo import generate_demo
 from tests.helpers import write_root
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--runslow",
-        action="store_true",
-        help="also run the slow tests: command-line runs, servers, Dask clusters, notebooks, the browser (CI does)",
-    )
-    parser.addoption(
-        "--update-baselines",
-        action="store_true",
-        help="write the figures of tests/analysis/test_figures.py as the new baselines in tests/baseline/ "
-        "(look at each first) instead of comparing with them",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without ``--runslow``, skip the tests marked ``slow`` (and ``dask``, which start clusters)."""
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="slow: run with --runslow")
-    for item in items:
-        if "slow" in item.keywords or "dask" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
