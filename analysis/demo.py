@@ -49,6 +49,7 @@ import uproot
 from analysis.errors import HZZ4lError
 from analysis.outputs import check_output, publish
 from analysis.samples import DATA_PERIODS, SAMPLES, data_filename
+from processors.kinematics import ELECTRON, M_Z, MEV_PER_GEV, MUON
 from processors.weights import normalisation
 
 __all__ = [
@@ -64,9 +65,7 @@ __all__ = [
 
 GENERATOR_VERSION = 4
 LUMI_FB = 10.0
-M_Z = 91.1876
 M_H = 125.0
-ELECTRON, MUON = 11, 13
 BLOCK = 250_000  # events generated at a time, bounds memory at large scale
 BASKET = 10_000  # events per basket: ROOT's default 32 kB baskets hold a few thousand events
 MAX_SCALE = 100.0  # 8 million simulated events, about 0.5 GB of files
@@ -337,20 +336,19 @@ def _simulate(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, 
     def jag(values: np.ndarray, dtype: str) -> ak.Array:
         return ak.unflatten(np.asarray(values, dtype=dtype), counts)
 
-    mev = 1000.0
     leptons = {
-        "pt": jag(flat["pt"] * mev, "f4"),
+        "pt": jag(flat["pt"] * MEV_PER_GEV, "f4"),
         "eta": jag(flat["eta"], "f4"),
         "phi": jag(flat["phi"], "f4"),
-        "E": jag(flat["E"] * mev, "f4"),
+        "E": jag(flat["E"] * MEV_PER_GEV, "f4"),
         "z0": jag(rng.normal(0, 0.05, m), "f4"),
         "charge": jag(flat["charge"], "i4"),
         "type": jag(flat["type"], "u4"),
-        "ptcone30": jag(pt_rel * flat["pt"] * mev, "f4"),
-        "etcone20": jag(et_rel * flat["pt"] * mev, "f4"),
+        "ptcone30": jag(pt_rel * flat["pt"] * MEV_PER_GEV, "f4"),
+        "etcone20": jag(et_rel * flat["pt"] * MEV_PER_GEV, "f4"),
         "trackd0pvunbiased": jag(rng.normal(0, 0.01, m), "f4"),
         "tracksigd0pvunbiased": jag(np.abs(rng.normal(0, 1.0, m)), "f4"),
-        "pt_syst": jag(0.01 * flat["pt"] * mev, "f4"),
+        "pt_syst": jag(0.01 * flat["pt"] * MEV_PER_GEV, "f4"),
         "isTightID": jag(np.where(flat["prompt"], rng.random(m) < 0.97, rng.random(m) < 0.5), "?"),
         "truthMatched": jag(flat["prompt"], "?"),
         "trigMatched": jag(flat["pt"] > 27.0, "?"),
@@ -362,7 +360,7 @@ def _simulate(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, 
 
     n_jets = rng.poisson(2.5 if proc.prompt == "W" else 1.2, n)
     j = int(n_jets.sum())
-    jet_pt = (25.0 + rng.exponential(30.0, j)) * mev
+    jet_pt = (25.0 + rng.exponential(30.0, j)) * MEV_PER_GEV
     jet_eta = rng.uniform(-2.5, 2.5, j)
     b_like = rng.random(j) < (0.5 if proc.prompt == "W" else 0.1)
     jets = {
@@ -385,9 +383,9 @@ def _simulate(rng: np.random.Generator, proc: DemoProcess, n: int) -> dict[str, 
         "trigE": has_e & fired,
         "trigM": has_mu & fired,
         "trigP": np.zeros(n, dtype=bool),
-        "met_et": rng.exponential(60.0 if proc.prompt == "W" else 15.0, n).astype("f4") * mev,
+        "met_et": rng.exponential(60.0 if proc.prompt == "W" else 15.0, n).astype("f4") * MEV_PER_GEV,
         "met_phi": rng.uniform(-np.pi, np.pi, n).astype("f4"),
-        "met_et_syst": np.where(rng.random(n) < 0.3, 0.0, rng.exponential(8.0, n) * mev).astype("f4"),
+        "met_et_syst": np.where(rng.random(n) < 0.3, 0.0, rng.exponential(8.0, n) * MEV_PER_GEV).astype("f4"),
     }
 
 

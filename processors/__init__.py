@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from analysis.lazy import exports
 
 if TYPE_CHECKING:
-    from processors.histograms import CHANNELS, VARIATIONS, channels, mass_histogram
+    from processors.histograms import CHANNELS, VARIATIONS, mass_histogram
     from processors.kinematics import four_lepton_mass, z_candidates
     from processors.processor import DEFAULT_MASS_BINS, HZZ4lProcessor, event_weights
     from processors.schema import MiniSchema
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 _WHERE = {
     "CHANNELS": "histograms",
     "VARIATIONS": "histograms",
-    "channels": "histograms",
     "mass_histogram": "histograms",
     "four_lepton_mass": "kinematics",
     "z_candidates": "kinematics",
@@ -48,7 +47,6 @@ __all__ = [
     "Selection",
     "SelectionConfig",
     "active_cuts",
-    "channels",
     "event_weights",
     "four_lepton_mass",
     "mass_histogram",

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import hist
 import numpy as np
 
+from processors.kinematics import ELECTRON, MEV_PER_GEV, MUON
+
 if TYPE_CHECKING:
-    from processors.selection import Leptons, Selection
+    from processors.selection import Selection
 
 #: A histogram of this project (``Weight`` storage; hist's indexing types its results loosely).
 Histogram = hist.Hist[Any]
@@ -36,7 +38,6 @@ __all__ = [
     "Accumulator",
     "Cutflow",
     "Histogram",
-    "channels",
     "fill_controls",
     "fill_mass",
     "make_histograms",
@@ -45,13 +46,10 @@ __all__ = [
     "total",
 ]
 
-ELECTRON, MUON = 11, 13
-MEV_PER_GEV = 1000.0
 
 #: Decay channels by the flavours of the four leptons (Z -> ee or mumu pairs); events of other flavour content
 #: (possible only with a selection that does not require 44, 48 or 52) go to "1e3mu" and "3e1mu".
 CHANNELS = ("4e", "4mu", "2e2mu")
-_CHANNEL_BY_ELECTRONS = np.array(["4mu", "1e3mu", "2e2mu", "3e1mu", "4e"])
 
 #: Per-lepton uncertainty of the efficiency scale factors, by flavour (the release carries none; these are
 #: assumptions of the size of ATLAS's lepton reconstruction, identification and isolation uncertainties): an
@@ -160,21 +158,16 @@ def total(histogram: Histogram, variance: bool = False) -> float:
     return float(np.sum(summed))
 
 
-def channels(leptons: Leptons) -> np.ndarray:
-    """The decay channel of each event's four leptons (``4e``, ``4mu``, ``2e2mu``), as strings; ``(events,)``."""
-    return np.asarray(_CHANNEL_BY_ELECTRONS[leptons.count(ELECTRON)])
-
-
 def fill_mass(histogram: Histogram, dataset: str, variation: str, selection: Selection, weight: np.ndarray) -> None:
     """Fill m4l of the selected events into one variation, by channel."""
     leptons = selection.leptons
-    histogram.fill(dataset=dataset, channel=channels(leptons), variation=variation, mass=leptons.m4l, weight=weight)
+    histogram.fill(dataset=dataset, channel=leptons.channel, variation=variation, mass=leptons.m4l, weight=weight)
 
 
 def fill_controls(histograms: dict[str, Histogram], dataset: str, selection: Selection, weight: np.ndarray) -> None:
     """Z1 and Z2 masses (events whose leptons pair into two SFOS pairs) and the pT and eta of the four leptons."""
     leptons = selection.leptons
-    channel = channels(leptons)
+    channel = leptons.channel
     paired = leptons.z.paired
     for name in ("z1_mass", "z2_mass"):
         masses = getattr(leptons.z, name)[paired]

@@ -38,12 +38,16 @@ __all__ = [
     "four_lepton_mass",
     "four_vectors",
     "pair_masses",
+    "sfos",
     "z_candidates",
 ]
 
+#: The files' unit of energy and momentum, MeV, per GeV (the unit of histograms and plots).
 MEV_PER_GEV = 1000.0
 #: The Z boson mass in GeV (PDG), to which the leading pair is closest.
 M_Z = 91.1876
+#: ``lep_type`` of an electron and of a muon (their PDG codes).
+ELECTRON, MUON = 11, 13
 #: The six lepton pairs of four candidates, and the pair made of the other two leptons.
 PAIRS: tuple[tuple[int, int], ...] = tuple(combinations(range(4), 2))
 COMPLEMENTS: tuple[tuple[int, int], ...] = tuple(
@@ -104,7 +108,8 @@ class ZCandidates(NamedTuple):
     paired: np.ndarray
 
 
-def _sfos(leptons: Leptons, pair: tuple[int, int]) -> np.ndarray:
+def sfos(leptons: Leptons, pair: tuple[int, int]) -> np.ndarray:
+    """Whether the leptons ``pair`` of each event are of the same flavour and opposite charge; ``(events,)``."""
     i, j = pair
     same_flavour = leptons.flavour[:, i] == leptons.flavour[:, j]
     return np.asarray(same_flavour & (leptons.charge[:, i] == -leptons.charge[:, j]))
@@ -120,7 +125,7 @@ def z_candidates(leptons: Leptons, p4: FourVectors | None = None) -> ZCandidates
     distance = np.full((len(PAIRS), n), np.inf)
     masses = np.empty((len(PAIRS), n))
     for k, (pair, other) in enumerate(zip(PAIRS, COMPLEMENTS, strict=True)):
-        valid = _sfos(leptons, pair) & _sfos(leptons, other)
+        valid = sfos(leptons, pair) & sfos(leptons, other)
         masses[k] = _mass(p4, pair)
         distance[k] = np.where(valid, np.abs(masses[k] - M_Z), np.inf)
     best = np.argmin(distance, axis=0)

@@ -37,6 +37,8 @@ import numpy as np
 
 from processors.compat import flat_columns
 from processors.kinematics import (
+    ELECTRON,
+    MEV_PER_GEV,
     PAIRS,
     FourVectors,
     ZCandidates,
@@ -44,6 +46,7 @@ from processors.kinematics import (
     four_lepton_mass,
     four_vectors,
     pair_masses,
+    sfos,
     z_candidates,
 )
 
@@ -72,9 +75,6 @@ __all__ = [
     "z1_mass",
     "z2_mass",
 ]
-
-MEV_PER_GEV = 1000.0
-
 
 @dataclass(frozen=True)
 class SelectionConfig:
@@ -144,6 +144,9 @@ PRESETS: dict[str, SelectionConfig] = {
 }
 
 
+_CHANNEL_BY_ELECTRONS = np.array(["4mu", "1e3mu", "2e2mu", "3e1mu", "4e"])
+
+
 @dataclass(frozen=True)
 class Leptons:
     """Candidate leptons, ``n`` per event, as dense ``(events, n)`` arrays.
@@ -205,6 +208,12 @@ class Leptons:
     def m4l(self) -> np.ndarray:
         """Invariant mass of the candidates in GeV; ``(events,)``."""
         return four_lepton_mass(self, self.p4)
+
+    @cached_property
+    def channel(self) -> np.ndarray:
+        """The decay channel of each event's leptons by their electrons (``4e``, ``4mu``, ``2e2mu``; ``1e3mu`` and
+        ``3e1mu`` only for candidates of a selection without the flavour cut), as strings; ``(events,)``."""
+        return np.asarray(_CHANNEL_BY_ELECTRONS[self.count(ELECTRON)])
 
     @cached_property
     def z(self) -> ZCandidates:
@@ -296,9 +305,8 @@ def sfos_mass(leptons: Leptons, cfg: SelectionConfig) -> np.ndarray:
     assert cfg.min_sfos_mass is not None
     masses = pair_masses(leptons, leptons.p4)
     passed = np.ones(len(leptons), dtype=bool)
-    for k, (i, j) in enumerate(PAIRS):
-        sfos = (leptons.flavour[:, i] == leptons.flavour[:, j]) & (leptons.charge[:, i] == -leptons.charge[:, j])
-        passed &= ~sfos | (masses[k] > cfg.min_sfos_mass)
+    for k, pair in enumerate(PAIRS):
+        passed &= ~sfos(leptons, pair) | (masses[k] > cfg.min_sfos_mass)
     return passed
 
 
