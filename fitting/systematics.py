@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from analysis.errors import HZZ4lError, HZZ4lWarning
-from fitting.templates import TemplateError
+from fitting.templates import TemplateError, bin_label
 from fitting.workspace import BOUNDS, staterror_widths
 from processors.histograms import Histogram, project
 
@@ -174,14 +174,14 @@ def workspace(
         for group, (values, _) in nominal.items():
             negative = np.flatnonzero(values < 0)
             if negative.size:
-                bins = ", ".join(_bin(edges, int(k)) for k in negative)
+                bins = ", ".join(bin_label(edges, int(k)) for k in negative)
                 message = f"{region_name}: '{group}' predicts < 0 events in {bins}: set to 0"
                 warnings.warn(message, NegativePredictionWarning, stacklevel=2)
                 values[negative] = 0.0
         total = np.sum([values for values, _ in nominal.values()], axis=0)
         for k in np.flatnonzero((total <= 0) & (data > 0)):
             count = int(data[k])
-            raise TemplateError(f"{region_name}: {_bin(edges, int(k))} has {count} data events but no prediction")
+            raise TemplateError(f"{region_name}: {bin_label(edges, int(k))} has {count} data events but no prediction")
         used = total > 0
         if not used.any():
             continue
@@ -231,10 +231,6 @@ def _physical_range(nominal: np.ndarray, up: np.ndarray, down: np.ndarray) -> tu
     if np.isfinite(falls_down).any():
         low = max(low, -(1.0 + 0.99 * (float(falls_down.min()) - 1.0)))
     return low, high
-
-
-def _bin(edges: np.ndarray, k: int) -> str:
-    return f"bin {k} [{edges[k]:g}, {edges[k + 1]:g}) GeV"
 
 
 class Pull(NamedTuple):

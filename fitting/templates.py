@@ -23,7 +23,7 @@ import numpy as np
 
 from analysis.errors import HZZ4lError
 
-__all__ = ["TemplateError", "Templates"]
+__all__ = ["TemplateError", "Templates", "bin_label"]
 
 
 class TemplateError(HZZ4lError, ValueError):
@@ -93,7 +93,7 @@ class Templates:
             bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
             if bad.size:
                 k = bad[0]
-                raise TemplateError(f"{name} is negative or not finite in {_bin(edges, k)}: {values[k]!r}")
+                raise TemplateError(f"{name} is negative or not finite in {bin_label(edges, k)}: {values[k]!r}")
         if not np.all(arrays["data"] == np.round(arrays["data"])):
             raise TemplateError("data must be integer counts")
         inside = np.ones(nbins, dtype=bool)
@@ -108,7 +108,7 @@ class Templates:
         prediction = arrays["signal"] + arrays["background"]
         for k in np.flatnonzero(inside & (prediction == 0) & (arrays["data"] > 0)):
             count = int(arrays["data"][k])
-            raise TemplateError(f"{_bin(edges, int(k))} has {count} data events but zero predicted events")
+            raise TemplateError(f"{bin_label(edges, int(k))} has {count} data events but zero predicted events")
         used = inside & (prediction > 0)
         return cls(edges=edges, used=used, **{name: values[used] for name, values in arrays.items()})
 
@@ -146,5 +146,11 @@ class Templates:
         )
 
 
-def _bin(edges: np.ndarray, k: int) -> str:
+def bin_label(edges: np.ndarray, k: int) -> str:
+    """How an error message names bin ``k`` of ``edges`` (GeV).
+
+    Example:
+        >>> bin_label(np.array([80.0, 85.0, 90.0]), 1)
+        'bin 1 [85, 90) GeV'
+    """
     return f"bin {k} [{edges[k]:g}, {edges[k + 1]:g}) GeV"
