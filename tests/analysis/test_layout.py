@@ -119,7 +119,6 @@ def test_cabinetry_reads_histograms_root_into_the_same_model(results, monkeypatc
         assert observed[0].sum() == observed[1].sum()
 
 
-@pytest.mark.slow
 def test_fit_with_systematics_from_the_command_line(results, tmp_path):
     shutil.copytree(results[0], tmp_path / "out")  # a run's outputs, as hzz4l run writes them
     fitted = hzz4l(

@@ -61,7 +61,6 @@ def simulation(folder: Path, events: list, name: str = "sim") -> Path:
 # ------------------------------------------------------------------------------------------ 1. data loss
 
 
-@pytest.mark.slow
 def test_1_demo_never_replaces_a_folder_it_did_not_make(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -90,7 +89,6 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-@pytest.mark.slow
 def test_2_a_crafted_checkpoint_runs_no_code(small, tmp_path):
     args = ["run", "--fileset", str(small), "--no-progress", "--no-plots", "--chunksize", "500", "--checkpoint", "ckpt"]
     first = hzz4l(*args, "-o", "one", cwd=tmp_path)
@@ -201,7 +199,6 @@ def test_5_a_non_finite_weight_stops_the_run_naming_file_dataset_and_entry(tmp_p
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
 def test_5_with_skip_bad_files_the_file_is_left_out_and_listed(tmp_path):
     simulation(tmp_path, [good_event(), good_event(mcWeight=float("nan"))], name="bad")
     bad = json.loads((tmp_path / "fileset.json").read_text())
@@ -253,7 +250,6 @@ def test_6_unknown_metadata_is_named_in_one_warning_line(small, tmp_path):
 # ------------------------------------------------------------------------------------------ 7. stale results
 
 
-@pytest.mark.slow
 def test_7_a_new_run_removes_the_fit_and_report_of_the_old_one(demo_fileset, tmp_path):
     run = ["run", "--fileset", str(demo_fileset), "--no-progress", "-o", "results"]
     assert hzz4l(*run, "--no-plots", cwd=tmp_path).returncode == 0  # the second run's plots are checked below
@@ -281,7 +277,6 @@ def _file_size_limit(limit: int):
     return limit_writes
 
 
-@pytest.mark.slow
 def test_7_9_a_run_that_fails_writing_leaves_the_old_outputs_and_names_the_file(small, tmp_path):
     run = ["run", "--fileset", str(small), "--no-progress", "-o", "results"]
     assert hzz4l(*run, cwd=tmp_path).returncode == 0
@@ -302,7 +297,6 @@ def test_7_9_a_run_that_fails_writing_leaves_the_old_outputs_and_names_the_file(
     assert files(tmp_path / "results") == before  # nothing new beside the old plots, no temporary file
 
 
-@pytest.mark.slow
 def test_7_9_files_of_someone_else_are_never_overwritten_and_found_before_processing(small, tmp_path):
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "summary.json").write_text("a summary of my own")
@@ -354,7 +348,6 @@ def results(small, tmp_path_factory) -> Path:
         ),
     ],
 )
-@pytest.mark.slow
 def test_9_report_on_a_damaged_summary_names_the_file_and_key(results, tmp_path, content, message):
     shutil.copytree(results, tmp_path / "results")
     path = tmp_path / "results" / "summary.json"

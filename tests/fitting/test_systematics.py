@@ -174,7 +174,6 @@ def test_closure_per_channel_injected_variations_are_recovered(parameter, inject
     assert_recovered(fit_systematics(spec), parameter, injected)
 
 
-@pytest.mark.slow
 def test_closure_on_the_demo_momentum_scale_is_recovered(demo_histograms):
     histogram_, roles_, groups = demo_histograms
     with warnings.catch_warnings():
