@@ -1,6 +1,7 @@
 """The pipeline against the read limit, the usual uproot + awkward + vector loop and RDataFrame.
 
     python benchmarks/bench_pipeline.py [--scale 25] [--repeat 3] [--workers 2] [--chunksize 100000]
+    python benchmarks/bench_pipeline.py --input FILESET.json   # e.g. real-format files (benchmarks/real_format.py)
 
 Generates demo samples at ``--scale`` (25 is about 2 M simulated events, the size of the real 4lep
 set; cached under ``--data``), reads every file once (a warm page cache, as for a rerun), then runs
@@ -10,7 +11,8 @@ events/s is timed from the fileset to the histograms, after the method's imports
 imports and start-up (ROOT's JIT, a LocalCluster) included, is timed too. Every method except the
 read limit must produce the same histograms (checked bin by bin against the first such method).
 RDataFrame needs ``pip install -e ".[bench]"`` (the ``root`` package); without it those rows are
-skipped.
+skipped. ``--input`` benchmarks another fileset instead of the demo: files in the release's own format
+(``std::vector`` branches, ZLIB level 1), made from the shipped real files by ``benchmarks/real_format.py``.
 
 Methods:
   read       uproot reading and decompressing exactly the branches the processor uses
@@ -292,6 +294,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=25.0)
     parser.add_argument("--data", type=Path, help="folder for the demo samples (default /tmp/hzz4l-bench-SCALE)")
+    parser.add_argument("--input", type=Path, help="a fileset JSON to benchmark instead of the demo samples")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunksize", type=int, default=100_000)
@@ -307,8 +310,8 @@ def main() -> None:
     from analysis.demo import generate_demo
 
     folder = args.data or Path(f"/tmp/hzz4l-bench-{args.scale:g}")
-    fileset_path = folder / "fileset.json"
-    if not fileset_path.exists():
+    fileset_path = args.input or folder / "fileset.json"
+    if args.input is None and not fileset_path.exists():
         print(f"generating demo samples at scale {args.scale:g} in {folder} ...", flush=True)
         generate_demo(folder, scale=args.scale)
     fileset = load_fileset(fileset_path)
