@@ -35,7 +35,7 @@ from analysis.interrupts import deliver_once
 
 if TYPE_CHECKING:
     from analysis.runner import Executor
-    from fitting.analysis import Method
+    from fitting.document import FitDocument, Interval, Method
     from fitting.statistics import Statistic
 
 __all__ = ["main"]
@@ -538,7 +538,8 @@ def fit(
     import json
 
     from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
-    from fitting.analysis import DEFAULT_STATISTIC, SCHEMA_VERSION, analyse
+    from fitting.analysis import DEFAULT_STATISTIC, analyse
+    from fitting.document import FailedFit
     from fitting.fit import FitError
     from fitting.templates import Templates
     from fitting.workspace import workspace
@@ -586,20 +587,11 @@ def fit(
             seed=seed,
         )
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
-        failed = {
-            "schema_version": SCHEMA_VERSION,
-            "status": "failed",
-            "error": str(err),
-            "statistic": statistic,
-            "method": method,
-            "mc_stat": mc_stat,
-        }
+        failed = FailedFit(error=str(err), statistic=statistic, method=method, mc_stat=mc_stat)
         with publish(results, "fit") as stage, writing(stage / "fit.json") as path:  # the earlier fit goes
-            path.write_text(json.dumps(failed, indent=2) + "\n", encoding="utf-8")
+            path.write_text(failed.to_json(), encoding="utf-8")
         raise
-    document = report.to_json()
-    if with_systematics is not None:
-        document["systematics"] = with_systematics.to_json() | {"per_channel": per_channel}
+    document = report.document(None if with_systematics is None else with_systematics.document(per_channel))
     # replaces the previous fit and its plots; removes the stale report
     with publish(results, "fit") as stage, renderer.stopped_on_error() if renderer else contextlib.nullcontext():
         if renderer is not None:
@@ -612,13 +604,13 @@ def fit(
                 systematic_arguments = (with_systematics, lumi_fb, synthetic)
                 renderer.submit("analysis.cli:systematic_figures", systematic_arguments, stage / "plots", formats)
         with writing(stage / "fit.json") as path:
-            path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+            path.write_text(document.to_json(), encoding="utf-8")
         if renderer is not None:
             renderer.wait()
-    for study in ("gof", "coverage"):
-        if document[study]["failed_toys"]:
+    for study, failed_toys in (("gof", document.gof.failed_toys), ("coverage", document.coverage.failed_toys)):
+        if failed_toys:
             click.echo(
-                f"hzz4l fit: warning: {document[study]['failed_toys']} toys of the {study} study did not converge "
+                f"hzz4l fit: warning: {failed_toys} toys of the {study} study did not converge "
                 "and are left out (fit.json: failed_toys)",
                 err=True,
             )
@@ -662,68 +654,68 @@ def report(results: Path) -> None:
     click.echo(f"wrote {write_report(results)}")
 
 
-def fit_table(document: dict[str, Any]) -> str:
+def fit_table(document: FitDocument) -> str:
     """A plain-text summary of ``fit.json``; ``|`` marks an interval end cut by the physical boundary."""
-    fits = document["fits"]
+    fits, two = document.fits, document.fits.both
 
-    def number(x: float | None, fmt: str) -> str:
-        return "n/a" if x is None else format(x, fmt)
+    def number(x: float | None, fmt: str, scale: float = 1.0) -> str:
+        return "n/a" if x is None else format(scale * x, fmt)
 
-    def value(entry: dict[str, Any]) -> str:
-        cut = entry["at_boundary"]
-        low = ("|" if cut["low"] else "-") + f"{entry['err_low']:.3f}"
-        high = ("|" if cut["high"] else "+") + f"{entry['err_high']:.3f}"
-        return f"{entry['value']:.3f} {low} {high}"
+    def value(entry: Interval) -> str:
+        low = ("|" if entry.at_boundary.low else "-") + f"{entry.err_low:.3f}"
+        high = ("|" if entry.at_boundary.high else "+") + f"{entry.err_high:.3f}"
+        return f"{entry.value:.3f} {low} {high}"
 
-    two = fits["s_s,s_b"]
-    prefit, gof, sig, cov = document["prefit"], document["gof"], document["significance"], document["coverage"]
+    prefit, gof, sig, cov = document.prefit, document.gof, document.significance, document.coverage
     coverage = ", ".join(
-        f"{100 * n['nominal']:.1f}% -> {100 * n['measured']:.1f} ± {100 * n['error']:.1f}%" for n in cov["nominal"]
+        f"{100 * n.nominal:.1f}% -> {number(n.measured, '.1f', 100)} ± {number(n.error, '.1f', 100)}%"
+        for n in cov.nominal
     )
     lines = [
-        f"{document['statistic']} statistic, {document['method']} method, {document['nbins']} bins "
-        f"in [{document['range'][0]:g}, {document['range'][1]:g}] GeV",
-        f"pre-fit        chi2/ndf = {prefit['chi2']:.2f}/{prefit['ndf']}   p = {prefit['p_value']:.4f}",
-        f"s_s alone      {value(fits['s_s'])}   chi2/ndf = {fits['s_s']['chi2']:.2f}/{fits['s_s']['ndf']}",
-        f"s_b alone      {value(fits['s_b'])}   chi2/ndf = {fits['s_b']['chi2']:.2f}/{fits['s_b']['ndf']}",
-        f"s_s, s_b       s_s = {value(two['s_s'])}   s_b = {value(two['s_b'])}   "
-        f"correlation {number(two['correlation'], '+.3f')}"
-        + ("   (best fit on the physical boundary)" if two["best_at_boundary"] else ""),
-        f"post-fit       chi2/ndf = {two['chi2']:.2f}/{two['ndf']}   p = {two['p_value']:.4f}   "
-        f"p(toys) = {gof['p_value_toys']:.4f} ({gof['toys']} {gof['toy_kind']} toys)",
-        f"significance   observed {number(sig['observed'], '.2f')} sigma "
-        f"(signed {number(sig['observed_signed'], '+.2f')}), "
-        f"expected {number(sig['expected'], '.2f')} sigma (best fit), "
-        f"{number(sig['expected_sm'], '.2f')} sigma (s_s = 1); one-sided q0 of the {sig['likelihood']} likelihood",
-        f"coverage       nominal -> measured: {coverage} ({cov['toy_kind']} toys)",
+        f"{document.statistic} statistic, {document.method} method, {document.nbins} bins "
+        f"in [{document.range[0]:g}, {document.range[1]:g}] GeV",
+        f"pre-fit        chi2/ndf = {prefit.chi2:.2f}/{prefit.ndf}   p = {prefit.p_value:.4f}",
+        f"s_s alone      {value(fits.s_s)}   chi2/ndf = {fits.s_s.chi2:.2f}/{fits.s_s.ndf}",
+        f"s_b alone      {value(fits.s_b)}   chi2/ndf = {fits.s_b.chi2:.2f}/{fits.s_b.ndf}",
+        f"s_s, s_b       s_s = {value(two.s_s)}   s_b = {value(two.s_b)}   "
+        f"correlation {number(two.correlation, '+.3f')}"
+        + ("   (best fit on the physical boundary)" if two.best_at_boundary else ""),
+        f"post-fit       chi2/ndf = {two.chi2:.2f}/{two.ndf}   p = {number(two.p_value, '.4f')}   "
+        f"p(toys) = {number(gof.p_value_toys, '.4f')} ({gof.toys} {gof.toy_kind} toys)",
+        f"significance   observed {number(sig.observed, '.2f')} sigma "
+        f"(signed {number(sig.observed_signed, '+.2f')}), "
+        f"expected {number(sig.expected, '.2f')} sigma (best fit), "
+        f"{number(sig.expected_sm, '.2f')} sigma (s_s = 1); one-sided q0 of the {sig.likelihood} likelihood",
+        f"coverage       nominal -> measured: {coverage} ({cov.toy_kind} toys)",
     ]
-    lines += [f"null           {path}: {reason}" for path, reason in document.get("nulls", {}).items()]
-    if document["method"] == "tutorial":  # a best fit on the grid's edge is no minimum, its interval no interval
+    lines += [f"null           {path}: {reason}" for path, reason in document.nulls.items()]
+    if document.method == "tutorial":  # a best fit on the grid's edge is no minimum, its interval no interval
         from fitting.tutorial import grid_edge
 
         for label, entry, two_d in (
-            ("s_s alone", fits["s_s"], False),
-            ("s_b alone", fits["s_b"], False),
-            ("s_s (s_s, s_b)", two["s_s"], True),
-            ("s_b (s_s, s_b)", two["s_b"], True),
+            ("s_s alone", fits.s_s, False),
+            ("s_b alone", fits.s_b, False),
+            ("s_s (s_s, s_b)", two.s_s, True),
+            ("s_b (s_s, s_b)", two.s_b, True),
         ):
             parameter = label[:3]
-            edge = grid_edge(parameter, entry["value"], two_d)
+            edge = grid_edge(parameter, entry.value, two_d)
             if edge is not None:
                 lines.append(
-                    f"grid edge      {label}: {entry['value']:g} is the {edge} edge of the tutorial's "
+                    f"grid edge      {label}: {entry.value:g} is the {edge} edge of the tutorial's "
                     f"{'2-D ' if two_d else ''}grid; the minimum lies outside it, the value and errors mean nothing "
                     "(use --method profile)"
                 )
-    if "systematics" in document:
-        poi = document["systematics"]["s_s"]
-        total, stat, syst = poi["total"], poi["stat"], poi["syst"]
-        where = "4e, 4mu, 2e2mu simultaneously" if document["systematics"]["per_channel"] else "channels summed"
+    if document.systematics is not None:
+        systematics = document.systematics
+        poi = systematics.s_s
+        total, stat, syst = poi.total, poi.stat, poi.syst
+        where = "4e, 4mu, 2e2mu simultaneously" if systematics.per_channel else "channels summed"
         lines.append(
-            f"systematics    s_s = {poi['value']:.3f} -{total['down']:.3f} +{total['up']:.3f} "
-            f"(stat -{stat['down']:.3f} +{stat['up']:.3f}, syst -{syst['down']:.3f} +{syst['up']:.3f}), "
-            f"s_b = {document['systematics']['s_b']['value']:.3f}; {where}"
-            + ("; the lower end at s_s = 0" if poi["at_boundary"] else "")
+            f"systematics    s_s = {poi.value:.3f} -{total.down:.3f} +{total.up:.3f} "
+            f"(stat -{stat.down:.3f} +{stat.up:.3f}, syst -{syst.down:.3f} +{syst.up:.3f}), "
+            f"s_b = {systematics.s_b.value:.3f}; {where}"
+            + ("; the lower end at s_s = 0" if poi.at_boundary else "")
         )
     return "\n".join(lines)
 

@@ -6,8 +6,11 @@ option it is about. The command line prints it as that line and exits with statu
 escaping a command is a bug: it keeps its traceback and exits with status 1. :class:`HZZ4lWarning` is the
 base of the warnings, printed as one line each.
 
-This module imports nothing, so every package (``analysis``, ``processors``, ``fitting``) can derive its
-errors from :class:`HZZ4lError` without pulling in the others.
+A results file (``summary.json``, ``fit.json``) is read back through :func:`read_json`, which turns any problem
+with it into one :class:`ResultsError` line naming the file.
+
+This module imports nothing of the project (pydantic only when a file is read), so every package (``analysis``,
+``processors``, ``fitting``) can derive its errors from :class:`HZZ4lError` without pulling in the others.
 
 Example:
     >>> class FilesetProblem(HZZ4lError, ValueError): ...
@@ -17,7 +20,15 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["HZZ4lError", "HZZ4lWarning"]
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+__all__ = ["HZZ4lError", "HZZ4lWarning", "ResultsError", "first_error", "parse_json", "read_json", "read_text"]
+
+Model = TypeVar("Model", bound="BaseModel")
 
 
 class HZZ4lError(Exception):
@@ -27,3 +38,60 @@ class HZZ4lError(Exception):
 class HZZ4lWarning(UserWarning):
     """Base of hzz4l's warnings: something used as given that is probably a mistake, or left out of a result;
     the message is one line naming what it is about (the command line prints it as ``warning: ...``)."""
+
+
+class ResultsError(HZZ4lError, ValueError):
+    """A results folder or file that cannot be read back; the message names the file and the problem."""
+
+
+def read_text(path: Path, what: str) -> str:
+    """The text of ``path`` (``what`` it is read for, for the message).
+
+    Raises:
+        ResultsError: missing or unreadable.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: cannot read {what}: the file does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path}: cannot read {what}: {getattr(err, 'strerror', None) or err}") from None
+
+
+def parse_json(path: Path, text: str, model: type[Model], what: str) -> Model:
+    """``text``, read from ``path``, as ``model``.
+
+    Raises:
+        ResultsError: not JSON, or not what ``model`` says (the first problem named).
+    """
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as err:
+        raise ResultsError(f"{path}: cannot read {what}: {first_error(err)}") from None
+
+
+def read_json(path: Path, model: type[Model], what: str) -> Model:
+    """The JSON object in ``path`` as ``model`` (``what`` it is read for, for the message).
+
+    Raises:
+        ResultsError: missing, unreadable, not JSON, or not what ``model`` says (the first problem named).
+    """
+    return parse_json(path, read_text(path, what), model, what)
+
+
+def first_error(err: ValidationError) -> str:
+    """The first problem pydantic found, as ``key.path: what is wrong``; a ``schema_version`` this hzz4l does not
+    read comes first, said as such (the other problems follow from it)."""
+    errors = err.errors(include_url=False)
+    version = next((e for e in errors if e["loc"] == ("schema_version",) and e["type"] == "literal_error"), None)
+    if version is not None:
+        expected = (version.get("ctx") or {}).get("expected")
+        return (
+            f"schema_version {version['input']!r}: written by another version of hzz4l (this one reads {expected}); "
+            "make it again"
+        )
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]

@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -72,6 +72,7 @@ __all__ = [
     "cutflow_table",
     "publish",
     "read_histograms",
+    "read_m4l",
     "read_manifest",
     "read_summary",
     "read_variations",
@@ -691,17 +692,25 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, Roles]:
     Raises:
         ResultsError: a file is missing or unreadable, a dataset has no histogram, binnings differ.
     """
-    results = Path(results)
-    summary_path, root_path = results / "summary.json", results / "histograms.root"
-    summary = read_json(summary_path, Roles, "the dataset roles")
-    roles_ = summary.roles
+    summary = read_json(Path(results) / "summary.json", Roles, "the dataset roles")
+    return read_m4l(results, summary.roles), summary
+
+
+def read_m4l(results: str | os.PathLike[str], roles: Mapping[str, str]) -> Histogram:
+    """The m4l histogram ``Hist(dataset, mass)`` of the datasets of ``roles`` (``{dataset: role}``) in a results
+    folder's ``histograms.root`` (TH1D per dataset at ``m4l/<dataset>``).
+
+    Raises:
+        ResultsError: the file is missing or unreadable, a dataset has no histogram, binnings differ.
+    """
+    root_path = Path(results) / "histograms.root"
     try:
         root = uproot.open(root_path)
     except (OSError, ValueError) as err:
         raise ResultsError(f"{root_path}: cannot open: {one_line(err)}") from None
     try:
         with root:
-            histograms, edges = _th1s(root_path, root, roles_)
+            histograms, edges = _th1s(root_path, root, roles)
     except ResultsError:
         raise
     except Exception as err:  # any file may be given here: whatever uproot makes of it, it names the file
@@ -713,7 +722,7 @@ def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, Roles]:
     )
     for name, (values, variances) in histograms.items():
         out[name, :] = np.stack([values, variances], axis=-1)
-    return out, summary
+    return out
 
 
 def read_variations(results: str | os.PathLike[str]) -> Histogram:

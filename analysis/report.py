@@ -5,9 +5,10 @@ in a table carries its full-precision value and its JSON path (``data-key``/``da
 the page can be checked against ``summary.json`` and ``fit.json`` by a machine as well as read.
 
 Everything read from the folder is untrusted: every value and file name that reaches the page is
-HTML-escaped, ``summary.json`` is checked before it is shown (:func:`analysis.outputs.read_summary`),
-and only the fit and plots that hzz4l recorded as made from the folder's current run are shown
-(others are left out with an :class:`~analysis.errors.HZZ4lWarning` naming them).
+HTML-escaped, ``summary.json`` and ``fit.json`` are checked before they are shown
+(:func:`analysis.summary.read_summary`, :func:`fitting.document.read_fit`), and only the fit and plots that
+hzz4l recorded as made from the folder's current run are shown (others are left out with an
+:class:`~analysis.errors.HZZ4lWarning` naming them).
 
 Example (after ``hzz4l run`` and ``hzz4l fit``; here the run's outputs, without plots or fit):
     >>> from analysis.outputs import write_outputs
@@ -29,10 +30,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from analysis.errors import HZZ4lWarning
-from analysis.outputs import publish, read_histograms, read_manifest, writing
+from analysis.outputs import publish, read_m4l, read_manifest, writing
 from analysis.precision import decimals
 from analysis.samples import ROLES
 from analysis.summary import ResultsError, Summary, read_summary
+from fitting.document import FailedFit, Fit1D, Fit2D, FitDocument, Interval, Systematics, read_fit
 from processors.histograms import project, total
 
 __all__ = ["render_report", "write_report"]
@@ -125,7 +127,7 @@ def _places(*errors: float) -> str:
     return f"{{:.{max(decimals(min(usable)), 0) if usable else 3}f}}"
 
 
-def _provenance(summary: Summary, fit: dict[str, Any] | None) -> str:
+def _provenance(summary: Summary, fit: FitDocument | FailedFit | None) -> str:
     rows: list[tuple[str, Any]] = [
         ("fileset", summary.fileset),
         ("preset", summary.preset),
@@ -137,7 +139,7 @@ def _provenance(summary: Summary, fit: dict[str, Any] | None) -> str:
     ]
     keys = ["fileset", "preset", "lumi_fb", "executor", "created", "metrics.events", "metrics.wall_s"]
     if fit is not None:
-        rows += [("fit statistic", fit["statistic"]), ("fit method", fit["method"])]
+        rows += [("fit statistic", fit.statistic), ("fit method", fit.method)]
         keys += ["fit.statistic", "fit.method"]
     formats = ["{}", "{}", "{:g}", "{}", "{}", "{:d}", "{:.2f}", "{}", "{}"]
     body = [
@@ -198,7 +200,7 @@ def _yield_errors(results: Path, summary: Summary) -> dict[str, float]:
     """Per dataset, the statistical uncertainty of its yield: sqrt(N) for data, sqrt(sum of w^2) of the m4l
     histogram (histograms.root) for simulation; empty if the histograms cannot be read."""
     try:
-        histogram, _ = read_histograms(results)
+        histogram = read_m4l(results, {name: d.role for name, d in summary.datasets.items()})
     except ResultsError:
         return {}
     present = set(histogram.axes["dataset"])
@@ -260,22 +262,22 @@ def _row(label: str, cells: list[tuple[Any, str, str]], width: int) -> str:
     return f"<tr><td>{html.escape(label)}</td>{body}{'<td></td>' * (width - len(cells))}</tr>"
 
 
-def _headline(fit: dict[str, Any], truth: dict[str, float] | None) -> str:
+def _headline(fit: FitDocument, truth: dict[str, float] | None) -> str:
     """The result in one paragraph: both parameters with their uncertainties, the significances, the demo's truth."""
-    two, sig = fit["fits"]["s_s,s_b"], fit["significance"]
+    two, sig = fit.fits.both, fit.significance
 
-    def quoted(entry: dict[str, Any]) -> str:
-        fmt = _places(entry["err_low"], entry["err_high"])
-        value, low, high = (fmt.format(entry[k]) for k in ("value", "err_low", "err_high"))
+    def quoted(entry: Interval) -> str:
+        fmt = _places(entry.err_low, entry.err_high)
+        value, low, high = (fmt.format(x) for x in (entry.value, entry.err_low, entry.err_high))
         return f"{value} <sup>+{high}</sup><sub>−{low}</sub>"
 
     def sigma(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.1f} σ"
 
     text = (
-        f"<p><b>s<sub>s</sub> = {quoted(two['s_s'])}, s<sub>b</sub> = {quoted(two['s_b'])}</b> "
-        f"(both free, {html.escape(fit['statistic'])} statistic); observed significance {sigma(sig['observed'])}, "
-        f"expected {sigma(sig['expected_sm'])} for the Standard Model signal (s<sub>s</sub> = 1)."
+        f"<p><b>s<sub>s</sub> = {quoted(two.s_s)}, s<sub>b</sub> = {quoted(two.s_b)}</b> "
+        f"(both free, {html.escape(fit.statistic)} statistic); observed significance {sigma(sig.observed)}, "
+        f"expected {sigma(sig.expected_sm)} for the Standard Model signal (s<sub>s</sub> = 1)."
     )
     if truth is not None:
         text += (
@@ -285,101 +287,101 @@ def _headline(fit: dict[str, Any], truth: dict[str, float] | None) -> str:
     return text + "</p>"
 
 
-def _fit(fit: dict[str, Any], truth: dict[str, float] | None = None) -> str:
+def _fit(fit: FitDocument, truth: dict[str, float] | None = None) -> str:
     """The fit results; with the demo's ``truth`` ({"s_s", "s_b"}) beside the fitted values."""
-    fits, two = fit["fits"], fit["fits"]["s_s,s_b"]
+    fits, two = fit.fits, fit.fits.both
 
-    def interval(entry: dict[str, Any], key: str) -> list[tuple[Any, str, str]]:
-        fmt = _places(entry["err_low"], entry["err_high"])
-        return [(entry[k], f"{key}.{k}", fmt) for k in ("value", "err_low", "err_high")]
+    def interval(entry: Interval, key: str) -> list[tuple[Any, str, str]]:
+        fmt = _places(entry.err_low, entry.err_high)
+        return [(getattr(entry, k), f"{key}.{k}", fmt) for k in ("value", "err_low", "err_high")]
 
-    def quality(key: str, entry: dict[str, Any]) -> list[tuple[Any, str, str]]:
-        return [(entry["chi2"], f"{key}.chi2", "{:.1f}"), (entry["ndf"], f"{key}.ndf", "{:d}")]
+    def quality(key: str, entry: Fit1D | Fit2D) -> list[tuple[Any, str, str]]:
+        return [(entry.chi2, f"{key}.chi2", "{:.1f}"), (entry.ndf, f"{key}.ndf", "{:d}")]
 
     rows = [
-        _row("s_s alone (s_b = 1)", interval(fits["s_s"], "fits.s_s") + quality("fits.s_s", fits["s_s"]), 6),
-        _row("s_b alone (s_s = 1)", interval(fits["s_b"], "fits.s_b") + quality("fits.s_b", fits["s_b"]), 6),
+        _row("s_s alone (s_b = 1)", interval(fits.s_s, "fits.s_s") + quality("fits.s_s", fits.s_s), 6),
+        _row("s_b alone (s_s = 1)", interval(fits.s_b, "fits.s_b") + quality("fits.s_b", fits.s_b), 6),
         _row(
             "s_s (both free)",
-            interval(two["s_s"], "fits.s_s,s_b.s_s")
+            interval(two.s_s, "fits.s_s,s_b.s_s")
             + quality("fits.s_s,s_b", two)
-            + [(two["p_value"], "fits.s_s,s_b.p_value", "{:.2g}")],
+            + [(two.p_value, "fits.s_s,s_b.p_value", "{:.2g}")],
             6,
         ),
-        _row("s_b (both free)", interval(two["s_b"], "fits.s_s,s_b.s_b"), 6),
+        _row("s_b (both free)", interval(two.s_b, "fits.s_s,s_b.s_b"), 6),
     ]
     if truth is not None:  # the demo's true values beside the fitted ones
         for i, name in enumerate(("s_s", "s_b", "s_s", "s_b")):
             rows[i] = rows[i].replace("</tr>", f"<td>{truth[name]:g}</td></tr>")
     head = ["fit", "value", "−error", "+error", "χ²", "ndf", "p-value"] + (["demo truth"] if truth else [])
     table = _table(head, rows)
-    prefit, gof, sig, cov = fit["prefit"], fit["gof"], fit["significance"], fit["coverage"]
+    prefit, gof, sig, cov = fit.prefit, fit.gof, fit.significance, fit.coverage
     more = [
         _row(
             "pre-fit χ², ndf, p-value",
             [
-                (prefit["chi2"], "prefit.chi2", "{:.1f}"),
-                (prefit["ndf"], "prefit.ndf", "{:d}"),
-                (prefit["p_value"], "prefit.p_value", "{:.2g}"),
+                (prefit.chi2, "prefit.chi2", "{:.1f}"),
+                (prefit.ndf, "prefit.ndf", "{:d}"),
+                (prefit.p_value, "prefit.p_value", "{:.2g}"),
             ],
             3,
         ),
         _row(
             "post-fit χ², ndf, p-value from toys",
             [
-                (gof["chi2"], "gof.chi2", "{:.1f}"),
-                (gof["ndf"], "gof.ndf", "{:d}"),
-                (gof["p_value_toys"], "gof.p_value_toys", "{:.2g}"),
+                (gof.chi2, "gof.chi2", "{:.1f}"),
+                (gof.ndf, "gof.ndf", "{:d}"),
+                (gof.p_value_toys, "gof.p_value_toys", "{:.2g}"),
             ],
             3,
         ),
-        _row("correlation of s_s and s_b", [(two["correlation"], "fits.s_s,s_b.correlation", "{:+.2f}")], 3),
+        _row("correlation of s_s and s_b", [(two.correlation, "fits.s_s,s_b.correlation", "{:+.2f}")], 3),
         _row(
             "significance [σ]: observed, expected at the best fit, expected at s_s = 1 (Standard Model)",
             [
-                (sig["observed"], "significance.observed", "{:.2f}"),
-                (sig["expected"], "significance.expected", "{:.2f}"),
-                (sig["expected_sm"], "significance.expected_sm", "{:.2f}"),
+                (sig.observed, "significance.observed", "{:.2f}"),
+                (sig.expected, "significance.expected", "{:.2f}"),
+                (sig.expected_sm, "significance.expected_sm", "{:.2f}"),
             ],
             3,
         ),
         _row(
             "signed observed significance [σ]",
-            [(sig["observed_signed"], "significance.observed_signed", "{:+.2f}")],
+            [(sig.observed_signed, "significance.observed_signed", "{:+.2f}")],
             3,
         ),
     ]
     more += [
         _row(
-            f"coverage of Δχ² ≤ {n['d']:.2f}: nominal, measured, ± error",
+            f"coverage of Δχ² ≤ {n.d:.2f}: nominal, measured, ± error",
             [
-                (n["nominal"], f"coverage.nominal.{i}.nominal", "{:.3f}"),
-                (n["measured"], f"coverage.nominal.{i}.measured", "{:.3f}"),
-                (n["error"], f"coverage.nominal.{i}.error", "{:.3f}"),
+                (n.nominal, f"coverage.nominal.{i}.nominal", "{:.3f}"),
+                (n.measured, f"coverage.nominal.{i}.measured", "{:.3f}"),
+                (n.error, f"coverage.nominal.{i}.error", "{:.3f}"),
             ],
             3,
         )
-        for i, n in enumerate(cov["nominal"])
+        for i, n in enumerate(cov.nominal)
     ]
     flagged = [
         f"{name} {side} end"
-        for key, name in (("s_s", "s_s alone"), ("s_b", "s_b alone"))
+        for entry, name in ((fits.s_s, "s_s alone"), (fits.s_b, "s_b alone"))
         for side in ("low", "high")
-        if fits[key]["at_boundary"][side]
+        if getattr(entry.at_boundary, side)
     ] + [
         f"{name} (both free) {side} end"
-        for name in ("s_s", "s_b")
+        for entry, name in ((two.s_s, "s_s"), (two.s_b, "s_b"))
         for side in ("low", "high")
-        if two[name]["at_boundary"][side]
+        if getattr(entry.at_boundary, side)
     ]
     notes = [
-        f"{fit['statistic']} statistic, {fit['method']} method, {fit['nbins']} bins in "
-        f"[{fit['range'][0]:g}, {fit['range'][1]:g}] GeV; {gof['toys']} {gof['toy_kind']} toys for the goodness "
-        f"of fit, {cov['toys']} toys for the coverage "
-        f"({'the same for every d' if cov['same_toys_for_every_d'] else 'per critical value'}).",
-        f"Significance: {sig['definition']}; likelihood: {sig['likelihood']}.",
+        f"{fit.statistic} statistic, {fit.method} method, {fit.nbins} bins in "
+        f"[{fit.range[0]:g}, {fit.range[1]:g}] GeV; {gof.toys} {gof.toy_kind} toys for the goodness "
+        f"of fit, {cov.toys} toys for the coverage "
+        f"({'the same for every d' if cov.same_toys_for_every_d else 'per critical value'}).",
+        f"Significance: {sig.definition}; likelihood: {sig.likelihood}.",
     ]
-    if two["best_at_boundary"]:
+    if two.best_at_boundary:
         notes.append("The best fit lies on the physical boundary (a bin predicted empty): no covariance is quoted.")
     if flagged:
         notes.append(
@@ -387,55 +389,66 @@ def _fit(fit: dict[str, Any], truth: dict[str, float] | None = None) -> str:
             + ", ".join(flagged)
             + "."
         )
-    notes += [f"{path} is not given: {reason}." for path, reason in fit.get("nulls", {}).items()]
+    notes += [f"{path} is not given: {reason}." for path, reason in fit.nulls.items()]
     section = _headline(fit, truth) + table + _table(["", "value", "", ""], more)
     section += "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
-    return section + (_systematics(fit["systematics"]) if "systematics" in fit else "")
+    return section + ("" if fit.systematics is None else _systematics(fit.systematics))
 
 
-def _systematics(systematics: dict[str, Any]) -> str:
+def _systematics(systematics: Systematics) -> str:
     """The fit with nuisance parameters: s_s with its uncertainties, s_b, and per parameter its pull and impact."""
-    poi = systematics["s_s"]
+    poi = systematics.s_s
     key = "fit.systematics.s_s"
     parts = [(part, side) for part in ("total", "stat", "syst") for side in ("down", "up")]
-    cells = [(poi["value"], f"{key}.value", "{:.3f}")] + [
-        (poi[part][side], f"{key}.{part}.{side}", "{:.3f}") for part, side in parts
+    cells = [(poi.value, f"{key}.value", "{:.3f}")] + [
+        (getattr(getattr(poi, part), side), f"{key}.{part}.{side}", "{:.3f}") for part, side in parts
     ]
     body = "".join(_cell(value, k, fmt) for value, k, fmt in cells)
     head = ["", "value", "total −", "total +", "stat. −", "stat. +", "syst. −", "syst. +"]
-    scale = systematics["s_b"]
+    scale = systematics.s_b
     rows = [
         f"<tr><td>s_s</td>{body}</tr>",
-        f"<tr><td>s_b</td>{_cell(scale['value'], 'fit.systematics.s_b.value', '{:.3f}')}"
-        + _cell(scale["error"], "fit.systematics.s_b.error", "{:.3f}") * 2  # symmetric (HESSE)
+        f"<tr><td>s_b</td>{_cell(scale.value, 'fit.systematics.s_b.value', '{:.3f}')}"
+        + _cell(scale.error, "fit.systematics.s_b.error", "{:.3f}") * 2  # symmetric (HESSE)
         + "<td></td>" * 4
         + "</tr>",
     ]
-    pulls = {p["name"]: p for p in systematics["pulls"]}
+    pulls = {p.name: p for p in systematics.pulls}
     per_parameter = []
-    for i, impact in enumerate(systematics["impacts"]):
-        pull = pulls.get(impact["name"])
+    for i, impact in enumerate(systematics.impacts):
+        pull = pulls.get(impact.name)
+        where = f"fit.systematics.pulls.{impact.name}"
         cells = [
-            (pull["pull"] if pull else None, f"fit.systematics.pulls.{impact['name']}.pull", "{:+.2f}"),
-            (pull["constraint"] if pull else None, f"fit.systematics.pulls.{impact['name']}.constraint", "{:.2f}"),
-        ] + [(impact[k], f"fit.systematics.impacts.{i}.{k}", "{:+.3f}") for k in ("postfit_up", "postfit_down")]
+            (None if pull is None else pull.pull, f"{where}.pull", "{:+.2f}"),
+            (None if pull is None else pull.constraint, f"{where}.constraint", "{:.2f}"),
+            (impact.postfit_up, f"fit.systematics.impacts.{i}.postfit_up", "{:+.3f}"),
+            (impact.postfit_down, f"fit.systematics.impacts.{i}.postfit_down", "{:+.3f}"),
+        ]
         per_parameter.append(
-            f"<tr><td>{html.escape(impact['name'])}</td>{''.join(_cell(v, k, f) for v, k, f in cells)}</tr>"
+            f"<tr><td>{html.escape(impact.name)}</td>{''.join(_cell(v, k, f) for v, k, f in cells)}</tr>"
         )
-    where = "the 4e, 4μ and 2e2μ channels fitted simultaneously" if systematics["per_channel"] else "channels summed"
+    where = "the 4e, 4μ and 2e2μ channels fitted simultaneously" if systematics.per_channel else "channels summed"
     notes = [
         f"HistFactory model fitted with cabinetry ({where}); total and statistical uncertainties from MINOS, the "
         "statistical one with every nuisance parameter fixed at its best value, the systematic one their "
         "difference in quadrature.",
-        *(f"{name}: ±{100 * n['size']:.1f} %, {n['source']}." for name, n in systematics["normalisations"].items()),
+        *(f"{name}: ±{100 * n.size:.1f} %, {n.source}." for name, n in systematics.normalisations.items()),
     ]
-    if poi["at_boundary"]:
+    if poi.at_boundary:
         notes.append("The downward uncertainty of s_s reaches its lower bound 0.")
     return (
         "<h3>With systematic uncertainties</h3>"
         + _table(head, rows)
         + _table(["parameter", "pull", "post-fit width", "impact +", "impact −"], per_parameter)
         + "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
+    )
+
+
+def _failed(fit: FailedFit) -> str:
+    """What ``fit.json`` says of a fit of the data that did not converge."""
+    return (
+        f"<p><b>The fit did not converge</b> ({html.escape(fit.statistic)} statistic, {html.escape(fit.method)} "
+        f"method): {html.escape(fit.error)}. No result is reported.</p>"
     )
 
 
@@ -452,7 +465,7 @@ def _plots(pngs: list[Path]) -> str:
     return f'<div class="plots">{"".join(figures)}</div>' if figures else "<p>No plots.</p>"
 
 
-def _current(results: Path) -> tuple[dict[str, Any] | None, list[Path]]:
+def _current(results: Path) -> tuple[FitDocument | FailedFit | None, list[Path]]:
     """``fit.json`` and the plots hzz4l made from the folder's current run; others are left out with a warning."""
     made = read_manifest(results).files
     left_out = [p.relative_to(results).as_posix() for p in sorted((results / "plots").glob("*.png"))]
@@ -463,12 +476,7 @@ def _current(results: Path) -> tuple[dict[str, Any] | None, list[Path]]:
     if fit_path.exists() and "fit.json" not in made:
         left_out.insert(0, "fit.json")
     elif fit_path.exists():
-        try:
-            fit = json.loads(fit_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise ResultsError(f"{fit_path}: cannot read: {err}") from None
-        if not isinstance(fit, dict):
-            raise ResultsError(f"{fit_path}: not a JSON object")
+        fit = read_fit(fit_path)
     if left_out:
         warnings.warn(
             HZZ4lWarning(f"{results}: left out of the report, not made by hzz4l from this run: {', '.join(left_out)}"),
@@ -481,7 +489,7 @@ def render_report(results: str | os.PathLike[str]) -> str:
     """The HTML of the report of a results folder (``summary.json``, optional ``fit.json``, ``plots/``).
 
     Raises:
-        ResultsError: ``summary.json`` or ``fit.json`` cannot be read or lacks what the report shows.
+        ResultsError: ``summary.json`` or ``fit.json`` cannot be read (:func:`fitting.document.read_fit`).
     """
     results = Path(results)
     summary = read_summary(results)
@@ -489,13 +497,10 @@ def render_report(results: str | os.PathLike[str]) -> str:
     synthetic = summary.synthetic
     truth = summary.truth if synthetic else None
     fit_section = ""
-    if fit is not None:
-        try:
-            fit_section = "<h2>Fit results</h2>" + _fit(fit, truth)
-        except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise ResultsError(
-                f"{results / 'fit.json'}: lacks what the report shows: {type(err).__name__}: {err}"
-            ) from None
+    if isinstance(fit, FailedFit):
+        fit_section = "<h2>Fit results</h2>" + _failed(fit)
+    elif fit is not None:
+        fit_section = "<h2>Fit results</h2>" + _fit(fit, truth)
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     sections = [
         "<h2>Provenance</h2>",

@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from analysis.errors import HZZ4lError
+from analysis.errors import ResultsError, first_error, read_json
 from analysis.fileset import DATASET_NAME
 
 __all__ = [
@@ -45,10 +45,6 @@ Count = Annotated[int, Field(ge=0)]
 Name = Annotated[str, Field(pattern=DATASET_NAME.pattern)]
 Role = Literal["data", "signal", "background"]
 Scalar = bool | int | float | str | None
-
-
-class ResultsError(HZZ4lError, ValueError):
-    """A results folder that cannot be read back; the message names the file and the problem."""
 
 
 class _Strict(BaseModel):
@@ -140,34 +136,6 @@ class Roles(BaseModel):
     def roles(self) -> dict[str, str]:
         """``{dataset: role}``."""
         return {name: entry.role for name, entry in self.datasets.items()}
-
-
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def read_json(path: Path, model: type[Model], what: str) -> Model:
-    """The JSON object in ``path`` as ``model`` (``what`` it is read for, for the message).
-
-    Raises:
-        ResultsError: missing, unreadable, not JSON, or not what ``model`` says (the first problem named).
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: cannot read {what}: the file does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ResultsError(f"{path}: cannot read {what}: {getattr(err, 'strerror', None) or err}") from None
-    try:
-        return model.model_validate_json(text)
-    except ValidationError as err:
-        raise ResultsError(f"{path}: cannot read {what}: {first_error(err)}") from None
-
-
-def first_error(err: ValidationError) -> str:
-    """The first problem pydantic found, as ``key.path: what is wrong``."""
-    first = err.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"]
 
 
 def read_summary(results: str | os.PathLike[str]) -> Summary:

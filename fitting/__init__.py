@@ -3,9 +3,10 @@
 Example:
     >>> from fitting import Templates, analyse
     >>> from processors.histograms import mass_histogram
-    >>> report = analyse(Templates.from_hist(mass_histogram(output["mass"]), roles))
-    >>> report.statistic, sorted(report.to_json()["fits"])
-    ('poisson', ['s_b', 's_s', 's_s,s_b'])
+    >>> report = analyse(Templates.from_hist(mass_histogram(output["mass"]), roles), gof_toys=500)
+    >>> fits = report.document().fits  # fit.json, typed (fitting.document)
+    >>> report.statistic, fits.both.s_s.value == report.fit_2d.s_s.value
+    ('poisson', True)
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 from analysis.lazy import exports
 
 if TYPE_CHECKING:
-    from fitting.analysis import DEFAULT_STATISTIC, METHODS, SCHEMA_VERSION, FitReport, analyse
+    from fitting.analysis import DEFAULT_STATISTIC, METHODS, FitReport, analyse
+    from fitting.document import SCHEMA_VERSION, FailedFit, FitDocument, read_fit
     from fitting.fit import (
         CONTOUR_LEVELS,
         Contour,
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
 # imported on first use, so that a module of the package (fitting.systematics for the outputs of a run) does not
 # import the fit and its dependencies
 _WHERE = {
-    **dict.fromkeys(("DEFAULT_STATISTIC", "METHODS", "SCHEMA_VERSION", "FitReport", "analyse"), "analysis"),
+    **dict.fromkeys(("DEFAULT_STATISTIC", "METHODS", "FitReport", "analyse"), "analysis"),
+    **dict.fromkeys(("SCHEMA_VERSION", "FailedFit", "FitDocument", "read_fit"), "document"),
     **dict.fromkeys(
         (
             "CONTOUR_LEVELS",
@@ -64,8 +67,10 @@ __all__ = [
     "STATISTICS",
     "Contour",
     "DegenerateTemplatesError",
+    "FailedFit",
     "Fit1D",
     "Fit2D",
+    "FitDocument",
     "FitError",
     "FitReport",
     "Interval",
@@ -76,6 +81,7 @@ __all__ = [
     "Templates",
     "analyse",
     "chi2",
+    "read_fit",
     "significance",
     "workspace",
 ]

@@ -2,22 +2,25 @@
 
 Example:
     >>> from processors.histograms import mass_histogram
-    >>> report = analyse(Templates.from_hist(mass_histogram(output["mass"]), roles))
-    >>> report.statistic, sorted(report.to_json()["fits"])
-    ('poisson', ['s_b', 's_s', 's_s,s_b'])
+    >>> report = analyse(Templates.from_hist(mass_histogram(output["mass"]), roles), gof_toys=500)
+    >>> report.statistic, report.gof.p_value_toys == report.document().gof.p_value_toys
+    ('poisson', True)
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special
 
+from fitting import document as doc
 from fitting import toys, tutorial
+from fitting.document import SCHEMA_VERSION, Method, ToyKind
 from fitting.fit import CONTOUR_LEVELS, Contour, Fit1D, Fit2D, Interval, Model, Significance, p_value, significance
+from fitting.scans import Scan, ScanMap, scan, scan_map
 from fitting.statistics import Statistic
 from fitting.templates import Templates
 
@@ -28,19 +31,18 @@ __all__ = [
     "Coverage",
     "FitReport",
     "GoodnessOfFit",
+    "Method",
+    "Prefit",
     "Significances",
     "analyse",
+    "binomial_error",
+    "coverage",
     "significances",
-    "strict_json",
 ]
 
-#: How ``analyse`` fits: minimising, or the tutorial's grids and Gaussian toys.
-Method = Literal["profile", "tutorial"]
 METHODS: tuple[Method, ...] = ("profile", "tutorial")
 #: The statistic of the default fit: the Poisson likelihood ratio, the one that covers (README: the coverage study).
 DEFAULT_STATISTIC: Statistic = "poisson"
-#: Version of the layout of ``fit.json``; 2 added the boundary flags, significance definitions and ``nulls``.
-SCHEMA_VERSION = 2
 SIGNIFICANCE_DEFINITION = (
     "one-sided discovery significance Z = sqrt(q0) (Cowan, Cranmer, Gross, Vitells 2011, eq. 12): "
     "q0 = -2 ln[L(s_s = 0, s_b profiled) / L(best fit)] of the Poisson likelihood, 0 when the best s_s < 0; "
@@ -49,58 +51,87 @@ SIGNIFICANCE_DEFINITION = (
 )
 
 
-class GoodnessOfFit(NamedTuple):
-    """Post-fit statistic of the data against toys drawn at the best fit."""
+class Prefit(NamedTuple):
+    """The statistic at s_s = s_b = 1 against the data, with ``ndf`` = the number of bins, and its p-value."""
 
     chi2: float
     ndf: int
     p_value: float
+
+
+class GoodnessOfFit(NamedTuple):
+    """Post-fit statistic of the data against toys drawn at the best fit: ``p_value`` from the chi^2 distribution,
+    ``p_value_toys`` the fraction of ``toys`` (their statistics) at least as large (NaN without toys)."""
+
+    chi2: float
+    ndf: int
+    p_value: float
+    p_value_toys: float
     toys: np.ndarray
-    kind: str
+    kind: ToyKind
     refit: bool
     failed: int
 
-    @property
-    def p_value_toys(self) -> float:
-        """Fraction of toys with a statistic at least as large as the data's post-fit value."""
-        return float(np.mean(self.toys >= self.chi2))
-
 
 class Coverage(NamedTuple):
-    """The coverage study: fraction of toys with Delta chi^2 at the truth <= d, for each d.
+    """The coverage study: fraction of toys with Delta chi^2 at the truth <= d, for each d, with its binomial
+    ``error`` and the chi^2 cdf with 2 dof it should follow (``chi2_cdf``).
 
     ``same_toys``: every d counts the same toys (``toys`` of them); else fresh toys for every d (the tutorial).
-    ``measured`` is the coverage at the nominal levels ``CONTOUR_LEVELS`` (68.3% and 95.4%).
+    ``measured`` is the coverage at the levels ``CONTOUR_LEVELS`` (68.3% and 95.4%, ``nominal``), of
+    ``measured_toys`` toys each.
     """
 
     d: np.ndarray
     fraction: np.ndarray
+    error: np.ndarray
+    chi2_cdf: np.ndarray
     toys: int
-    kind: str
+    kind: ToyKind
     failed: int
     same_toys: bool
+    nominal: np.ndarray
     measured: np.ndarray
+    measured_error: np.ndarray
     measured_toys: int
 
-    @property
-    def error(self) -> np.ndarray:
-        """Binomial standard error of each fraction."""
-        return binomial_error(self.fraction, self.toys)
 
-    @property
-    def measured_error(self) -> np.ndarray:
-        """Binomial standard error of the coverage at the nominal levels."""
-        return binomial_error(self.measured, self.measured_toys)
+def coverage(
+    d: np.ndarray,
+    fraction: np.ndarray,
+    toys: int,
+    kind: ToyKind,
+    failed: int,
+    same_toys: bool,
+    measured: np.ndarray,
+    measured_toys: int,
+) -> Coverage:
+    """The :class:`Coverage` of the measured fractions, with their errors and the asymptotic expectation."""
+    return Coverage(
+        d=d,
+        fraction=fraction,
+        error=binomial_error(fraction, toys),
+        chi2_cdf=special.chdtr(2, d),
+        toys=toys,
+        kind=kind,
+        failed=failed,
+        same_toys=same_toys,
+        nominal=special.chdtr(2, np.array(CONTOUR_LEVELS)),
+        measured=measured,
+        measured_error=binomial_error(measured, measured_toys),
+        measured_toys=measured_toys,
+    )
 
 
 def binomial_error(fraction: np.ndarray, trials: int) -> np.ndarray:
-    """Standard error of measured fractions of ``trials`` trials, sqrt(f (1 - f) / n).
+    """Standard error of measured fractions of ``trials`` trials, sqrt(f (1 - f) / n); NaN without trials.
 
     Example:
         >>> binomial_error(np.array([0.5, 0.0]), 100).tolist()
         [0.05, 0.0]
     """
-    return np.asarray(np.sqrt(fraction * (1 - fraction) / trials))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.sqrt(fraction * (1 - fraction) / trials))
 
 
 class Significances(NamedTuple):
@@ -115,13 +146,17 @@ class Significances(NamedTuple):
 
 @dataclass(frozen=True)
 class FitReport:
-    """Results of :func:`analyse`; ``to_json`` gives the ``fit.json`` content."""
+    """Results of :func:`analyse`; :meth:`document` gives the ``fit.json`` content.
+
+    Beside what ``fit.json`` holds: the ``templates`` fitted, the toys' statistics (``gof.toys``), and what the
+    figures draw (:mod:`fitting.scans`): the ``scans`` of each parameter by name and the Delta chi^2 ``scan_map``.
+    """
 
     templates: Templates
-    statistic: str
-    method: str
+    statistic: Statistic
+    method: Method
     mc_stat: bool
-    prefit_chi2: float
+    prefit: Prefit
     fit_s_s: Fit1D
     fit_s_b: Fit1D
     fit_2d: Fit2D
@@ -129,6 +164,8 @@ class FitReport:
     significance: Significances
     gof: GoodnessOfFit
     coverage: Coverage
+    scans: dict[str, Scan]
+    scan_map: ScanMap
     seed: int
 
     @property
@@ -136,156 +173,142 @@ class FitReport:
         """The two-parameter best fit (s_s, s_b)."""
         return np.array([self.fit_2d.s_s.value, self.fit_2d.s_b.value])
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``fit.json`` document: strict JSON, non-finite values as ``null`` with the reason in ``nulls``."""
-        t = self.templates
+    def document(self, systematics: doc.Systematics | None = None) -> doc.FitDocument:
+        """The ``fit.json`` document (with the fit with nuisance parameters, ``systematics``, if there is one)."""
+        t, two, sig, gof, cov = self.templates, self.fit_2d, self.significance, self.gof, self.coverage
         used = np.flatnonzero(t.used)
         nulls: dict[str, str] = {}
 
-        def interval(i: Interval) -> dict[str, Any]:
-            return {
-                "value": i.value,
-                "err_low": i.err_low,
-                "err_high": i.err_high,
-                "at_boundary": {"low": i.at_boundary_low, "high": i.at_boundary_high},
-            }
+        def finite(path: str, value: float, reason: str) -> float | None:
+            """``value``, or ``None`` with its ``reason`` in ``nulls`` where it is not finite."""
+            if np.isfinite(value):
+                return float(value)
+            nulls[path] = reason
+            return None
 
-        def one(fit: Fit1D) -> dict[str, Any]:
-            return interval(fit.interval) | {"best_at_boundary": fit.at_boundary, "chi2": fit.chi2, "ndf": fit.ndf}
+        def ends(i: Interval) -> doc.Ends:
+            return doc.Ends(low=i.at_boundary_low, high=i.at_boundary_high)
 
-        two = self.fit_2d
-        if two.covariance is None:
-            reason = (
-                "the best fit lies on the physical boundary: no Gaussian covariance"
-                if two.at_boundary
-                else "the curvature at the best fit is not positive"
+        def interval(i: Interval) -> doc.Interval:
+            return doc.Interval(value=i.value, err_low=i.err_low, err_high=i.err_high, at_boundary=ends(i))
+
+        def one(fit: Fit1D) -> doc.Fit1D:
+            i = fit.interval
+            return doc.Fit1D(
+                value=i.value,
+                err_low=i.err_low,
+                err_high=i.err_high,
+                at_boundary=ends(i),
+                best_at_boundary=fit.at_boundary,
+                chi2=fit.chi2,
+                ndf=fit.ndf,
             )
-            nulls["fits.s_s,s_b.covariance"] = nulls["fits.s_s,s_b.correlation"] = reason
-        sig = self.significance
+
+        no_dof = f"no degrees of freedom ({t.nbins} bins, 2 parameters)"
+        no_covariance = (
+            "the best fit lies on the physical boundary: no Gaussian covariance"
+            if two.at_boundary
+            else "the curvature at the best fit is not positive"
+        )
+        if two.covariance is None:
+            nulls["fits.s_s,s_b.covariance"] = nulls["fits.s_s,s_b.correlation"] = no_covariance
         infinite = "infinite: the background-only prediction is zero in a bin with {} events"
-        for keys, result, what in (
-            (("observed", "observed_signed", "q0"), sig.observed, "data"),
-            (("expected",), sig.expected, "expected (Asimov)"),
-            (("expected_sm",), sig.expected_sm, "expected (Asimov)"),
-        ):
-            if not math.isfinite(result.z_signed):
-                nulls.update({f"significance.{key}": infinite.format(what) for key in keys})
-        gof, cov = self.gof, self.coverage
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "status": "ok",
-            "statistic": self.statistic,
-            "method": self.method,
-            "mc_stat": self.mc_stat,
-            "range": [float(t.edges[used[0]]), float(t.edges[used[-1] + 1])],
-            "nbins": t.nbins,
-            "yields": {
-                "data": float(t.data.sum()),
-                "signal": float(t.signal.sum()),
-                "background": float(t.background.sum()),
-            },
-            "prefit": {
-                "chi2": self.prefit_chi2,
-                "ndf": t.nbins,
-                "chi2_ndf": self.prefit_chi2 / t.nbins,
-                "p_value": p_value(self.prefit_chi2, t.nbins),
-            },
-            "fits": {
-                "s_s": one(self.fit_s_s),
-                "s_b": one(self.fit_s_b),
-                "s_s,s_b": {
-                    "s_s": interval(two.s_s),
-                    "s_b": interval(two.s_b),
-                    "best_at_boundary": two.at_boundary,
-                    "chi2": two.chi2,
-                    "ndf": two.ndf,
-                    "chi2_ndf": two.chi2 / two.ndf,
-                    "p_value": two.p_value,
-                    "correlation": two.correlation,
-                    "covariance": None if two.covariance is None else two.covariance.tolist(),
-                    "contours": {
-                        f"{level:.2f}": {"points": c.points.tolist(), "at_boundary": c.at_boundary.tolist()}
+        observed, expected = infinite.format("data"), infinite.format("expected (Asimov)")
+        no_toys = "no toy converged"
+        return doc.FitDocument(
+            statistic=self.statistic,
+            method=self.method,
+            mc_stat=self.mc_stat,
+            range=(float(t.edges[used[0]]), float(t.edges[used[-1] + 1])),
+            nbins=t.nbins,
+            yields=doc.Yields(
+                data=float(t.data.sum()), signal=float(t.signal.sum()), background=float(t.background.sum())
+            ),
+            prefit=doc.Prefit(
+                chi2=self.prefit.chi2,
+                ndf=self.prefit.ndf,
+                chi2_ndf=self.prefit.chi2 / self.prefit.ndf,
+                p_value=self.prefit.p_value,
+            ),
+            fits=doc.Fits(
+                s_s=one(self.fit_s_s),
+                s_b=one(self.fit_s_b),
+                both=doc.Fit2D(
+                    s_s=interval(two.s_s),
+                    s_b=interval(two.s_b),
+                    best_at_boundary=two.at_boundary,
+                    chi2=two.chi2,
+                    ndf=two.ndf,
+                    chi2_ndf=finite("fits.s_s,s_b.chi2_ndf", two.chi2 / two.ndf if two.ndf else math.nan, no_dof),
+                    p_value=finite("fits.s_s,s_b.p_value", two.p_value, no_dof),
+                    correlation=two.correlation,
+                    covariance=None if two.covariance is None else _pair(two.covariance),
+                    contours={
+                        f"{level:.2f}": doc.Contour(
+                            points=[_point(p) for p in c.points], at_boundary=[bool(b) for b in c.at_boundary]
+                        )
                         for level, c in self.contours.items()
                     },
-                },
-            },
-            "significance": {
-                "definition": SIGNIFICANCE_DEFINITION,
-                "likelihood": sig.likelihood,
-                "observed": sig.observed.z,
-                "observed_signed": sig.observed.z_signed,
-                "q0": sig.observed.q0,
-                "s_s_hat": sig.observed.s_s_hat,
-                "expected": sig.expected.z,
-                "expected_sm": sig.expected_sm.z,
-                "s_b_at_s_s_1": sig.s_b_sm,
-            },
-            "gof": {
-                "chi2": gof.chi2,
-                "ndf": gof.ndf,
-                "p_value": gof.p_value,
-                "p_value_toys": gof.p_value_toys,
-                "toys": len(gof.toys),
-                "failed_toys": gof.failed,
-                "toy_kind": gof.kind,
-                "refit": gof.refit,
-            },
-            "coverage": {
-                "d": cov.d.tolist(),
-                "fraction": cov.fraction.tolist(),
-                "error": cov.error.tolist(),
-                "chi2_cdf": special.chdtr(2, cov.d).tolist(),
-                "toys": cov.toys,
-                "same_toys_for_every_d": cov.same_toys,
-                "failed_toys": cov.failed,
-                "toy_kind": cov.kind,
-                "nominal": [
-                    {
-                        "d": level,
-                        "nominal": float(special.chdtr(2, level)),
-                        "measured": float(measured),
-                        "error": float(error),
-                        "toys": cov.measured_toys,
-                    }
-                    for level, measured, error in zip(CONTOUR_LEVELS, cov.measured, cov.measured_error, strict=True)
+                ),
+            ),
+            significance=doc.Significance(
+                definition=SIGNIFICANCE_DEFINITION,
+                likelihood=sig.likelihood,
+                observed=finite("significance.observed", sig.observed.z, observed),
+                observed_signed=finite("significance.observed_signed", sig.observed.z_signed, observed),
+                q0=finite("significance.q0", sig.observed.q0, observed),
+                s_s_hat=sig.observed.s_s_hat,
+                expected=finite("significance.expected", sig.expected.z, expected),
+                expected_sm=finite("significance.expected_sm", sig.expected_sm.z, expected),
+                s_b_at_s_s_1=sig.s_b_sm,
+            ),
+            gof=doc.GoodnessOfFit(
+                chi2=gof.chi2,
+                ndf=gof.ndf,
+                p_value=finite("gof.p_value", gof.p_value, no_dof),
+                p_value_toys=finite("gof.p_value_toys", gof.p_value_toys, no_toys),
+                toys=len(gof.toys),
+                failed_toys=gof.failed,
+                toy_kind=gof.kind,
+                refit=gof.refit,
+            ),
+            coverage=doc.Coverage(
+                d=cov.d.tolist(),
+                fraction=[finite(f"coverage.fraction.{i}", f, no_toys) for i, f in enumerate(cov.fraction)],
+                error=[finite(f"coverage.error.{i}", e, no_toys) for i, e in enumerate(cov.error)],
+                chi2_cdf=cov.chi2_cdf.tolist(),
+                toys=cov.toys,
+                same_toys_for_every_d=cov.same_toys,
+                failed_toys=cov.failed,
+                toy_kind=cov.kind,
+                nominal=[
+                    doc.Nominal(
+                        d=level,
+                        nominal=float(nominal),
+                        measured=finite(f"coverage.nominal.{i}.measured", measured, no_toys),
+                        error=finite(f"coverage.nominal.{i}.error", error, no_toys),
+                        toys=cov.measured_toys,
+                    )
+                    for i, (level, nominal, measured, error) in enumerate(
+                        zip(CONTOUR_LEVELS, cov.nominal, cov.measured, cov.measured_error, strict=True)
+                    )
                 ],
-            },
-            "seed": self.seed,
-        }
-        return strict_json(document, nulls)
+            ),
+            seed=self.seed,
+            nulls=nulls,
+            systematics=systematics,
+        )
 
 
-def strict_json(document: dict[str, Any], nulls: dict[str, str] | None = None) -> dict[str, Any]:
-    """``document`` with numpy scalars as Python numbers and every non-finite number as ``None``; the reason
-    of each ``None`` (given in ``nulls`` by dotted path, else "not finite") goes to ``document["nulls"]``.
+def _point(values: np.ndarray) -> tuple[float, float]:
+    """A pair of numbers as Python floats."""
+    first, second = values.tolist()
+    return first, second
 
-    Example:
-        >>> strict_json({"a": {"b": float("inf"), "c": 1}})
-        {'a': {'b': None, 'c': 1}, 'nulls': {'a.b': 'not finite (inf)'}}
-    """
-    reasons = dict(nulls or {})
-    found: dict[str, str] = {}
 
-    def clean(value: Any, path: str) -> Any:
-        if isinstance(value, dict):
-            return {key: clean(item, f"{path}.{key}" if path else key) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(item, f"{path}.{i}") for i, item in enumerate(value)]
-        if isinstance(value, np.generic):
-            value = value.item()
-        if value is None:
-            if path in reasons:
-                found[path] = reasons[path]
-            return None
-        if isinstance(value, float) and not math.isfinite(value):
-            found[path] = reasons.get(path, f"not finite ({value})")
-            return None
-        return value
-
-    cleaned: dict[str, Any] = clean(document, "")
-    if found:
-        cleaned["nulls"] = found
-    return cleaned
+def _pair(matrix: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A 2 x 2 matrix as pairs of Python floats."""
+    return _point(matrix[0]), _point(matrix[1])
 
 
 def _nominal(delta: np.ndarray) -> np.ndarray:
@@ -334,6 +357,7 @@ def analyse(
     rng = np.random.default_rng(seed)
     d_values = np.linspace(1.0, 5.0, coverage_points)
     profile_fit = model.fit2d()
+    kind: ToyKind
     if method == "profile":
         fit_s_s, fit_s_b, fit_2d = model.fit1d("s_s"), model.fit1d("s_b"), profile_fit
         best = np.array([fit_2d.s_s.value, fit_2d.s_b.value])
@@ -341,40 +365,55 @@ def analyse(
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
         study = toys.coverage_toys(model, best, coverage_points * coverage_toys, rng, kind)
         fractions = np.array([np.mean(study.delta <= d) for d in d_values])
-        coverage = Coverage(
-            d_values, fractions, len(study.delta), kind, study.failed, True, _nominal(study.delta), len(study.delta)
-        )
+        counted = len(study.delta)
+        found = coverage(d_values, fractions, counted, kind, study.failed, True, _nominal(study.delta), counted)
     else:
         fit_s_s, fit_s_b = tutorial.scan_1d(model, "s_s"), tutorial.scan_1d(model, "s_b")
-        scan = tutorial.scan_2d(model)
-        best = np.array([scan.s_s.value, scan.s_b.value])
+        grid = tutorial.scan_2d(model)
+        best = np.array([grid.s_s.value, grid.s_b.value])
         covariance = model.covariance(best)
         fit_2d = Fit2D(
-            scan.s_s,
-            scan.s_b,
-            scan.chi2,
-            scan.ndf,
-            p_value(scan.chi2, scan.ndf),
+            grid.s_s,
+            grid.s_b,
+            grid.chi2,
+            grid.ndf,
+            p_value(grid.chi2, grid.ndf),
             covariance,
             None if covariance is None else float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])),
         )
         kind, refit = "gaussian", False
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
-        fractions = tutorial.coverage_grid(model, scan.cell, d_values, coverage_toys, rng)
-        measured = tutorial.coverage_grid(model, scan.cell, np.array(CONTOUR_LEVELS), coverage_toys, rng)
-        coverage = Coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
+        fractions = tutorial.coverage_grid(model, grid.cell, d_values, coverage_toys, rng)
+        measured = tutorial.coverage_grid(model, grid.cell, np.array(CONTOUR_LEVELS), coverage_toys, rng)
+        found = coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
+    prefit = float(model.chi2(1.0, 1.0))
+    scans = {
+        name: scan(model, name, alone, both, fit_2d.chi2, tutorial=method == "tutorial")
+        for name, alone, both in (("s_s", fit_s_s, fit_2d.s_s), ("s_b", fit_s_b, fit_2d.s_b))
+    }
     return FitReport(
         templates=templates,
         statistic=statistic,
         method=method,
         mc_stat=mc_stat,
-        prefit_chi2=float(model.chi2(1.0, 1.0)),
+        prefit=Prefit(prefit, templates.nbins, p_value(prefit, templates.nbins)),
         fit_s_s=fit_s_s,
         fit_s_b=fit_s_b,
         fit_2d=fit_2d,
         contours={level: model.contour(profile_fit, level) for level in CONTOUR_LEVELS},
         significance=significances(templates, mc_stat, max_iter),
-        gof=GoodnessOfFit(fit_2d.chi2, fit_2d.ndf, fit_2d.p_value, gof.values, kind, refit, gof.failed),
-        coverage=coverage,
+        gof=GoodnessOfFit(
+            fit_2d.chi2,
+            fit_2d.ndf,
+            fit_2d.p_value,
+            float(np.mean(gof.values >= fit_2d.chi2)) if len(gof.values) else math.nan,
+            gof.values,
+            kind,
+            refit,
+            gof.failed,
+        ),
+        coverage=found,
+        scans=scans,
+        scan_map=scan_map(model, profile_fit),
         seed=seed,
     )

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from scipy import special
@@ -25,9 +27,10 @@ from scipy import special
 from analysis import style
 from analysis.precision import measurement
 from fitting.analysis import FitReport
-from fitting.fit import CONTOUR_LEVELS, Interval, Model
+from fitting.fit import CONTOUR_LEVELS, Interval
+from fitting.scans import MAP_LEVEL
 from fitting.systematics import SystematicFit
-from fitting.tutorial import GRID_1D, grid_edge
+from fitting.tutorial import grid_edge
 
 __all__ = [
     "NUISANCE_LABELS",
@@ -47,6 +50,9 @@ LABELS = {"s_s": r"signal strength $s_s$", "s_b": r"background scale $s_b$"}
 SYMBOLS = {"s_s": "$s_s$", "s_b": "$s_b$"}
 #: The test statistics by name, as a reader knows them.
 STATISTIC_LABELS = {"pearson": "Pearson $\\chi^2$", "neyman": "Neyman $\\chi^2$", "poisson": "Poisson likelihood ratio"}
+#: The colours of the Delta chi^2 map: blue at the best fit, light yellow from the 99.7% contour on (the top of the
+#: scale, where the map is clipped), so that black lines and text stay readable over the whole map.
+MAP_COLOURS = ListedColormap(colormaps["YlGnBu_r"](np.linspace(0.3, 1.0, 256)), name="delta_chi2")
 #: The nuisance parameters of the fit with systematics by name, as a reader knows them.
 NUISANCE_LABELS = {
     "lep_scale": "Lepton momentum scale",
@@ -56,10 +62,6 @@ NUISANCE_LABELS = {
     "zz_xsec": "ZZ* cross-section",
     "mc_stat": "Simulation statistics",
 }
-#: The Delta chi^2 up to which the 2-D map is coloured: 99.73% for two parameters (3 sigma).
-MAP_LEVEL = float(special.chdtri(2, 1 - 0.9973))
-#: How far a scan reaches: to where a parabola through each interval reaches this Delta chi^2 (about 2.2 sigma).
-SCAN_REACH = 5.0
 
 
 def _quoted(interval: Interval) -> str:
@@ -160,11 +162,9 @@ def plot_postfit(
 
 def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = False) -> Figure:
     """Delta chi^2 of ``name`` (``s_s`` or ``s_b``) with the other parameter fixed at 1 and profiled, each with its
-    Delta chi^2 <= 1 interval shaded under the Delta chi^2 = 1 line and quoted in the legend, over about
-    sqrt(:data:`SCAN_REACH`) times both intervals around their best fits, cut where a curve passes twice that. With
-    the tutorial's method, the points of its grid are marked on the curve, and a best fit on the grid's edge is said
-    to be none."""
-    model = Model(report.templates, report.statistic, report.mc_stat)
+    Delta chi^2 <= 1 interval shaded under the Delta chi^2 = 1 line and quoted in the legend, over the range of
+    :attr:`fitting.analysis.FitReport.scans` (see :func:`fitting.scans.scan`). With the tutorial's method, the points
+    of its grid are marked on the curve, and a best fit on the grid's edge is said to be none."""
     other = "s_b" if name == "s_s" else "s_s"
     tutorial = report.method == "tutorial"
     alone = report.fit_s_s if name == "s_s" else report.fit_s_b
@@ -176,35 +176,8 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
         "fixed": grid_edge(name, fits["fixed"].value) if tutorial else None,
         "profiled": grid_edge(name, fits["profiled"].value, two_d=True) if tutorial else None,
     }
-    reach = np.sqrt(SCAN_REACH)  # in units of each interval's half-widths
-    ends = [i.value for i in fits.values()]
-    ends += [
-        i.value + side * reach * error
-        for key, i in fits.items()
-        if edges[key] is None
-        for side, error in ((-1, i.err_low), (1, i.err_high))
-        if np.isfinite(error)
-    ]
-    grid = GRID_1D[name]
-    if tutorial:
-        ends += [float(grid[0]), float(grid[-1])]
-    low, high = min(ends), max(ends)
-    span = high - low
-    if "lower" in edges.values():  # the minimum lies beyond the grid: show where
-        low -= 0.3 * span
-    if "upper" in edges.values():
-        high += 0.3 * span
-    x = np.linspace(low, high, 200)
-    curves = {
-        "fixed": model.chi2(x, 1.0) if name == "s_s" else model.chi2(1.0, x),
-        "profiled": model.profile(name, x),
-    }
-    chi2_min = {"fixed": alone.chi2, "profiled": report.fit_2d.chi2}
-    minima = {key: min(chi2_min[key], float(np.nanmin(curve))) for key, curve in curves.items()}
-    steep = np.nanmax([curve - minima[key] for key, curve in curves.items()], axis=0) > 2 * SCAN_REACH
-    steep &= not tutorial  # the tutorial's grid is shown whole
-    kept = np.flatnonzero(~steep | (x >= min(ends[:2])) & (x <= max(ends[:2])))  # never cut off a best fit
-    x, curves = x[kept[0] : kept[-1] + 1], {key: curve[kept[0] : kept[-1] + 1] for key, curve in curves.items()}
+    scan = report.scans[name]
+    x, curves = scan.values, {"fixed": scan.fixed, "profiled": scan.profiled}
     low, high = float(x[0]), float(x[-1])
     fig, ax = style.new_figure()
     symbol, colours = SYMBOLS[other], {"fixed": "black", "profiled": "tab:blue"}
@@ -212,8 +185,7 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
     labels: list[str] = []
     notes: list[str] = []
     for key, interval in fits.items():
-        delta = np.where(np.isfinite(curves[key]), curves[key] - minima[key], np.nan)
-        (line,) = ax.plot(x, delta, color=colours[key], linestyle="-" if key == "fixed" else "--")
+        (line,) = ax.plot(x, curves[key], color=colours[key], linestyle="-" if key == "fixed" else "--")
         what = f"{symbol} fixed at 1" if key == "fixed" else f"{symbol} profiled"
         if edges[key] is None:
             box = ax.fill_between(
@@ -239,8 +211,8 @@ def plot_scan(report: FitReport, name: str, lumi_fb: float, synthetic: bool = Fa
             )
     if tutorial:  # its intervals come from its grids, the curves are exact: they need not cross at the same points
         notes += ["Tutorial method: intervals read off its grids", "(2-D: a slice through the best fit), exact curves"]
-        on_grid = model.chi2(grid, 1.0) if name == "s_s" else model.chi2(1.0, grid)
-        (points,) = ax.plot(grid, on_grid - minima["fixed"], "o", color="black", markersize=3)
+        grid = scan.grid
+        (points,) = ax.plot(grid, scan.grid_fixed, "o", color="black", markersize=3)
         handles.append(points)
         labels.append(f"tutorial's grid, {symbol} = 1 ({grid[0]:g} to {grid[-1]:g})")
     ax.axhline(1.0, color="grey", linewidth=1, linestyle=":")
@@ -258,20 +230,18 @@ def plot_contours(
     report: FitReport, lumi_fb: float, synthetic: bool = False, truth: Mapping[str, float] | None = None
 ) -> Figure:
     """The 68.3% and 95.4% contours of (s_b, s_s) on the Delta chi^2 map (coloured up to 99.7%), the best fit, the
-    Standard Model point (1, 1) and, for the synthetic demo, the true values its pseudo-data were drawn with."""
-    model = Model(report.templates, report.statistic, report.mc_stat)
+    Standard Model point (1, 1) and, for the synthetic demo, the true values its pseudo-data were drawn with. The
+    map is :attr:`fitting.analysis.FitReport.scan_map` (:func:`fitting.scans.scan_map`), coloured up to
+    :data:`fitting.scans.MAP_LEVEL` and in the top colour beyond."""
+    plane = report.scan_map
     points = {level: report.contours[level].points for level in CONTOUR_LEVELS}
     marks = [(report.best[1], report.best[0]), (1.0, 1.0)]
     if truth is not None:
         marks.append((truth["s_b"], truth["s_s"]))
-    outer = points[CONTOUR_LEVELS[-1]]
-    centre, half = report.best, 0.5 * (outer.max(axis=0) - outer.min(axis=0))
-    s_s = np.linspace(centre[0] - 3 * half[0], centre[0] + 3 * half[0], 241)
-    s_b = np.linspace(centre[1] - 3 * half[1], centre[1] + 3 * half[1], 241)
-    delta = model.chi2(s_s[:, None], s_b[None, :]) - report.fit_2d.chi2
+    delta = np.where(np.isfinite(plane.delta), plane.delta, np.nan)  # blank outside the physical region
     fig, ax = style.new_figure((8.0, 6.5))
     edge = ax.contour(
-        s_b, s_s, np.where(np.isfinite(delta), delta, 1e9), levels=[MAP_LEVEL], colors="0.5", linewidths=0.8
+        plane.s_b, plane.s_s, np.nan_to_num(delta, nan=1e9), levels=[MAP_LEVEL], colors="0.5", linewidths=0.8
     )
     outline = np.concatenate(
         [np.asarray(marks), *(p[:, ::-1] for p in points.values()), *(v for seg in edge.allsegs for v in seg)]
@@ -307,14 +277,11 @@ def plot_contours(
     ax.set_ylabel(LABELS["s_s"])
     label = style.atlas_label(ax, lumi_fb, synthetic, lines=[_statistic(report)])
     style.legend_clear_of_data(ax, label)
-    # the map over the whole final view, blank beyond 99.7% and outside the physical region
-    xs, ys = np.linspace(*ax.get_xlim(), 200), np.linspace(*ax.get_ylim(), 200)
-    shown = model.chi2(ys[:, None], xs[None, :]) - report.fit_2d.chi2
-    shown = np.where(np.isfinite(shown) & (shown <= MAP_LEVEL), shown, np.nan)
+    # the map over the whole final view, in the top colour beyond 99.7%, blank outside the physical region
     mesh = ax.pcolormesh(
-        xs, ys, shown, cmap="viridis_r", shading="auto", rasterized=True, zorder=0, vmin=0.0, vmax=MAP_LEVEL
+        plane.s_b, plane.s_s, delta, cmap=MAP_COLOURS, shading="auto", rasterized=True, zorder=0, vmin=0, vmax=MAP_LEVEL
     )
-    fig.colorbar(mesh, ax=ax, label=r"$\Delta\chi^2$ (up to 99.7% CL)", pad=0.02)
+    fig.colorbar(mesh, ax=ax, label=r"$\Delta\chi^2$ (up to 99.7% CL)", pad=0.02, extend="max")
     return fig
 
 

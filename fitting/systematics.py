@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from analysis.errors import HZZ4lError, HZZ4lWarning
+from fitting import document as doc
 from fitting.templates import TemplateError, bin_label
 from fitting.workspace import BOUNDS, staterror_widths
 from processors.histograms import Histogram, project
@@ -277,22 +278,29 @@ class SystematicFit(NamedTuple):
     impacts: tuple[Impact, ...]
     twice_nll: float
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``systematics`` section of ``fit.json``: plain floats, impacts and pulls as lists of objects."""
-        return {
-            "s_s": {
-                "value": self.s_s,
-                "total": self.total._asdict(),
-                "stat": self.stat._asdict(),
-                "syst": self.syst._asdict(),
-                "at_boundary": self.at_boundary,
+    def document(self, per_channel: bool) -> doc.Systematics:
+        """The ``systematics`` part of ``fit.json``, of a fit of the channels simultaneously (``per_channel``) or of
+        their sum."""
+        return doc.Systematics(
+            s_s=doc.SignalStrength(
+                value=self.s_s,
+                total=doc.Uncertainty(**self.total._asdict()),
+                stat=doc.Uncertainty(**self.stat._asdict()),
+                syst=doc.Uncertainty(**self.syst._asdict()),
+                at_boundary=self.at_boundary,
+            ),
+            s_b=doc.BackgroundScale(value=self.s_b, error=self.s_b_error),
+            pulls=[doc.Pull(**p._asdict()) for p in self.pulls],
+            impacts=[doc.Impact(**i._asdict()) for i in self.impacts],
+            twice_nll=self.twice_nll,
+            normalisations={
+                name: doc.Normalisation(
+                    size=n.size, samples=None if n.samples is None else list(n.samples), source=n.source
+                )
+                for name, n in NORMALISATIONS.items()
             },
-            "s_b": {"value": self.s_b, "error": self.s_b_error},
-            "pulls": [p._asdict() for p in self.pulls],
-            "impacts": [i._asdict() for i in self.impacts],
-            "twice_nll": self.twice_nll,
-            "normalisations": {name: n._asdict() for name, n in NORMALISATIONS.items()},
-        }
+            per_channel=per_channel,
+        )
 
 
 def _cabinetry() -> Any:

@@ -250,3 +250,12 @@ def rewrite_counted(source: Path, target: Path, edit: dict[str, ak.Array] | None
         types = {name: array.type.content for name, array in columns.items()}
         f.mktree("mini", types, counter_name=counters.__getitem__).extend(columns)
     return target
+
+
+def strict_json(text: str) -> Any:
+    """``text`` as a strict JSON parser reads it: ``NaN`` and ``Infinity`` refused."""
+
+    def reject(constant: str) -> None:
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)

@@ -97,8 +97,19 @@ def test_contours(tmp_path, update_baselines):
     assert {"Best fit", "Standard Model", "Demo truth"} <= set(labels)
     ax = fig.axes[0]
     mesh = ax.collections[-1]
-    x0, x1 = mesh.get_coordinates()[0, [0, -1], 0]
-    assert (x0, x1) == pytest.approx(ax.get_xlim(), rel=0.01)  # the map spans the axes
+    edges = mesh.get_coordinates()  # (s_s, s_b) corners of the cells, as (x, y) = (s_b, s_s)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert edges[..., 0].min() <= x0 and edges[..., 0].max() >= x1  # the map covers the axes
+    assert edges[..., 1].min() <= y0 and edges[..., 1].max() >= y1
+    # every cell in view is coloured where the statistic is defined (beyond 99.7% in the top colour, not blank),
+    # and blank exactly where a bin would be predicted negative (outside the physical region)
+    plane = report.scan_map
+    shown = np.ix_((plane.s_s >= y0) & (plane.s_s <= y1), (plane.s_b >= x0) & (plane.s_b <= x1))
+    values = np.ma.getdata(mesh.get_array())[shown]
+    blank = np.ma.getmaskarray(mesh.get_array())[shown]
+    predicted = report.templates.predict(plane.s_s[shown[0]], plane.s_b[shown[1]])
+    np.testing.assert_array_equal(blank, predicted.min(axis=-1) < 0)
+    assert np.any(values[~blank] > fit_plots.MAP_LEVEL) and mesh.norm.vmax == fit_plots.MAP_LEVEL
     legend = ax.get_legend()
     solid = legend.get_lines()[0]
     assert solid.get_color() not in ("white", "#ffffff", (1.0, 1.0, 1.0, 1.0))  # a visible 68% swatch

@@ -16,6 +16,7 @@ from analysis.fileset import load_fileset, roles
 from analysis.outputs import read_variations, write_outputs
 from analysis.runner import run_fileset
 from analysis.samples import process_groups
+from fitting.document import FitDocument, read_fit
 from fitting.systematics import NegativePredictionWarning, workspace
 from processors import CHANNELS, VARIATIONS, HZZ4lProcessor, mass_histogram
 from tests.helpers import hzz4l
@@ -126,12 +127,13 @@ def test_fit_with_systematics_from_the_command_line(results, tmp_path):
         cwd=tmp_path,
     )  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr
-    document = json.loads((tmp_path / "out" / "fit.json").read_text())
-    systematic = document["systematics"]
-    assert systematic["per_channel"] is False
-    assert {p["name"] for p in systematic["pulls"]} == {"lep_scale", "ele_eff", "mu_eff", "lumi", "zz_xsec"}
-    total, stat, syst = (systematic["s_s"][k] for k in ("total", "stat", "syst"))
-    assert 0 < stat["up"] < total["up"] and syst["up"] > 0  # the variations widen the interval
+    document = read_fit(tmp_path / "out" / "fit.json")
+    assert isinstance(document, FitDocument) and document.systematics is not None
+    systematic = document.systematics
+    assert systematic.per_channel is False
+    assert {p.name for p in systematic.pulls} == {"lep_scale", "ele_eff", "mu_eff", "lumi", "zz_xsec"}
+    total, stat, syst = systematic.s_s.total, systematic.s_s.stat, systematic.s_s.syst
+    assert 0 < stat.up < total.up and syst.up > 0  # the variations widen the interval
     assert "systematics    s_s =" in fitted.stdout
     for plot in ("pulls", "impacts"):
         assert (tmp_path / "out" / "plots" / f"{plot}.png").stat().st_size > 0

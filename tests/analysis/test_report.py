@@ -136,7 +136,7 @@ def test_values_from_the_folder_cannot_inject_html(results, browser, tmp_path):
         "preset": "<script>window.pwned = 'preset'</script>",
         "fileset": '"><img src=x onerror="window.pwned=\'fileset\'">',
         "cut": "<img src=x onerror=\"window.pwned='cut'\">",
-        "statistic": "<img src=x onerror=\"window.pwned='statistic'\">",
+        "likelihood": "<img src=x onerror=\"window.pwned='likelihood'\">",
         "plot": "x\" onload=\"window.pwned='plot'",
     }
     summary = json.loads((folder / "summary.json").read_text())
@@ -145,7 +145,7 @@ def test_values_from_the_folder_cannot_inject_html(results, browser, tmp_path):
         dataset["cutflow"][hostile["cut"]] = dataset["cutflow"].pop("charge")
     (folder / "summary.json").write_text(json.dumps(summary))
     fit = json.loads((folder / "fit.json").read_text())
-    fit["statistic"] = hostile["statistic"]
+    fit["significance"]["likelihood"] = hostile["likelihood"]  # a free text (the statistic is one of three)
     (folder / "fit.json").write_text(json.dumps(fit))
     (folder / "plots" / "gof_toys.png").rename(folder / "plots" / f"{hostile['plot']}.png")
     manifest = json.loads((folder / ".hzz4l-outputs.json").read_text())  # as a hostile folder would claim it
@@ -161,7 +161,7 @@ def test_values_from_the_folder_cannot_inject_html(results, browser, tmp_path):
     shown = browser.find_element(By.TAG_NAME, "body").text
     for text in (hostile["preset"], hostile["cut"], hostile["plot"]):
         assert text in shown, text
-    assert hostile["statistic"] in shown and hostile["fileset"] in shown
+    assert hostile["likelihood"] in shown and hostile["fileset"] in shown
     alts = browser.execute_script("return Array.from(document.images).map(i => i.alt)")
     assert hostile["plot"] in alts
 

@@ -11,18 +11,21 @@ import uproot
 from coffea.util import load
 
 from fitting.analysis import analyse
+from fitting.document import FitDocument, read_fit
 from fitting.templates import Templates
 from processors import mass_histogram
-from tests.helpers import hzz4l
+from tests.helpers import hzz4l, strict_json
 
 #: command-line runs, servers, clusters: the --runslow lane
 pytestmark = pytest.mark.slow
 
+#: The top-level keys of fit.json as the README lists them.
 KEYS = {
     "schema_version",
     "status",
     "statistic",
     "method",
+    "mc_stat",
     "range",
     "nbins",
     "yields",
@@ -31,6 +34,8 @@ KEYS = {
     "significance",
     "gof",
     "coverage",
+    "seed",
+    "nulls",
 }
 
 
@@ -49,25 +54,26 @@ def fitted(tmp_path_factory):
 
 def test_fit_json_and_plots(fitted):
     results, ran = fitted
-    document = json.loads((results / "fit.json").read_text())
-    assert set(document) >= KEYS
-    assert document["statistic"] == "poisson" and document["method"] == "profile"  # the default statistic
-    assert document["schema_version"] == 2 and document["status"] == "ok"
-    assert document["range"] == [80.0, 250.0]
-    two = document["fits"]["s_s,s_b"]
-    assert set(two) >= {"s_s", "s_b", "chi2", "ndf", "p_value", "correlation"}
+    raw = strict_json((results / "fit.json").read_text())
+    assert set(raw) == KEYS  # the layout the README documents
+    assert set(raw["fits"]) == {"s_s", "s_b", "s_s,s_b"}
+    document = read_fit(results / "fit.json")
+    assert isinstance(document, FitDocument)
+    assert document.statistic == "poisson" and document.method == "profile"  # the default statistic
+    assert document.schema_version == 2 and document.status == "ok"
+    assert document.range == (80.0, 250.0)
+    two = document.fits.both
     for name in ("s_s", "s_b"):
-        assert set(document["fits"][name]) >= {"value", "err_low", "err_high", "chi2", "ndf"}
-        assert two[name]["err_low"] > 0 and two[name]["err_high"] > 0
-    assert document["gof"]["toys"] == 2000 and 0 <= document["gof"]["p_value_toys"] <= 1
-    assert len(document["coverage"]["d"]) == len(document["coverage"]["fraction"]) == 40
-    assert document["coverage"]["toys"] == 40 * 100 and document["coverage"]["same_toys_for_every_d"]
-    assert [n["d"] for n in document["coverage"]["nominal"]] == [2.30, 6.18]
-    assert set(document["significance"]) >= {"observed", "expected"}
+        assert getattr(two, name).err_low > 0 and getattr(two, name).err_high > 0
+    assert document.gof.toys == 2000 and document.gof.p_value_toys is not None
+    assert len(document.coverage.d) == len(document.coverage.fraction) == 40
+    assert document.coverage.toys == 40 * 100 and document.coverage.same_toys_for_every_d
+    assert [n.d for n in document.coverage.nominal] == [2.30, 6.18]
+    assert document.significance.observed is not None and document.significance.expected is not None
     for plot in ("postfit_m4l", "scan_s_s", "scan_s_b", "contours", "gof_toys", "coverage"):
         assert (results / "plots" / f"{plot}.png").stat().st_size > 10_000
         assert (results / "plots" / f"{plot}.pdf").exists()
-    assert f"{two['s_s']['value']:.3f}" in ran.stdout
+    assert f"{two.s_s.value:.3f}" in ran.stdout
 
 
 def flatten(tree, prefix=""):
@@ -81,15 +87,17 @@ def flatten(tree, prefix=""):
 
 def test_cli_reads_root_file_like_the_accumulator(fitted):
     results, _ = fitted
-    document = json.loads((results / "fit.json").read_text())
+    document = read_fit(results / "fit.json")
+    assert isinstance(document, FitDocument)
     summary = json.loads((results / "summary.json").read_text())
     roles = {name: d["role"] for name, d in summary["datasets"].items()}
     templates = Templates.from_hist(mass_histogram(load(results / "histograms.coffea")["mass"]), roles)
-    report = analyse(templates, "poisson", gof_toys=2000, coverage_toys=100).to_json()
-    assert flatten(report["fits"]) == pytest.approx(flatten(document["fits"]), rel=1e-9)
-    assert report["yields"]["data"] == summary["datasets"]["data"]["yield"]
+    report = analyse(templates, "poisson", gof_toys=2000, coverage_toys=100).document()
+    fits = flatten(report.fits.model_dump(mode="json"))
+    assert fits == pytest.approx(flatten(document.fits.model_dump(mode="json")), rel=1e-9)
+    assert report.yields.data == summary["datasets"]["data"]["yield"]
     expected_signal = sum(d["yield"] for d in summary["datasets"].values() if d["role"] == "signal")
-    assert document["yields"]["signal"] == pytest.approx(expected_signal, rel=1e-12)
+    assert document.yields.signal == pytest.approx(expected_signal, rel=1e-12)
 
 
 def test_tutorial_method(fitted, tmp_path):
@@ -109,11 +117,12 @@ def test_tutorial_method(fitted, tmp_path):
         cwd=tmp_path,
     )
     assert ran.returncode == 0, ran.stderr
-    document = json.loads((copy / "fit.json").read_text())
-    assert document["method"] == "tutorial" and document["gof"]["toy_kind"] == "gaussian"
-    assert document["statistic"] == "pearson"  # the tutorial's own, unless --statistic says otherwise
+    document = read_fit(copy / "fit.json")
+    assert isinstance(document, FitDocument)
+    assert document.method == "tutorial" and document.gof.toy_kind == "gaussian"
+    assert document.statistic == "pearson"  # the tutorial's own, unless --statistic says otherwise
     grid = np.linspace(0.1, 2.7, 100)
-    assert np.min(np.abs(grid - document["fits"]["s_s,s_b"]["s_s"]["value"])) < 1e-12
+    assert np.min(np.abs(grid - document.fits.both.s_s.value)) < 1e-12
 
 
 def same_shapes(histograms):
@@ -181,13 +190,6 @@ def test_bad_inputs_give_one_clear_line(fitted, tmp_path, change, message):
     assert len(lines) == 1 and message in lines[0], ran.stderr
 
 
-def strict(text):
-    def reject(constant):
-        raise ValueError(f"not strict JSON: {constant}")
-
-    return json.loads(text, parse_constant=reject)
-
-
 def test_best_fit_on_the_physical_boundary(fitted, tmp_path):
     """Data emptied around the Higgs peak: the best fit is on the boundary; fit.json says so, strictly."""
 
@@ -200,12 +202,15 @@ def test_best_fit_on_the_physical_boundary(fitted, tmp_path):
 
     ran = break_results(fitted[0], tmp_path, lambda d: rewrite_root(d, empty_peak))
     assert ran.returncode == 0, ran.stderr
-    document = strict((tmp_path / "broken" / "fit.json").read_text())
-    two = document["fits"]["s_s,s_b"]
-    assert two["best_at_boundary"] is True and two["covariance"] is None
-    assert "physical boundary" in document["nulls"]["fits.s_s,s_b.covariance"]
+    strict_json((tmp_path / "broken" / "fit.json").read_text())
+    document = read_fit(tmp_path / "broken" / "fit.json")
+    assert isinstance(document, FitDocument)
+    two = document.fits.both
+    assert two.best_at_boundary is True and two.covariance is None
+    assert "physical boundary" in document.nulls["fits.s_s,s_b.covariance"]
     assert "best fit on the physical boundary" in ran.stdout
-    assert document["significance"]["observed"] == 0.0 and document["significance"]["observed_signed"] < 0
+    assert document.significance.observed == 0.0
+    assert document.significance.observed_signed is not None and document.significance.observed_signed < 0
 
 
 def test_workspace_replaces_only_an_earlier_workspace(fitted, tmp_path):
@@ -228,7 +233,7 @@ def test_workspace_replaces_only_an_earlier_workspace(fitted, tmp_path):
 def test_workspace_is_the_model_pyhf_fits(fitted):
     pyhf = pytest.importorskip("pyhf")
     results, _ = fitted
-    spec = strict((results.parent / "ws.json").read_text())
+    spec = strict_json((results.parent / "ws.json").read_text())
     pyhf.schema.validate(spec, "workspace.json")
     workspace = pyhf.Workspace(spec)
     model = workspace.model()
@@ -237,8 +242,9 @@ def test_workspace_is_the_model_pyhf_fits(fitted):
         best = pyhf.infer.mle.fit(workspace.data(model), model)
     finally:
         pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
-    document = json.loads((results / "fit.json").read_text())  # poisson, the default: the workspace's likelihood
-    two = document["fits"]["s_s,s_b"]
-    assert best[model.config.par_order.index("s_s")] == pytest.approx(two["s_s"]["value"], abs=1e-4)
-    assert best[model.config.par_order.index("s_b")] == pytest.approx(two["s_b"]["value"], abs=1e-4)
+    document = read_fit(results / "fit.json")  # poisson, the default: the workspace's likelihood
+    assert isinstance(document, FitDocument)
+    two = document.fits.both
+    assert best[model.config.par_order.index("s_s")] == pytest.approx(two.s_s.value, abs=1e-4)
+    assert best[model.config.par_order.index("s_b")] == pytest.approx(two.s_b.value, abs=1e-4)
     assert [s["name"] for s in spec["channels"][0]["samples"]] == ["signal", "background"]

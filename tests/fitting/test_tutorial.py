@@ -91,7 +91,7 @@ def test_fit_table_says_when_the_tutorial_sits_on_its_grid_edge():
     from fitting.analysis import analyse
     from tests.fitting.sets import deficit, published
 
-    on_edge = fit_table(analyse(deficit(), "pearson", method="tutorial", gof_toys=20, coverage_toys=5).to_json())
+    on_edge = fit_table(analyse(deficit(), "pearson", method="tutorial", gof_toys=20, coverage_toys=5).document())
     assert "grid edge      s_s alone: 1 is the lower edge of the tutorial's grid" in on_edge
-    inside = fit_table(analyse(published(), "pearson", method="profile", gof_toys=20, coverage_toys=5).to_json())
+    inside = fit_table(analyse(published(), "pearson", method="profile", gof_toys=20, coverage_toys=5).document())
     assert "grid edge" not in inside
