@@ -106,7 +106,8 @@ def _interior_start(region: Region, start: np.ndarray, free: tuple[bool, bool]) 
     origin[:, k] = 0.0
     low, high = region.line(origin, np.eye(2)[k])
     t = x[:, k]
-    width = np.where(np.isfinite(high - low), high - low, np.inf)
+    with np.errstate(invalid="ignore"):  # inf - inf where the line misses the region (a profile outside it)
+        width = np.where(np.isfinite(high - low), high - low, np.inf)
     pad = np.minimum(
         0.1 * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(low), low, 0.0)), np.abs(t))), 0.25 * width
     )
