@@ -278,14 +278,26 @@ class Systematics(_Strict):
     per_channel: bool
 
 
-class FitDocument(_Strict):
-    """``fit.json`` of a fit: what was fitted how, and every result (see the module)."""
+class _FitFile(_Strict):
+    """What every ``fit.json`` says: its layout, whether the fit succeeded, and what was fitted how."""
 
     schema_version: Literal[2] = 2  # SCHEMA_VERSION
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "failed"]
     statistic: Statistic
     method: Method
     mc_stat: bool
+
+    def to_json(self) -> str:
+        """The text of ``fit.json``; an optional part that is absent (``systematics``) is left out."""
+        fields = type(self).model_fields
+        absent = {name for name, field in fields.items() if field.default is None and getattr(self, name) is None}
+        return self.model_dump_json(by_alias=True, indent=2, exclude=absent) + "\n"
+
+
+class FitDocument(_FitFile):
+    """``fit.json`` of a fit: what was fitted how, and every result (see the module)."""
+
+    status: Literal["ok"] = "ok"
     range: tuple[Finite, Finite]
     nbins: Annotated[int, Field(ge=1)]
     yields: Yields
@@ -309,25 +321,12 @@ class FitDocument(_Strict):
             raise ValueError(f"nulls names {stray}, which is not null")
         return self
 
-    def to_json(self) -> str:
-        """The text of ``fit.json``."""
-        left_out = {"systematics"} if self.systematics is None else None  # only a fit with systematics has them
-        return self.model_dump_json(by_alias=True, indent=2, exclude=left_out) + "\n"
 
-
-class FailedFit(_Strict):
+class FailedFit(_FitFile):
     """``fit.json`` when the fit of the data did not converge: the reason, and what was fitted how; no result."""
 
-    schema_version: Literal[2] = 2  # SCHEMA_VERSION
     status: Literal["failed"] = "failed"
     error: str
-    statistic: Statistic
-    method: Method
-    mc_stat: bool
-
-    def to_json(self) -> str:
-        """The text of ``fit.json``."""
-        return self.model_dump_json(indent=2) + "\n"
 
 
 class _Header(BaseModel):
