@@ -35,8 +35,6 @@ __all__ = [
     "Prefit",
     "Significances",
     "analyse",
-    "binomial_error",
-    "coverage",
     "significances",
 ]
 
@@ -96,7 +94,7 @@ class Coverage(NamedTuple):
     measured_toys: int
 
 
-def coverage(
+def _coverage(
     d: np.ndarray,
     fraction: np.ndarray,
     toys: int,
@@ -366,7 +364,7 @@ def analyse(
         study = toys.coverage_toys(model, best, coverage_points * coverage_toys, rng, kind)
         fractions = np.array([np.mean(study.delta <= d) for d in d_values])
         counted = len(study.delta)
-        found = coverage(d_values, fractions, counted, kind, study.failed, True, _nominal(study.delta), counted)
+        found = _coverage(d_values, fractions, counted, kind, study.failed, True, _nominal(study.delta), counted)
     else:
         fit_s_s, fit_s_b = tutorial.scan_1d(model, "s_s"), tutorial.scan_1d(model, "s_b")
         grid = tutorial.scan_2d(model)
@@ -385,7 +383,7 @@ def analyse(
         gof = toys.goodness_of_fit_toys(model, best, gof_toys, rng, kind, refit)
         fractions = tutorial.coverage_grid(model, grid.cell, d_values, coverage_toys, rng)
         measured = tutorial.coverage_grid(model, grid.cell, np.array(CONTOUR_LEVELS), coverage_toys, rng)
-        found = coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
+        found = _coverage(d_values, fractions, coverage_toys, kind, 0, False, measured, coverage_toys)
     prefit = float(model.chi2(1.0, 1.0))
     scans = {
         name: scan(model, name, alone, both, fit_2d.chi2, tutorial=method == "tutorial")
