@@ -188,5 +188,17 @@ def test_reads_like_a_results_page(results, browser):
     assert summary["synthetic"]
     assert browser.title == "H→ZZ*→4ℓ: synthetic demo" and "ATLAS Open Data" not in page
     assert "Synthetic demo — not ATLAS data" in page
-    truth = summary["truth"]
-    assert f"drawn with s\ns = {truth['s_s']:g}" in page or f"s_s = {truth['s_s']:g}" in page or "demo truth" in page
+    truth = summary["truth"]  # beside each fitted value, and in the headline
+    rows = browser.execute_script(
+        "const t = Array.from(document.querySelectorAll('table')).find(t => t.tHead?.innerText.includes('demo truth'));"
+        "return Array.from(t.tBodies[0].rows).map(r => [r.cells[0].innerText, r.cells[r.cells.length - 1].innerText]);"
+    )
+    shown = {name: float(value) for name, value in rows if name.startswith(("s_s", "s_b"))}
+    assert shown == {
+        "s_s alone (s_b = 1)": truth["s_s"],
+        "s_b alone (s_s = 1)": truth["s_b"],
+        "s_s (both free)": truth["s_s"],
+        "s_b (both free)": truth["s_b"],
+    }
+    headline = browser.execute_script("return document.querySelector('h2 + p').innerText")
+    assert f"drawn with ss = {truth['s_s']:g}, sb = {truth['s_b']:g}." in headline
