@@ -70,6 +70,9 @@ COLORS = {
 BAND: dict[str, Any] = {"hatch": "////", "facecolor": "none", "edgecolor": "#555555", "linewidth": 0}
 #: The range and ticks of the data/prediction ratio panel; points beyond it are drawn as arrows at its edge.
 RATIO_RANGE, RATIO_TICKS = (0.0, 2.5), (0.5, 1.0, 1.5, 2.0)
+#: Saved files: PNG resolution [dots per inch], the margin around what is drawn [inches], and the PNG's zlib level
+#: (3 writes a figure in half the time of PIL's default 6, the file 9% larger).
+DPI, PAD, PNG_COMPRESSION = 150, 0.1, 3
 
 
 def new_figure(figsize: tuple[float, float] = (8.0, 6.0)) -> tuple[Figure, Axes]:
@@ -379,14 +382,24 @@ def legend_above(ax: Axes, box: Artist, **legend: Any) -> Legend:
 
 
 def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Save ``fig`` as ``path``.png and ``path``.pdf (or in the ``formats`` given); close it and return the paths."""
+    """Save ``fig`` as ``path``.png and ``path``.pdf (or in the ``formats`` given), cropped to what is drawn with a
+    margin of :data:`PAD` inches; close it and return the paths.
+
+    Each file draws the figure once: the crop is the figure's tight bounding box, computed from the layout of its
+    text and ticks without drawing (``savefig(bbox_inches="tight")`` would draw the figure once more to find it).
+    PNG at :data:`DPI` dots per inch, compressed at zlib level :data:`PNG_COMPRESSION`.
+    """
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)
     out = [base.with_suffix(f".{ext}") for ext in formats]
     try:
+        fig.set_dpi(DPI)  # the text measured at the resolution it is drawn at, for the crop
+        crop = fig.get_tightbbox(_renderer(fig)).padded(PAD)
         for target in out:
+            png = target.suffix == ".png"
+            options: dict[str, Any] = {"dpi": DPI, "pil_kwargs": {"compress_level": PNG_COMPRESSION}} if png else {}
             try:
-                fig.savefig(target, dpi=150 if target.suffix == ".png" else None, bbox_inches="tight")
+                fig.savefig(target, bbox_inches=crop, **options)
             except OSError as err:  # a failed write names no file (disk full): name the plot
                 err.filename = err.filename or str(target)
                 raise

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from analysis import style
 from analysis.plots import plot_stack
 from fitting import plots as fit_plots
 from tests import figures
@@ -138,3 +139,17 @@ def test_coverage(tmp_path, update_baselines):
 def test_pulls_and_impacts(tmp_path, update_baselines):
     check(fit_plots.plot_pulls(figures.SYSTEMATIC_FIT, 10.0, synthetic=True), "pulls", tmp_path, update_baselines)
     check(fit_plots.plot_impacts(figures.SYSTEMATIC_FIT, 10.0), "impacts", tmp_path, update_baselines)
+
+
+@pytest.mark.parametrize(("formats", "draws"), [(("png",), 1), (("png", "pdf"), 2)])
+def test_a_figure_is_drawn_once_per_file(formats, draws, tmp_path, monkeypatch):
+    """Laying out the label, the legend and the saved file's margins takes no drawing of the figure: saving the
+    m4l stack (two panels, label, legend) as PNG draws it once, PNG and PDF twice (matplotlib's tight bounding box
+    drew it once more per file, mplhep's label and legend helpers three times)."""
+    calls = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: calls.append(fig) or draw(fig, renderer))
+    fig = plot_stack(figures.m4l(), ROLES, 10.0, synthetic=True)
+    assert calls == []
+    style.save(fig, tmp_path / "m4l", formats)
+    assert len(calls) == draws
