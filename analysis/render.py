@@ -1,8 +1,8 @@
 """Figures drawn and saved by worker processes, beside the command's own work.
 
-A figure in the project's style costs about half a second of matplotlib: mplhep's label and legend helpers draw
-the whole figure three times to place themselves, and saving it as PNG draws it twice more. ``hzz4l run`` writes 8
-figures and ``hzz4l fit`` 6, so the commands hand them to a :class:`Renderer`: worker processes forked once the
+A figure in the project's style costs a quarter to half a second of matplotlib (drawn once per file, see
+:func:`analysis.style.save`). ``hzz4l run`` writes 8 figures and ``hzz4l fit`` 6, so the commands hand them to a
+:class:`Renderer`: worker processes forked once the
 command's inputs are checked, which import matplotlib and the plot modules while the command imports coffea and
 computes, then draw the figures in parallel, while the command writes its other outputs. A figure that fails
 raises its exception in the command, with the worker's traceback.
@@ -31,7 +31,7 @@ from analysis.interrupts import children_ignore_interrupts, stop_workers
 
 __all__ = ["Renderer", "render"]
 
-#: What a worker imports before its first figure: matplotlib, mplhep and the run's plots.
+#: What a worker imports before its first figure: matplotlib and the run's plots.
 PLOT_MODULES = ("analysis.plots",)
 
 

@@ -25,24 +25,31 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal, cast
 
 import matplotlib.pyplot as plt
-import mplhep
+import mplhep_data
 import numpy as np
+from cycler import cycler
+from matplotlib import font_manager
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis, XAxis
 from matplotlib.collections import Collection, QuadMesh
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
+from matplotlib.markers import TICKDOWN, TICKLEFT, TICKRIGHT, TICKUP
 from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea, VPacker
 from matplotlib.patches import Patch
+from matplotlib.ticker import AutoMinorLocator, NullLocator
+from matplotlib.transforms import Bbox
 from scipy import special
 
 __all__ = [
     "COLORS",
+    "MinorTicks",
     "atlas_label",
     "data_label",
     "draw_data",
@@ -75,11 +82,102 @@ RATIO_RANGE, RATIO_TICKS = (0.0, 2.5), (0.5, 1.0, 1.5, 2.0)
 DPI, PAD, PNG_COMPRESSION = 150, 0.1, 3
 
 
-def new_figure(figsize: tuple[float, float] = (8.0, 6.0)) -> tuple[Figure, Axes]:
-    """A figure and axes in the ATLAS style."""
-    # mathtext tick labels cost ~1 s per figure (pyparsing) and look the same as plain text here
-    plt.style.use([mplhep.style.ATLAS, {"axes.formatter.use_mathtext": False, "axes.unicode_minus": True}])
-    fig, ax = plt.subplots(figsize=figsize)
+#: mplhep's ATLAS style (``mplhep.style.ATLAS`` of mplhep 0.3/1.x, checked equal by tests/analysis/test_style.py),
+#: written out so that drawing needs no mplhep: importing it cost each plotting worker 0.2 s (its plotting modules,
+#: and 98 fonts registered where the style uses one family, TeX Gyre Heros, registered by :func:`_register_fonts`).
+ATLAS_STYLE: dict[str, Any] = {
+    "font.size": 14,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["TeX Gyre Heros", "helvetica", "Helvetica", "Nimbus Sans L", "Mukti Narrow", "FreeSans"],
+    "font.serif": ["Tex Gyre Termes", "Times", "Times Roman", "Times New Roman", "Nimbus Roman"],
+    "font.monospace": ["Tex Gyre Cursor", "Courier", "Courier New", "Nimbus Mono"],
+    "figure.figsize": (8.0, 6.0),
+    "figure.dpi": 100,
+    "figure.facecolor": "#FFFFFF",
+    "figure.subplot.bottom": 0.16,
+    "figure.subplot.top": 0.93,
+    "figure.subplot.left": 0.16,
+    "figure.subplot.right": 0.95,
+    "axes.titlesize": "xx-large",
+    "axes.labelsize": "x-large",
+    "axes.linewidth": 1,
+    "axes.grid": False,
+    "axes.axisbelow": False,
+    "axes.labelpad": 10,
+    "axes.facecolor": "#FFFFFF",
+    "axes.labelcolor": "#000000",
+    "axes.formatter.limits": "-2, 4",
+    "axes.formatter.use_mathtext": True,
+    "axes.autolimit_mode": "round_numbers",
+    "axes.unicode_minus": False,
+    "axes.xmargin": 0.0,
+    "xaxis.labellocation": "right",
+    "yaxis.labellocation": "top",
+    "xtick.direction": "in",
+    "xtick.minor.visible": True,
+    "xtick.top": True,
+    "xtick.bottom": True,
+    "xtick.major.top": True,
+    "xtick.major.bottom": True,
+    "xtick.minor.top": True,
+    "xtick.minor.bottom": True,
+    "xtick.labelsize": "large",
+    "xtick.major.size": 5,
+    "xtick.minor.size": 3,
+    "xtick.color": "#000000",
+    "ytick.direction": "in",
+    "ytick.left": True,
+    "ytick.right": True,
+    "ytick.major.left": True,
+    "ytick.major.right": True,
+    "ytick.minor.left": True,
+    "ytick.minor.right": True,
+    "ytick.minor.visible": True,
+    "ytick.labelsize": "large",
+    "ytick.major.size": 14,
+    "ytick.minor.size": 7,
+    "lines.linewidth": 2,
+    "lines.markersize": 8,
+    "legend.numpoints": 1,
+    "legend.fontsize": "medium",
+    "legend.title_fontsize": "medium",
+    "legend.labelspacing": 0.3,
+    "legend.frameon": False,
+    "legend.handlelength": 2,
+    "legend.borderpad": 1.0,
+    "savefig.transparent": False,
+    "mathtext.fontset": "custom",
+    "mathtext.rm": "TeX Gyre Heros",
+    "mathtext.bf": "TeX Gyre Heros:bold",
+    "mathtext.sf": "TeX Gyre Heros",
+    "mathtext.it": "TeX Gyre Heros:italic",
+    "mathtext.tt": "TeX Gyre Heros",
+    "mathtext.cal": "TeX Gyre Heros",
+    "mathtext.default": "it",
+    "axes.prop_cycle": cycler(color=["#d55e00", "#56b4e9", "#e69f00", "#f0e442", "#009e73", "#cc79a7", "#0072b2"]),
+}
+#: The project's changes to it: plain-text tick labels (mathtext ones cost ~1 s per figure in pyparsing and look the
+#: same here) with proper minus signs.
+OVERRIDES = {"axes.formatter.use_mathtext": False, "axes.unicode_minus": True}
+
+
+def _register_fonts() -> None:
+    """Make TeX Gyre Heros (from mplhep-data, mplhep's fonts) known to matplotlib, as importing mplhep would."""
+    folder = Path(mplhep_data.__file__).parent / "fonts" / "texgyreheros"
+    for file in sorted(folder.glob("*.otf")):
+        font_manager.fontManager.addfont(file)
+
+
+_register_fonts()
+
+
+def new_figure(figsize: tuple[float, float] = (8.0, 6.0), minor: str = "xy") -> tuple[Figure, Axes]:
+    """A figure and axes in the ATLAS style, at the resolution of the PNG files (:data:`DPI`): the text measured to
+    place the label and the legend is measured, and its mathtext parsed, once for the figure and its file. Minor
+    ticks on the axes named in ``minor`` (:class:`MinorTicks`)."""
+    plt.style.use([ATLAS_STYLE, OVERRIDES])
+    fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
+    MinorTicks.install(ax, minor)
     return fig, ax
 
 
@@ -89,8 +187,97 @@ def new_ratio_figure(figsize: tuple[float, float] = (8.0, 7.6)) -> tuple[Figure,
     grid = fig.add_gridspec(2, 1, height_ratios=(3.0, 1.0), hspace=0.06)
     ax.set_subplotspec(grid[0])
     ratio = fig.add_subplot(grid[1], sharex=ax)
+    MinorTicks.install(ratio)
     ax.tick_params(labelbottom=False)
     return fig, ax, ratio
+
+
+def _axis_name(axis: Axis) -> str:
+    return "x" if isinstance(axis, XAxis) else "y"
+
+
+class MinorTicks(Artist):
+    """The minor tick marks of an axis, where :class:`~matplotlib.ticker.AutoMinorLocator` puts them when the figure
+    is drawn, on the sides and with the size, width and direction the style's rcParams give minor ticks: one line of
+    markers per side.
+
+    matplotlib makes each minor tick a :class:`~matplotlib.axis.Tick` of five artists (two marks, a grid line, two
+    labels), 1 ms apiece to make, and draws them one by one: with minor ticks on the four sides of every panel that
+    was about 40 % of the time to draw and save a figure. Linear axes only.
+
+    Example:
+        >>> fig, ax = new_figure()  # minor ticks on both axes, none of matplotlib's
+        >>> [type(a).__name__ for a in ax.artists], len(ax.xaxis.get_minorticklocs())
+        (['MinorTicks', 'MinorTicks'], 0)
+        >>> _ = ax.set_xlim(0, 1)  # majors every 0.2: four minor marks between two
+        >>> ax.artists[0].locations()[:5]
+        array([0.05, 0.1 , 0.15, 0.25, 0.3 ])
+    """
+
+    #: The marks of the two sides (bottom/left, top/right) by axis and tick direction, as matplotlib's ticks have.
+    MARKERS: ClassVar[dict[tuple[str, str], tuple[Any, Any]]] = {
+        ("x", "in"): (TICKUP, TICKDOWN),
+        ("x", "out"): (TICKDOWN, TICKUP),
+        ("x", "inout"): ("|", "|"),
+        ("y", "in"): (TICKRIGHT, TICKLEFT),
+        ("y", "out"): (TICKLEFT, TICKRIGHT),
+        ("y", "inout"): ("_", "_"),
+    }
+    SIDES: ClassVar[dict[str, tuple[str, str]]] = {"x": ("bottom", "top"), "y": ("left", "right")}
+
+    def __init__(self, axis: Axis) -> None:
+        super().__init__()
+        self.axis = axis
+        self.locator = AutoMinorLocator()
+        self.locator.set_axis(axis)
+        self.name = name = _axis_name(axis)
+        rc = cast(dict[str, Any], plt.rcParams)
+        transform = axis.axes.get_xaxis_transform if name == "x" else axis.axes.get_yaxis_transform
+        self.marks: list[tuple[float, Line2D]] = []
+        markers = self.MARKERS[name, rc[f"{name}tick.direction"]]
+        which: tuple[Literal["tick1"], Literal["tick2"]] = ("tick1", "tick2")
+        for at, (side, marker) in enumerate(zip(self.SIDES[name], markers, strict=True)):
+            if not (rc[f"{name}tick.{side}"] and rc[f"{name}tick.minor.{side}"]):
+                continue
+            color = rc[f"{name}tick.color"]
+            mark = Line2D([], [], linestyle="none", marker=marker, color=color, markeredgecolor=color,
+                          markersize=rc[f"{name}tick.minor.size"], markeredgewidth=rc[f"{name}tick.minor.width"],
+                          transform=transform(which[at]), clip_on=False)  # fmt: skip
+            mark.set_figure(axis.axes.figure)
+            self.marks.append((float(at), mark))
+        self.set_zorder(axis.get_zorder())  # drawn with the axis
+        self.set_in_layout(False)  # inside the axes
+
+    @classmethod
+    def install(cls, ax: Axes, axes: str = "xy") -> None:
+        """Minor tick marks on ``ax``'s axes named in ``axes`` ("x", "y", "xy", ""), if the style shows minor ticks,
+        in place of matplotlib's (none on the others)."""
+        rc = cast(dict[str, Any], plt.rcParams)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_minor_locator(NullLocator())
+            if _axis_name(axis) in axes and rc[f"{_axis_name(axis)}tick.minor.visible"]:
+                ax.add_artist(cls(axis))
+
+    def locations(self) -> np.ndarray:
+        """Where the marks go: the minor locator's positions in the view, except those of major ticks (as
+        :meth:`matplotlib.axis.Axis.get_minorticklocs` and the drawing of the ticks select them)."""
+        locs: np.ndarray = np.asarray(self.locator(), dtype=float)
+        majors = np.asarray(self.axis.get_majorticklocs(), dtype=float)
+        low, high = sorted(self.axis.get_view_interval())
+        major = np.isclose(locs[:, None], majors[None, :], atol=(high - low) * 1e-5, rtol=0).any(axis=1)
+        margin = (high - low) * 1e-10
+        shown: np.ndarray = locs[~major & (locs >= low - margin) & (locs <= high + margin)]
+        return shown
+
+    def draw(self, renderer: Any) -> None:
+        if not self.get_visible():
+            return
+        locs = self.locations()
+        for at, mark in self.marks:
+            other = np.full(len(locs), at)
+            mark.set_data((locs, other) if self.name == "x" else (other, locs))
+            mark.draw(renderer)
+        self.stale = False
 
 
 def atlas_label(
@@ -291,22 +478,20 @@ def _renderer(fig: Figure | SubFigure) -> Any:
 MIN_CONTENT = 0.3
 
 
-def _top_needed(ax: Axes, boxes: Sequence[Artist], drawn: np.ndarray, pad: float) -> float | None:
+def _top_needed(ax: Axes, boxes: Sequence[Bbox], drawn: np.ndarray, pad: float) -> float | None:
     """The lowest top of ``ax``'s (linear) y range, at least the present one, at which nothing ``drawn``
-    (:func:`_drawn`) across the width of one of ``boxes`` overlaps that box (with ``pad`` around it): content may lie
-    under a box or wholly above it. ``None`` if only a top that leaves the content less than :data:`MIN_CONTENT` of
-    the height would do.
+    (:func:`_drawn`) across the width of one of ``boxes`` (display extents) overlaps that box (with ``pad`` around
+    it): content may lie under a box or wholly above it. ``None`` if only a top that leaves the content less than
+    :data:`MIN_CONTENT` of the height would do.
 
     Raising the top shrinks every y towards the bottom while a box stays where it is; a segment from y0 to y1 under
     a box spanning the fractions [b0, b1] of the height overlaps it for the tops T in
     [low + (y0 - low) / b1, low + (y1 - low) / b0]: the answer is the first top not inside any such interval.
     """
-    renderer = _renderer(ax.figure)
-    frame = ax.get_window_extent(renderer)
+    frame = ax.get_window_extent(_renderer(ax.figure))
     low, top = ax.get_ylim()
     starts, ends = [], []
-    for box in boxes:
-        extent = box.get_window_extent(renderer)
+    for extent in boxes:
         inside = drawn[(drawn[:, 1] >= extent.x0) & (drawn[:, 0] <= extent.x1)]
         b0 = (extent.y0 - frame.y0) / frame.height - pad
         b1 = (extent.y1 - frame.y0) / frame.height + pad
@@ -329,9 +514,38 @@ def make_room(ax: Axes, *boxes: Artist, pad: float = 0.02) -> None:
     of ``boxes`` (a legend, :func:`atlas_label`'s box, a text): from one layout of the boxes, without drawing the
     figure, since a box placed in axes coordinates stays where it is when the y range changes. ``pad``: the gap kept
     around each box, as a fraction of the axes' height."""
-    top = _top_needed(ax, boxes, _drawn(ax), pad)
+    renderer = _renderer(ax.figure)
+    top = _top_needed(ax, [box.get_window_extent(renderer) for box in boxes], _drawn(ax), pad)
     if top is not None:
         ax.set_ylim(ax.get_ylim()[0], top)
+
+
+#: Where matplotlib anchors a legend in its box (:meth:`matplotlib.transforms.BboxBase.anchored`), by location.
+_ANCHORS: dict[str, Literal["C", "SW", "S", "SE", "E", "NE", "N", "NW", "W"]] = {
+    "upper right": "NE",
+    "upper left": "NW",
+    "lower left": "SW",
+    "lower right": "SE",
+    "right": "E",
+    "center left": "W",
+    "center right": "E",
+    "lower center": "S",
+    "upper center": "N",
+    "center": "C",
+}
+
+
+def _placed(legend: Legend, size: Bbox, renderer: Any, ax: Axes, where: dict[str, Any]) -> Bbox:
+    """The extent ``legend`` (laid out: ``size``, its extent anywhere) would have with ``where`` (``loc``, and
+    ``bbox_to_anchor``, a point in ``bbox_transform`` coordinates, or the axes), placed as matplotlib places it,
+    ``borderaxespad`` inside that box, without laying the legend out again."""
+    if "bbox_to_anchor" in where:
+        x, y = where["bbox_transform"].transform(where["bbox_to_anchor"])
+        box = Bbox.from_bounds(x, y, 0, 0)
+    else:
+        box = ax.bbox
+    pad = legend.borderaxespad * renderer.points_to_pixels(legend.prop.get_size_in_points())
+    return Bbox.from_bounds(0, 0, size.width, size.height).anchored(_ANCHORS[where["loc"]], container=box.padded(-pad))
 
 
 #: Where a legend may go, in order of preference: beside the label, under it (left or right), then lower down.
@@ -347,23 +561,29 @@ def legend_clear_of_data(ax: Axes, *others: Artist, pad: float = 0.02, **legend:
     frame = ax.get_window_extent(renderer)
     drawn = _drawn(ax)
     low = ax.get_ylim()[0]
-    under = min((o.get_window_extent(renderer).y0 - frame.y0) / frame.height for o in others) if others else 1.0
+    boxes = [o.get_window_extent(renderer) for o in others]
+    under = min((box.y0 - frame.y0) / frame.height for box in boxes) if boxes else 1.0
     places = [legend.pop("loc")] if "loc" in legend else list(LEGEND_PLACES)
     columns = [{}] if "ncol" in legend else [{}, {"ncol": 2}]
-    best: tuple[float, dict[str, Any]] | None = None
+    wheres = []
     for place in places:
         where: dict[str, Any] = {"loc": place}
         if place.endswith("under the label"):
             corner = ("upper right", 1.0) if place.startswith("right") else ("upper left", 0.0)
             where = {"loc": corner[0], "bbox_to_anchor": (corner[1], under - pad), "bbox_transform": ax.transAxes}
-        for ncol in columns:
-            made = ax.legend(**legend | where | ncol)
-            extent = made.get_window_extent(renderer)
-            if extent.width > frame.width or any(extent.overlaps(o.get_window_extent(renderer)) for o in others):
-                continue
-            top = _top_needed(ax, [made, *others], drawn, pad)
-            if top is not None and (best is None or top - low < 0.95 * (best[0] - low)):
-                best = (top, where | ncol)
+        wheres.append(where)
+    tops: dict[tuple[int, int], float | None] = {}
+    for j, ncol in enumerate(columns):  # one legend per column count, laid out once and moved to each place
+        made = ax.legend(**legend | ncol)
+        size = made.get_window_extent(renderer)
+        for i, where in enumerate(wheres):
+            extent = _placed(made, size, renderer, ax, where)
+            fits = extent.width <= frame.width and not any(extent.overlaps(box) for box in boxes)
+            tops[i, j] = _top_needed(ax, [extent, *boxes], drawn, pad) if fits else None
+    best: tuple[float, dict[str, Any]] | None = None
+    for (i, j), top in sorted(tops.items()):  # the first place, then the first column count, unless 5% lower
+        if top is not None and (best is None or top - low < 0.95 * (best[0] - low)):
+            best = (top, wheres[i] | columns[j])
     if best is None:  # nowhere clear: the legend under the label on the right, the y range raised for both
         where = {"loc": "upper right", "bbox_to_anchor": (1.0, under - pad), "bbox_transform": ax.transAxes}
         made = ax.legend(**legend | where)
@@ -393,7 +613,7 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
     base.parent.mkdir(parents=True, exist_ok=True)
     out = [base.with_suffix(f".{ext}") for ext in formats]
     try:
-        fig.set_dpi(DPI)  # the text measured at the resolution it is drawn at, for the crop
+        fig.set_dpi(DPI)  # a figure not made by new_figure: the crop measured at the resolution of the PNG
         crop = fig.get_tightbbox(_renderer(fig)).padded(PAD)
         for target in out:
             png = target.suffix == ".png"

@@ -431,7 +431,6 @@ def _rows(ax: Axes, names: Sequence[str]) -> np.ndarray:
     y = np.arange(len(names))[::-1].astype(float)
     ax.set_yticks(y, [NUISANCE_LABELS.get(name, name) for name in names])
     ax.ticklabel_format(axis="x", style="plain", useOffset=False)
-    ax.tick_params(axis="y", which="minor", left=False, right=False)
     ax.set_ylim(-0.7, len(names) - 0.3)
     return y
 
@@ -440,7 +439,7 @@ def plot_pulls(result: SystematicFit, lumi_fb: float, synthetic: bool = False) -
     """The pull of every named nuisance parameter, (best fit - prior) / prior width, with its post-fit width in
     the same units, against the +-1 and +-2 bands of the prior."""
     names = [p.name for p in result.pulls]
-    fig, ax = style.new_figure((8.0, 2.6 + 0.6 * len(names)))
+    fig, ax = style.new_figure((8.0, 2.6 + 0.6 * len(names)), minor="x")
     y = _rows(ax, names)
     extent = [-0.5, len(names) - 0.5]
     ax.fill_betweenx(extent, -2, 2, color="#fff2a8", linewidth=0, zorder=0, label="±2 prior widths")
@@ -466,7 +465,7 @@ def plot_impacts(result: SystematicFit, lumi_fb: float, synthetic: bool = False)
     """The impact on s_s of each nuisance parameter moved by +-1 pre-fit (open) and post-fit (filled) width, largest
     post-fit impact on top; the simulation statistics as one group."""
     names = [i.name for i in result.impacts]
-    fig, ax = style.new_figure((8.0, 3.2 + 0.6 * len(names)))
+    fig, ax = style.new_figure((8.0, 3.2 + 0.6 * len(names)), minor="x")
     y = _rows(ax, names)
     for shift, color in (("up", "tab:blue"), ("down", "tab:orange")):
         sign = "+" if shift == "up" else "−"
@@ -488,7 +487,7 @@ def plot_impacts(result: SystematicFit, lumi_fb: float, synthetic: bool = False)
         )
     reach = max(abs(v) for i in result.impacts for v in i[1:]) * 1.25 or 1.0
     ax.set_xlim(-reach, reach)
-    ax.axvline(0, color="black", linewidth=0.8)
+    ax.plot([0, 0], ax.get_ylim(), color="black", linewidth=0.8)  # the rows only: the legend goes above them
     ax.set_xlabel(r"$\Delta s_s$")
     label = style.atlas_label(ax, lumi_fb, synthetic)
     style.legend_clear_of_data(ax, label, ncol=2)

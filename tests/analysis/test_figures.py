@@ -138,7 +138,11 @@ def test_coverage(tmp_path, update_baselines):
 
 def test_pulls_and_impacts(tmp_path, update_baselines):
     check(fit_plots.plot_pulls(figures.SYSTEMATIC_FIT, 10.0, synthetic=True), "pulls", tmp_path, update_baselines)
-    check(fit_plots.plot_impacts(figures.SYSTEMATIC_FIT, 10.0), "impacts", tmp_path, update_baselines)
+    fig = fit_plots.plot_impacts(figures.SYSTEMATIC_FIT, 10.0)
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    assert not any(line.get_window_extent().overlaps(legend) for line in ax.lines)  # the zero line stops below it
+    check(fig, "impacts", tmp_path, update_baselines)
 
 
 @pytest.mark.parametrize(("formats", "draws"), [(("png",), 1), (("png", "pdf"), 2)])

@@ -1,11 +1,20 @@
-"""The plot style's Poisson error bars against scipy.stats and the published Garwood table."""
+"""The plot style's Poisson error bars against scipy.stats and the published Garwood table; the legend placed
+without laying it out again against matplotlib's own layout; the minor tick marks against matplotlib's; the
+written-out ATLAS style against mplhep's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import mplhep
 import numpy as np
 import pytest
+from matplotlib.testing.compare import compare_images
 from scipy import stats
 
+from analysis import style
 from analysis.precision import measurement
 from analysis.style import poisson_interval
 
@@ -42,3 +51,51 @@ def test_garwood_interval_table(n, low, high):
 )
 def test_pdg_rounding(value, error, expected):
     assert measurement(value, error) == expected
+
+
+@pytest.mark.parametrize("loc", ["upper right", "upper left", "center right", "lower right", "lower center", "center"])
+@pytest.mark.parametrize("anchor", [None, (1.0, 0.62), (0.0, 0.62)])
+def test_legend_placed_where_matplotlib_puts_it(loc, anchor):
+    """legend_clear_of_data lays each legend out once and moves its extent to every candidate place: the extent
+    must be where matplotlib's layout puts the legend at that place."""
+    fig, ax = style.new_figure()
+    ax.plot([0, 1], [0, 1], label="a line with a long label")
+    ax.plot([0, 1], [1, 0], label=r"$m_{4\ell}$ [GeV]")
+    legend = ax.legend(ncol=2)
+    renderer = fig.canvas.get_renderer()
+    size = legend.get_window_extent(renderer)
+    where = {"loc": loc} | ({"bbox_to_anchor": anchor, "bbox_transform": ax.transAxes} if anchor else {})
+    placed = style._placed(legend, size, renderer, ax, where)
+    legend.set_loc(loc)
+    legend.set_bbox_to_anchor(anchor, ax.transAxes if anchor else None)
+    np.testing.assert_allclose(placed.bounds, legend.get_window_extent(renderer).bounds, atol=1e-9)
+
+
+def test_the_style_is_mplheps_atlas_style():
+    """analysis.style writes mplhep's ATLAS style out (importing mplhep cost each plotting worker 0.2 s): it must stay
+    mplhep's, and its font must be the one mplhep ships."""
+    assert dict(mplhep.style.ATLAS) == style.ATLAS_STYLE
+    # in a process without mplhep (which registers its fonts when imported, as it is here)
+    code = (
+        "import sys, analysis.style\n"
+        "from matplotlib import font_manager as fm\n"
+        "assert 'mplhep' not in sys.modules\n"
+        "print(fm.findfont(fm.FontProperties(family='TeX Gyre Heros'), fallback_to_default=False))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith("texgyreheros-regular.otf")
+
+
+@pytest.mark.parametrize("limits", [((80, 250), (0, 55)), ((-2.7, 2.7), (0, 1.05)), ((0.93, 1.94), (-1.0, 8.9))])
+def test_minor_ticks_are_matplotlibs(limits, tmp_path):
+    """The style's minor tick marks (one artist per axis, analysis.style.MinorTicks) are drawn where, and as,
+    matplotlib's own minor ticks are: the same image."""
+    for name in ("ours", "matplotlib"):
+        fig, ax = style.new_figure((4.0, 3.0), minor="xy" if name == "ours" else "")
+        if name == "matplotlib":
+            ax.minorticks_on()
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+        fig.savefig(tmp_path / f"{name}.png")
+        plt.close(fig)
+    assert compare_images(str(tmp_path / "matplotlib.png"), str(tmp_path / "ours.png"), tol=0.05) is None
