@@ -35,9 +35,11 @@ from matplotlib import font_manager
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis, XAxis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import Collection, QuadMesh
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.image import imsave
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT, TICKRIGHT, TICKUP
@@ -607,7 +609,9 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
 
     Each file draws the figure once: the crop is the figure's tight bounding box, computed from the layout of its
     text and ticks without drawing (``savefig(bbox_inches="tight")`` would draw the figure once more to find it).
-    PNG at :data:`DPI` dots per inch, compressed at zlib level :data:`PNG_COMPRESSION`.
+    PNG at :data:`DPI` dots per inch, compressed at zlib level :data:`PNG_COMPRESSION`: drawn on the figure's own
+    canvas and cropped there when the crop lies inside it (the renderer that laid out the text draws it, with the
+    text's sizes and parsed mathtext at hand; a canvas of the crop's size would measure and parse all of it again).
     """
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -616,13 +620,30 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
         fig.set_dpi(DPI)  # a figure not made by new_figure: the crop measured at the resolution of the PNG
         crop = fig.get_tightbbox(_renderer(fig)).padded(PAD)
         for target in out:
-            png = target.suffix == ".png"
-            options: dict[str, Any] = {"dpi": DPI, "pil_kwargs": {"compress_level": PNG_COMPRESSION}} if png else {}
             try:
-                fig.savefig(target, bbox_inches=crop, **options)
+                if target.suffix != ".png":
+                    fig.savefig(target, bbox_inches=crop)
+                elif not _crop_drawn(fig, crop, target):
+                    fig.savefig(target, bbox_inches=crop, dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
             except OSError as err:  # a failed write names no file (disk full): name the plot
                 err.filename = err.filename or str(target)
                 raise
     finally:
         plt.close(fig)
     return out
+
+
+def _crop_drawn(fig: Figure, crop: Bbox, target: Path) -> bool:
+    """Draw ``fig`` on its Agg canvas and write the pixels inside ``crop`` (inches) to ``target`` as PNG, as
+    ``savefig`` would; ``False`` (nothing written) if the canvas is not Agg's or the crop reaches beyond it."""
+    canvas = fig.canvas
+    width, height = canvas.get_width_height(physical=True)
+    x0, y0, x1, y1 = (crop.extents * DPI).tolist()
+    left, right = int(np.floor(x0)), int(np.ceil(x1))
+    top, bottom = height - int(np.ceil(y1)), height - int(np.floor(y0))  # rows count from the top
+    if not isinstance(canvas, FigureCanvasAgg) or left < 0 or top < 0 or right > width or bottom > height:
+        return False
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())[top:bottom, left:right]
+    imsave(target, pixels, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
+    return True
