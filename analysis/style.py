@@ -635,13 +635,16 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
 
 def _crop_drawn(fig: Figure, crop: Bbox, target: Path) -> bool:
     """Draw ``fig`` on its Agg canvas and write the pixels inside ``crop`` (inches) to ``target`` as PNG, as
-    ``savefig`` would; ``False`` (nothing written) if the canvas is not Agg's or the crop reaches beyond it."""
-    canvas = fig.canvas
+    ``savefig`` would; ``False`` (nothing written) if the canvas is not Agg's (or scaled for a high-resolution
+    screen) or the crop reaches beyond it."""
+    canvas: Any = fig.canvas  # Agg's canvas has no annotations
     width, height = canvas.get_width_height(physical=True)
-    x0, y0, x1, y1 = (crop.extents * DPI).tolist()
+    x0, y0, x1, y1 = (np.asarray(crop.extents) * DPI).tolist()
     left, right = int(np.floor(x0)), int(np.ceil(x1))
     top, bottom = height - int(np.ceil(y1)), height - int(np.floor(y0))  # rows count from the top
-    if not isinstance(canvas, FigureCanvasAgg) or left < 0 or top < 0 or right > width or bottom > height:
+    if not isinstance(fig.canvas, FigureCanvasAgg) or canvas.device_pixel_ratio != 1:
+        return False
+    if left < 0 or top < 0 or right > width or bottom > height:
         return False
     canvas.draw()
     pixels = np.asarray(canvas.buffer_rgba())[top:bottom, left:right]
