@@ -75,15 +75,14 @@ def main() -> None:
     if args.child:
         child(*args.child, formats)
         return
-    checkouts = {"this": dict(os.environ)}
-    for i, other in enumerate(args.against):
-        checkouts[f"other{i + 1}" if len(args.against) > 1 else "other"] = dict(os.environ) | {
-            "PYTHONPATH": str(other.resolve())
-        }
+    checkouts = {"this": dict(os.environ)}  # the others by their folder's name
+    for other in args.against:
+        checkouts[other.resolve().name] = dict(os.environ) | {"PYTHONPATH": str(other.resolve())}
     runs: dict[str, list[dict[str, list[float]]]] = {name: [] for name in checkouts}
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results"
-        subprocess.run([HZZ4L, "-q", "run", "--no-plots", "--no-progress", "-o", str(results)], check=True)
+        run = [HZZ4L, "-q", "run", "--no-plots", "--no-progress", "-o", str(results)]
+        subprocess.run(run, check=True, capture_output=True)
         for i in range(args.repeat):
             for name, env in checkouts.items():
                 folder = Path(tmp) / f"{name}{i}"
