@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import gc
 import importlib
 import multiprocessing
 import os
@@ -39,6 +40,9 @@ def _prepare(modules: Sequence[str], parent: int) -> None:
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     for module in modules:
         importlib.import_module(module)
+    # what the worker inherited and imported lives as long as it: out of the garbage collector's full passes, which
+    # otherwise walk it again and again as the figures' artists come and go (0.1 s each, 0.4 s over a run's figures)
+    gc.freeze()
 
 
 def _exit_with(parent: int) -> None:
