@@ -1,20 +1,23 @@
 """What each figure costs: every plot of ``hzz4l run --fit`` made and saved as PNG, one after the other, in one
 process, as a plotting worker draws them.
 
-    python benchmarks/bench_figures.py [--repeat 5] [--pdf] [--against /path/to/other/checkout ...]
+    python benchmarks/bench_figures.py [--repeat 5] [--pdf] [--freeze] [--against /path/to/other/checkout ...]
 
 A demo run (``hzz4l run --no-plots`` on the cached default demo, once) gives the histograms; each repetition is a
 fresh process per checkout, round robin, which fits them as ``hzz4l fit`` does (not timed), then makes and saves
 the 8 figures of the run and the 6 of the fit, timing each in CPU seconds: making it (data, artists, the label and
 the legend placed) and saving it (layout, drawing, the PNG written), and counting how often it is drawn
-(``Figure.draw``). The first figure of a process also pays matplotlib's one-off costs (fonts, the mathtext parser), as
-in a worker. With ``--against``, other checkouts (e.g. ``git worktree add /tmp/base main``) run the same on their
-own PYTHONPATH, and the table gives the medians side by side with this checkout's time over theirs.
+(``Figure.draw``). The first figure of a process also pays matplotlib's one-off costs (fonts, the mathtext parser),
+as in a worker; the garbage collector's time is given too, and ``--freeze`` freezes the heap before the figures as
+the plotting workers do (``analysis.render``). With ``--against``, other checkouts (e.g. ``git worktree add
+/tmp/base main``) run the same on their own PYTHONPATH, and the table gives the medians side by side with this
+checkout's time over theirs.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -28,8 +31,9 @@ from pathlib import Path
 HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
 
 
-def child(results: Path, folder: Path, formats: tuple[str, ...]) -> None:
-    """Make and save every figure of ``results``; print one JSON object: per figure, CPU to make, to save, draws."""
+def child(results: Path, folder: Path, formats: tuple[str, ...], freeze: bool) -> None:
+    """Make and save every figure of ``results``; print one JSON object: per figure, CPU to make, to save, draws
+    (and ``"gc"``: the garbage collector's CPU time over all figures)."""
     from coffea.util import load
     from matplotlib.figure import Figure
 
@@ -53,7 +57,18 @@ def child(results: Path, folder: Path, formats: tuple[str, ...]) -> None:
     truth = summary.truth if summary.synthetic else None
     figures = run_figures(output, summary.roles, summary.lumi_fb, summary.synthetic, summary.missing_samples)
     figures |= fit_figures(report, summary.lumi_fb, summary.synthetic, truth, histogram, summary.roles)
-    times = {}
+    if freeze:
+        gc.freeze()
+    started, collected = [0.0], []
+
+    def collector(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.process_time()
+        else:
+            collected.append(time.process_time() - started[0])
+
+    gc.callbacks.append(collector)
+    times: dict[str, object] = {}
     for name, make in figures.items():
         draws[0] = 0
         start = time.process_time()
@@ -61,6 +76,8 @@ def child(results: Path, folder: Path, formats: tuple[str, ...]) -> None:
         made = time.process_time()
         save(fig, folder / name, formats)
         times[name] = (made - start, time.process_time() - made, draws[0])
+    gc.callbacks.remove(collector)
+    times["gc"] = sum(collected)
     print(json.dumps(times))
 
 
@@ -68,17 +85,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pdf", action="store_true", help="save PDF copies too (hzz4l --pdf)")
+    parser.add_argument("--freeze", action="store_true", help="freeze the heap before the figures, as the workers do")
     parser.add_argument("--against", type=Path, nargs="*", default=[], help="other checkouts of hzz4l")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     formats = ("png", "pdf") if args.pdf else ("png",)
     if args.child:
-        child(*args.child, formats)
+        child(*args.child, formats, args.freeze)
         return
     checkouts = {"this": dict(os.environ)}  # the others by their folder's name
     for other in args.against:
         checkouts[other.resolve().name] = dict(os.environ) | {"PYTHONPATH": str(other.resolve())}
     runs: dict[str, list[dict[str, list[float]]]] = {name: [] for name in checkouts}
+    gc_times: dict[str, list[float]] = {name: [] for name in checkouts}
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results"
         run = [HZZ4L, "-q", "run", "--no-plots", "--no-progress", "-o", str(results)]
@@ -86,9 +105,12 @@ def main() -> None:
         for i in range(args.repeat):
             for name, env in checkouts.items():
                 folder = Path(tmp) / f"{name}{i}"
-                command = [sys.executable, __file__, "--child", str(results), str(folder)] + ["--pdf"] * args.pdf
+                command = [sys.executable, __file__, "--child", str(results), str(folder)]
+                command += ["--pdf"] * args.pdf + ["--freeze"] * args.freeze
                 done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
-                runs[name].append(json.loads(done.stdout.splitlines()[-1]))
+                times = json.loads(done.stdout.splitlines()[-1])
+                gc_times[name].append(times.pop("gc"))
+                runs[name].append(times)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"CPU seconds, medians of {args.repeat} fresh processes per checkout; load average {load}")
     print("make: data, artists, label and legend placed; save: layout, drawing, file written; draws: Figure.draw\n")
@@ -113,6 +135,8 @@ def main() -> None:
         f"\nall {len(names)} figures: this {totals['this']:.2f} s"
         + "".join(f", {o} {totals[o]:.2f} s (this / {o} {totals['this'] / totals[o]:.2f})" for o in others)
     )
+    collector = ", ".join(f"{name} {statistics.median(t):.2f} s" for name, t in gc_times.items())
+    print(f"of which the garbage collector: {collector}")
 
 
 if __name__ == "__main__":
