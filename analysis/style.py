@@ -214,6 +214,7 @@ class MinorTicks(Artist):
         >>> _ = ax.set_xlim(0, 1)  # majors every 0.2: four minor marks between two
         >>> ax.artists[0].locations()[:5]
         array([0.05, 0.1 , 0.15, 0.25, 0.3 ])
+        >>> plt.close(fig)
     """
 
     #: The marks of the two sides (bottom/left, top/right) by axis and tick direction, as matplotlib's ticks have.

@@ -68,7 +68,9 @@ def test_legend_placed_where_matplotlib_puts_it(loc, anchor):
     placed = style._placed(legend, size, renderer, ax, where)
     legend.set_loc(loc)
     legend.set_bbox_to_anchor(anchor, ax.transAxes if anchor else None)
-    np.testing.assert_allclose(placed.bounds, legend.get_window_extent(renderer).bounds, atol=1e-9)
+    expected = legend.get_window_extent(renderer).bounds
+    plt.close(fig)
+    np.testing.assert_allclose(placed.bounds, expected, atol=1e-9)
 
 
 def test_the_style_is_mplheps_atlas_style():
