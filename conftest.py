@@ -37,7 +37,7 @@ def _examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 #: The modules whose examples write files.
 WRITERS = ("analysis.outputs", "analysis.demo", "analysis.plots", "analysis.style", "fitting.plots", "analysis.report",
-           "analysis.cache", "fitting.document")  # fmt: skip
+           "analysis.cache", "fitting.document", "analysis.render")  # fmt: skip
 #: The examples that start processes (a Dask cluster, plot workers): run with ``--runslow``, as the slow tests.
 SLOW_EXAMPLES = ("analysis.runner.local_cluster", "analysis.render")
 

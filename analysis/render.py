@@ -7,10 +7,13 @@ command's inputs are checked, which import matplotlib and the plot modules while
 computes, then draw the figures in parallel, while the command writes its other outputs. A figure that fails
 raises its exception in the command, with the worker's traceback.
 
-Example:
-    >>> with Renderer() as renderer:  # doctest: +SKIP
-    ...     renderer.submit("analysis.outputs:run_figures", (output, roles, 10.0), "results/plots", ("png",))
+Example (the figures of a demo run, drawn by two workers):
+    >>> with Renderer() as renderer:
+    ...     renderer.submit("analysis.outputs:run_figures", (output, roles, 10.0, True), "plots", ("png",))
     ...     paths = renderer.wait()
+    >>> sorted(path.name for path in paths)  # doctest: +NORMALIZE_WHITESPACE
+    ['lepton_eta.png', 'lepton_pt.png', 'm4l.png', 'm4l_2e2mu.png', 'm4l_4e.png', 'm4l_4mu.png', 'z1_mass.png',
+     'z2_mass.png']
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ def render(
     ``part``-th. Returns the files written.
 
     Example:
-        >>> render("analysis.outputs:run_figures", (output, roles, 10.0), "plots", ("png",))  # doctest: +SKIP
+        >>> render("analysis.outputs:run_figures", (output, roles, 10.0, True), "plots", ("png",), part=0, parts=8)
+        [PosixPath('plots/m4l.png')]
     """
     from analysis.style import save
 
