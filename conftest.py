@@ -13,14 +13,21 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def _examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def demo_fileset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo (5% of the default simulated events), shared by the tests and the examples of a session."""
     from analysis.demo import generate_demo
+
+    return generate_demo(tmp_path_factory.mktemp("demo") / "samples", scale=0.05, seed=7)
+
+
+@pytest.fixture(scope="session")
+def _examples(demo_fileset: Path) -> dict[str, Any]:
     from analysis.fileset import load_fileset, roles
     from analysis.runner import run_fileset
     from fitting import Model, Templates, analyse
     from processors import HZZ4lProcessor, mass_histogram
 
-    fileset = load_fileset(generate_demo(tmp_path_factory.mktemp("examples") / "demo", scale=0.05, seed=7))
+    fileset = load_fileset(demo_fileset)
     processor = HZZ4lProcessor()
     result = run_fileset(fileset, processor, status=False)
     templates = Templates.from_hist(mass_histogram(result.output["mass"]), roles(fileset))

@@ -9,14 +9,7 @@ from typing import Any
 
 import pytest
 
-from analysis.demo import generate_demo
 from tests.helpers import write_root
-
-
-@pytest.fixture(scope="session")
-def demo_fileset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small demo (5% of the default simulated events), shared by the whole session."""
-    return generate_demo(tmp_path_factory.mktemp("demo") / "samples", scale=0.05, seed=7)
 
 
 @pytest.fixture

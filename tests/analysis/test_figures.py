@@ -18,6 +18,8 @@ from analysis.plots import plot_stack
 from fitting import plots as fit_plots
 from tests import figures
 
+pytestmark = pytest.mark.slow  # image comparisons: with --runslow, as CI runs them
+
 ROLES = figures.ROLES
 
 

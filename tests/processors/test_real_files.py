@@ -41,7 +41,11 @@ def shipped() -> dict:
     return load_fileset(ATLAS / "fileset.json")
 
 
-@pytest.fixture(scope="module", params=list(PRESETS))
+#: The presets, the default one in the quick lane, the others with --runslow (the selection's code is shared).
+EVERY_PRESET = [pytest.param(p, marks=() if p == "default" else pytest.mark.slow) for p in PRESETS]
+
+
+@pytest.fixture(scope="module", params=EVERY_PRESET)
 def run(request: pytest.FixtureRequest, shipped: dict) -> tuple[str, dict]:
     proc = HZZ4lProcessor(PRESETS[request.param], lumi_fb=10.0, mass_bins=BINS)
     return request.param, run_fileset(shipped, proc, status=False).output
@@ -111,7 +115,7 @@ def test_outreach_counts_per_data_period_and_the_merged_file():
     assert output["cutflow"]["merged"]["events"]["charge"] == 507
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("preset", EVERY_PRESET)
 def test_merged_file_gives_what_the_four_periods_give(preset):
     output = run_fileset(periods_fileset(), HZZ4lProcessor(PRESETS[preset], mass_bins=BINS), status=False).output
     periods = [f"data_{p}" for p in PERIODS]
