@@ -99,8 +99,8 @@ def main() -> None:
                 cells += ["–"] * 4
         print("| " + " | ".join(cells) + " |")
     print(
-        f"\nhzz4l run (one of them): the executor's run {metrics['wall_s']:.2f} s, of which the file checks "
-        f"{metrics['preflight_s']:.2f} s and process() {metrics['process_s']:.2f} s"
+        f"\nhzz4l run (one of them): the file checks {metrics['preflight_s']:.2f} s, then the executor's run "
+        f"{metrics['wall_s']:.2f} s, of which process() {metrics['process_s']:.2f} s"
     )
 
 
