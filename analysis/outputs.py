@@ -454,21 +454,23 @@ def root_histograms(output: dict[str, Any], roles_: dict[str, str]) -> Iterator[
     """
     mass = output["mass"]
     regions = {"m4l": None, **{f"m4l_{channel}": channel for channel in mass.axes["channel"]}}
-    views = {"m4l": _by_channel(mass)} | {key: _by_channel(output[key]) for key in CONTROL_AXES}
-    variation_index = {variation: mass.axes["variation"].index(variation) for variation in mass.axes["variation"]}
+    by_channel = _by_channel(mass)  # (dataset, variation, mass) arrays per region's channel
+    controls = {key: _by_channel(output[key])[None] for key in CONTROL_AXES}  # (dataset, x), all channels
     for name, role in roles_.items():
         if name not in mass.axes["dataset"]:
             continue
         row = mass.axes["dataset"].index(name)
-        variations = [v for v in mass.axes["variation"] if v == "nominal" or role != "data"]
         for region, channel in regions.items():
-            for variation in variations:
+            value, variance = by_channel[channel]
+            for variation in mass.axes["variation"]:
+                if variation != "nominal" and role == "data":
+                    continue
+                k = mass.axes["variation"].index(variation)
                 suffix = "" if variation == "nominal" else f"_{variation}"
-                at = (row, channel, variation_index[variation])
-                yield f"{region}/{name}{suffix}", _th1(views["m4l"], at, mass.axes["mass"])
-        for key in CONTROL_AXES:
-            histogram = output[key]
-            yield f"{key}/{name}", _th1(views[key], (histogram.axes["dataset"].index(name), None), histogram.axes[-1])
+                yield f"{region}/{name}{suffix}", _th1(value[row, k], variance[row, k], mass.axes["mass"])
+        for key, (value, variance) in controls.items():
+            row = output[key].axes["dataset"].index(name)
+            yield f"{key}/{name}", _th1(value[row], variance[row], output[key].axes[-1])
 
 
 def _by_channel(histogram: Histogram) -> dict[str | None, tuple[np.ndarray, np.ndarray]]:
@@ -481,15 +483,12 @@ def _by_channel(histogram: Histogram) -> dict[str | None, tuple[np.ndarray, np.n
     return summed
 
 
-def _th1(view: dict[str | None, tuple[np.ndarray, np.ndarray]], at: tuple[Any, ...], axis: Any) -> Any:
-    """The TH1D of the bins ``view[at[1]][:, at[0], at[2:]...]`` on ``axis``, with the statistics uproot gives a
-    ``hist.Hist`` (entries with flow, sums of weights and of weighted x without)."""
+def _th1(value: np.ndarray, variance: np.ndarray, axis: Any) -> Any:
+    """The TH1D of the bin contents ``value`` and ``variance`` (with flow bins) on ``axis``, with the statistics
+    uproot gives a ``hist.Hist`` (entries with flow, sums of weights and of weighted x without)."""
     from uproot.writing.identify import to_TAxis, to_TH1x
 
-    row, channel, *rest = at
-    value, variance = (array[(row, *rest)] for array in view[channel])
-    edges = axis.edges
-    inner, centres = value[1:-1], axis.centers
+    edges, inner, centres = axis.edges, value[1:-1], axis.centers
     return to_TH1x(
         fName=None,
         fTitle="",
