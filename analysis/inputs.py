@@ -310,6 +310,10 @@ def thread_map(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _in_turn(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    return [function(item) for item in items]
+
+
 def _check(
     job: tuple[str, str, Mapping[str, Any] | Sequence[str], float, int, Mapping[str, Any], Keeper | None],
 ) -> FileInfo | _Problem:
@@ -326,10 +330,11 @@ def preflight(
     options: Mapping[str, Any] | None = None,
     keep: Keeper | None = None,
 ) -> Checked:
-    """Check every file of a validated fileset, in parallel with ``mapper`` (threads by default; a runner
-    passes its worker pool or Dask cluster, so that files are checked where they will be read); ``options``
-    go to ``uproot.open`` (a runner's source handler); ``keep`` (a module-level function, as it may travel to
-    the workers) may take over each opened file that passes, for the run.
+    """Check every file of a validated fileset, in parallel with ``mapper`` (threads by default, which wait on
+    remote files side by side, while local files alone are checked one after the other; a runner passes its
+    worker pool or Dask cluster, so that files are checked where they will be read); ``options`` go to
+    ``uproot.open`` (a runner's source handler); ``keep`` (a module-level function, as it may travel to the
+    workers) may take over each opened file that passes, for the run.
 
     Local files that do not exist are reported first, all in one message. Two entries that are the same file
     (the same ROOT UUID: a copy, a link, the same file over HTTP) are always an error.
@@ -347,6 +352,10 @@ def preflight(
     jobs = [job for job in jobs if job[:2] not in set(missing)]
     columns = dict(columns) if isinstance(columns, Mapping) else tuple(columns)
     options = dict(options or {})
+    if mapper is thread_map and not any(is_url(path) for _, path, _ in jobs):
+        # parsing a local tree's metadata holds the GIL: threads only take turns (the default demo's 14 files:
+        # 0.55 s one after the other, 0.77 s in threads)
+        mapper = _in_turn
     start = time.perf_counter()
     outcomes = mapper(_check, [(path, tree, columns, timeout, retries, options, keep) for _, path, tree in jobs])
     log.debug("checked %d input files in %.2f s", len(jobs), time.perf_counter() - start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import threading
 import shutil
 
 import awkward as ak
@@ -119,3 +120,26 @@ def test_only_failures_that_may_pass_are_retried(error, path, expected):
     from analysis.inputs import retryable
 
     assert retryable(error, path) is expected
+
+
+def test_local_files_are_checked_in_turn_and_remote_ones_side_by_side(hand, tmp_path):
+    # parsing a local tree holds the GIL (threads only take turns); opening a remote one waits on the network
+    from tests.http_server import serving
+
+    other = write_root(tmp_path / "other.root", [good_event(), good_event(), good_event()])
+    threads: list[int] = []
+
+    def keep(path: str, tree: str, directory: object) -> bool:
+        threads.append(threading.get_ident())
+        return False
+
+    def checked(paths: list[str]) -> dict[str, int]:
+        fileset = validate_fileset({"x": {"files": dict.fromkeys(paths, "mini"), "metadata": {"role": "data"}}})
+        return preflight(fileset, COLUMNS, timeout=5, retries=0, skip_bad_files=False, keep=keep).entries
+
+    assert checked([str(hand), str(other)]) == {"x": 5}
+    assert threads == [threading.get_ident()] * 2
+    threads.clear()
+    with serving(tmp_path) as (base, _):
+        assert checked([f"{base}/ok/hand.root", f"{base}/ok/other.root"]) == {"x": 5}
+    assert len(threads) == 2 and threading.get_ident() not in threads
