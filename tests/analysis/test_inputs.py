@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import errno
-import threading
 import shutil
+import threading
 
 import awkward as ak
 import numpy as np
@@ -15,6 +15,7 @@ from analysis.fileset import validate_fileset
 from analysis.inputs import InputError, SkippedFile, preflight
 from processors.processor import COLUMNS
 from tests.helpers import ATLAS, good_event, rewrite, write_root
+from tests.http_server import serving
 
 
 def check(files: dict, skip: bool = False):
@@ -124,7 +125,6 @@ def test_only_failures_that_may_pass_are_retried(error, path, expected):
 
 def test_local_files_are_checked_in_turn_and_remote_ones_side_by_side(hand, tmp_path):
     # parsing a local tree holds the GIL (threads only take turns); opening a remote one waits on the network
-    from tests.http_server import serving
 
     other = write_root(tmp_path / "other.root", [good_event(), good_event(), good_event()])
     threads: list[int] = []
