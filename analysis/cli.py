@@ -15,6 +15,7 @@ quick. How a command ends:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -35,6 +36,7 @@ from analysis.interrupts import deliver_once
 
 if TYPE_CHECKING:
     from analysis.runner import Executor
+    from fitting.analysis import FitReport
     from fitting.document import FitDocument, Interval, Method
     from fitting.statistics import Statistic
 
@@ -110,6 +112,63 @@ def _renderer(modules: tuple[str, ...]) -> Any:
 
         context.meta[_RENDERER] = context.with_resource(Renderer(modules=modules))
     return context.meta[_RENDERER]
+
+
+#: Where ``hzz4l run --fit`` hands ``hzz4l fit`` the fit it computed while the run's figures were drawn (a
+#: future: the report, or the exception that stopped the fit), in the meta of click's root context.
+_PREPARED_FIT = "hzz4l.prepared-fit"
+
+
+def _fit_meanwhile(prepared: concurrent.futures.Future[FitReport], stage: Path) -> None:
+    """``hzz4l fit``'s fit with its default options of the run staged in ``stage``, into ``prepared``: ``hzz4l run
+    --fit`` computes it while the run's figures are drawn, and its fit publishes it after the run."""
+    from analysis.outputs import read_histograms
+    from fitting.templates import Templates
+
+    with fit.make_context("fit", []) as defaults:  # the options of a bare `hzz4l fit`
+        options = defaults.params
+    try:
+        histogram, summary = read_histograms(stage)
+        templates = Templates.from_hist(histogram, summary.roles)
+        prepared.set_result(_analyse(templates, *(options[name] for name in _ANALYSE_OPTIONS)))
+    except Exception as err:  # raised by the fit, after the run is published
+        prepared.set_exception(err)
+
+
+#: The options of ``hzz4l fit`` that :func:`_analyse` takes, in order.
+_ANALYSE_OPTIONS = ("statistic", "method", "mc_stat", "toys", "coverage_toys", "coverage_points", "seed")
+
+
+def _analyse(
+    templates: Any,
+    statistic: Statistic | None,
+    method: Method,
+    mc_stat: bool,
+    toys: int,
+    coverage_toys: int,
+    coverage_points: int,
+    seed: int,
+) -> FitReport:
+    """The fits, intervals and toy studies of ``hzz4l fit`` (:func:`fitting.analysis.analyse`) from its options."""
+    from fitting.analysis import analyse
+
+    return analyse(
+        templates,
+        _statistic(statistic, method),
+        method=method,
+        mc_stat=mc_stat,
+        gof_toys=toys,
+        coverage_toys=coverage_toys,
+        coverage_points=coverage_points,
+        seed=seed,
+    )
+
+
+def _statistic(statistic: Statistic | None, method: Method) -> Statistic:
+    """The test statistic asked for, else the default of ``method`` (the tutorial's: Pearson's)."""
+    from fitting.analysis import DEFAULT_STATISTIC
+
+    return statistic or ("pearson" if method == "tutorial" else DEFAULT_STATISTIC)
 
 
 #: Plots are PNG; --pdf adds PDF copies (saving a PDF costs about as much again as drawing the figure).
@@ -422,6 +481,7 @@ def run(
         checkpoint=checkpoint,
         cache=RemoteCache(cache_dir() / "remote", int(cache_limit * 1e9)) if use_cache else None,
     )
+    prepared: concurrent.futures.Future[FitReport] = concurrent.futures.Future()
     summary = write_outputs(
         result,
         fileset,
@@ -432,6 +492,7 @@ def run(
         formats=("png", "pdf") if pdf else ("png",),
         renderer=renderer,
         plots=plots,
+        meanwhile=functools.partial(_fit_meanwhile, prepared) if then_fit else None,
     )
     click.echo(cutflow_table(summary))
     for skipped in result.skipped:
@@ -445,6 +506,7 @@ def run(
     )
     if then_fit:
         context = click.get_current_context()
+        context.find_root().meta[_PREPARED_FIT] = prepared
         context.invoke(fit, results=output, plots=plots, pdf=pdf)
         context.invoke(report, results=output)
 
@@ -538,14 +600,12 @@ def fit(
     import json
 
     from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
-    from fitting.analysis import DEFAULT_STATISTIC, analyse
     from fitting.document import FailedFit
     from fitting.fit import FitError
     from fitting.templates import Templates
     from fitting.workspace import workspace
 
-    if statistic is None:
-        statistic = "pearson" if method == "tutorial" else DEFAULT_STATISTIC
+    prepared = click.get_current_context().find_root().meta.pop(_PREPARED_FIT, None)  # by hzz4l run --fit
     histogram, summary = read_histograms(results)
     roles, lumi_fb = summary.roles, summary.lumi_fb
     check_output(results, names=("fit.json",))
@@ -576,18 +636,12 @@ def fit(
     if systematics:
         with_systematics = fit_systematics(spec)
     try:
-        report = analyse(
-            templates,
-            statistic,
-            method=method,
-            mc_stat=mc_stat,
-            gof_toys=toys,
-            coverage_toys=coverage_toys,
-            coverage_points=coverage_points,
-            seed=seed,
-        )
+        if prepared is not None:
+            report = prepared.result()
+        else:
+            report = _analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
-        failed = FailedFit(error=str(err), statistic=statistic, method=method, mc_stat=mc_stat)
+        failed = FailedFit(error=str(err), statistic=_statistic(statistic, method), method=method, mc_stat=mc_stat)
         with publish(results, "fit") as stage, writing(stage / "fit.json") as path:  # the earlier fit goes
             path.write_text(failed.to_json(), encoding="utf-8")
         raise

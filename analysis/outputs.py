@@ -597,10 +597,13 @@ def write_outputs(
     formats: Sequence[str] = ("png",),
     renderer: Renderer | None = None,
     plots: bool = True,
+    meanwhile: Callable[[Path], None] | None = None,
 ) -> Summary:
     """Write every output of a run into ``output`` as one set (see :func:`publish`); return the summary written
     to ``summary.json``. The plots (unless not ``plots``) are saved in ``formats`` (``"png"``, ``"pdf"``), drawn by
-    ``renderer``'s worker processes if one is given (see :mod:`analysis.render`), else here."""
+    ``renderer``'s worker processes if one is given (see :mod:`analysis.render`), else here. ``meanwhile`` is
+    called with the staging folder once the run's files are in it, while the workers draw (``hzz4l run --fit``
+    fits there); the outputs are published after it returns."""
     import yaml
     from coffea.util import save as coffea_save
 
@@ -626,6 +629,8 @@ def write_outputs(
         with writing(stage / "cabinetry.yml") as path:
             config = cabinetry_config(summary, result.output["mass"])
             path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        if meanwhile is not None:
+            meanwhile(stage)
         if renderer is not None:
             renderer.wait()
         elif plots:

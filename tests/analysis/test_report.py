@@ -75,6 +75,15 @@ def resolve(key: str, summary: dict, fit: dict):
     return tree
 
 
+def test_the_fit_of_run_fit_is_the_fit_of_hzz4l_fit(results, tmp_path):
+    # run --fit computes the fit while the run's figures are drawn: the same fit as `hzz4l fit` on the run
+    again = tmp_path / "again"
+    shutil.copytree(results, again)
+    ran = hzz4l("fit", str(again), "--no-plots", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads((again / "fit.json").read_text()) == json.loads((results / "fit.json").read_text())
+
+
 def test_page_loads_cleanly_with_every_image(results, browser):
     browser.get((results / "report.html").as_uri())
     assert browser.execute_script("return document.readyState") == "complete"
