@@ -35,7 +35,7 @@ from matplotlib import font_manager
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis, XAxis
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.collections import Collection, QuadMesh
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure, SubFigure
@@ -43,8 +43,9 @@ from matplotlib.image import imsave
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT, TICKRIGHT, TICKUP
+from matplotlib.mathtext import MathTextParser
 from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea, VPacker
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, StepPatch
 from matplotlib.ticker import AutoMinorLocator, NullLocator
 from matplotlib.transforms import Bbox
 from scipy import special
@@ -57,6 +58,7 @@ __all__ = [
     "draw_data",
     "draw_ratio",
     "draw_stack",
+    "fill_between_steps",
     "legend_above",
     "legend_clear_of_data",
     "make_room",
@@ -173,12 +175,23 @@ def _register_fonts() -> None:
 _register_fonts()
 
 
+#: The mathtext parser of every figure of :func:`new_figure` (drawn with Agg): matplotlib caches parsed mathtext per
+#: parser, keyed by the text, resolution, font properties, antialiasing and hinting, and gives each renderer (each
+#: figure) a parser of its own, so every figure parsed the legend entries, the luminosity and the axis titles that
+#: the figures before it had parsed already (pyparsing, 5-15 ms a string). The style (its mathtext fonts) is the
+#: same for all of them.
+MATHTEXT = MathTextParser("path")
+
+
 def new_figure(figsize: tuple[float, float] = (8.0, 6.0), minor: str = "xy") -> tuple[Figure, Axes]:
     """A figure and axes in the ATLAS style, at the resolution of the PNG files (:data:`DPI`): the text measured to
     place the label and the legend is measured, and its mathtext parsed, once for the figure and its file. Minor
     ticks on the axes named in ``minor`` (:class:`MinorTicks`)."""
     plt.style.use([ATLAS_STYLE, OVERRIDES])
     fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
+    renderer = _renderer(fig)
+    if isinstance(renderer, RendererAgg):
+        renderer.mathtext_parser = MATHTEXT
     MinorTicks.install(ax, minor)
     return fig, ax
 
@@ -371,6 +384,30 @@ def draw_data(
     return _points(ax, centres[shown], counts[shown], lower[shown], upper[shown], counts[shown] == 0, label)
 
 
+def fill_between_steps(ax: Axes, edges: np.ndarray, low: np.ndarray, high: np.ndarray, **props: Any) -> StepPatch:
+    """Fill each bin of ``edges`` from ``low`` to ``high`` (NaN: nothing in that bin), without outline unless
+    ``props`` (a :class:`~matplotlib.patches.StepPatch`'s properties) give one: what ``ax.stairs(high, edges,
+    baseline=low, fill=True, **props)`` draws, with the same data limits, found from the outline's corners at once.
+    ``Axes.stairs`` adds the patch with ``add_patch``, which finds them segment by segment in Python (10 ms for a
+    component of a stack: 50 ms a stacked figure).
+
+    Example:
+        >>> fig, ax = new_figure()
+        >>> patch = fill_between_steps(ax, np.array([0.0, 1.0, 2.0]), np.zeros(2), np.array([3.0, 5.0]))
+        >>> ax.dataLim.extents.tolist()  # x0, y0, x1, y1
+        [0.0, 0.0, 2.0, 5.0]
+        >>> plt.close(fig)
+    """
+    patch = StepPatch(high, edges, baseline=low, fill=True, **{"linewidth": 0} | props)
+    ax.add_artist(patch)
+    ax.update_datalim(patch.get_path().vertices)  # the outline's corners: its extent, as add_patch finds it
+    bottom = np.min(low)  # as Axes.stairs: the baseline's lowest point sticks to the axis when autoscaling
+    patch.sticky_edges.y.append(bottom)
+    ax.update_datalim([(edges[0], bottom)])
+    ax.autoscale_view()
+    return patch
+
+
 def draw_stack(
     ax: Axes,
     edges: np.ndarray,
@@ -386,10 +423,10 @@ def draw_stack(
     for (label, _), color, top, bottom in zip(
         components, colors, totals, [np.zeros(len(edges) - 1), *totals[:-1]], strict=True
     ):
-        handles.append(ax.stairs(top, edges, baseline=bottom, fill=True, color=color, label=label))
+        handles.append(fill_between_steps(ax, edges, bottom, top, facecolor=color, label=label))
     total = totals[-1]
     error = np.sqrt(variance)
-    band = ax.stairs(total + error, edges, baseline=total - error, fill=True, label=band_label, **BAND)
+    band = fill_between_steps(ax, edges, total - error, total + error, label=band_label, **BAND)
     return total, [*reversed(handles), band]
 
 
@@ -404,8 +441,8 @@ def draw_ratio(
     predicted = total > 0
     safe = np.where(predicted, total, 1.0)
     relative = np.where(predicted, np.sqrt(variance) / safe, 0.0)
-    ax.stairs(np.where(predicted, 1 + relative, np.nan), edges, baseline=np.where(predicted, 1 - relative, np.nan),
-              fill=True, **BAND)  # fmt: skip
+    fill_between_steps(ax, edges, np.where(predicted, 1 - relative, np.nan), np.where(predicted, 1 + relative, np.nan),
+                       **BAND)  # fmt: skip
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     lower, upper = poisson_interval(counts)

@@ -101,3 +101,58 @@ def test_minor_ticks_are_matplotlibs(limits, tmp_path):
         fig.savefig(tmp_path / f"{name}.png")
         plt.close(fig)
     assert compare_images(str(tmp_path / "matplotlib.png"), str(tmp_path / "ours.png"), tol=0.05) is None
+
+
+def test_stack_is_what_stairs_draws_with_its_data_limits(monkeypatch):
+    """style.draw_stack and draw_ratio fill with analysis.style.fill_between_steps: the patches, data limits and
+    autoscaled view of matplotlib's Axes.stairs (NaN bins included), without add_patch's walk over each segment."""
+    edges = np.array([70.0, 80.0, 95.0, 110.0, 160.0])
+    low, high = np.array([0.0, 1.0, np.nan, 2.0]), np.array([3.0, 4.5, np.nan, 2.5])
+    cases = [({"facecolor": "#6baed6", "label": "ZZ*"}, {"color": "#6baed6", "label": "ZZ*"}), (style.BAND,) * 2]
+    axes = {}
+    for how in ("stairs", "ours"):
+        fig, ax = style.new_figure()
+        for ours, theirs in cases:
+            if how == "ours":
+                style.fill_between_steps(ax, edges, low, high, **ours)
+            else:
+                ax.stairs(high, edges, baseline=low, fill=True, **theirs)
+        axes[how] = ax
+    for ours, theirs in zip(axes["ours"].patches, axes["stairs"].patches, strict=True):
+        np.testing.assert_array_equal(ours.get_path().vertices, theirs.get_path().vertices)
+        for prop in ("facecolor", "edgecolor", "linewidth", "hatch", "label", "fill"):
+            assert ours.properties()[prop] == pytest.approx(theirs.properties()[prop]), prop
+        np.testing.assert_array_equal(ours.sticky_edges.y, theirs.sticky_edges.y)  # NaN where the baseline is
+    np.testing.assert_array_equal(axes["ours"].dataLim.extents, axes["stairs"].dataLim.extents)
+    assert axes["ours"].get_ylim() == axes["stairs"].get_ylim()
+    assert axes["ours"].get_xlim() == axes["stairs"].get_xlim()
+    plt.close("all")
+
+    def walk(*args):
+        raise AssertionError("a patch's data limits found segment by segment")
+
+    monkeypatch.setattr(type(axes["ours"]), "_update_patch_limits", walk)
+    fig, ax, ratio = style.new_ratio_figure()
+    style.draw_stack(ax, edges, [("ZZ*", high)], np.ones(4), ["#6baed6"])
+    style.draw_ratio(ratio, edges, np.array([1.0, 2.0, 0.0, 4.0]), high, np.ones(4))
+    plt.close(fig)
+
+
+def test_figures_share_their_parsed_mathtext(monkeypatch, tmp_path):
+    """A figure's mathtext parsed for an earlier figure of the style is not parsed again (style.MATHTEXT, one
+    parser for all), and the figure is the same image."""
+    from matplotlib import _mathtext
+
+    parsed = []
+    parse = _mathtext.Parser.parse
+    monkeypatch.setattr(_mathtext.Parser, "parse", lambda self, s, *a: parsed.append(s) or parse(self, s, *a))
+    counts = []
+    for name in ("first", "second"):
+        fig, ax = style.new_figure()  # its PNG drawn on its own canvas (see style.save)
+        ax.set_xlabel(r"$m_{4\ell}$ [GeV] (a title no other test draws)")
+        ax.plot([0, 1], [0, 1], label=r"$t\bar{t}$ (a legend entry no other test draws)")
+        ax.legend()
+        style.save(fig, tmp_path / name, ("png",))
+        counts.append(len(parsed))
+    assert counts[0] > 0 and counts[1] == counts[0]  # none by the second figure
+    assert compare_images(str(tmp_path / "first.png"), str(tmp_path / "second.png"), tol=0) is None
