@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from analysis import style
 from analysis.samples import HIGGS, REDUCIBLE, SAMPLES, ZZ, process_groups
 from fitting.systematics import NORMALISATIONS
-from processors.histograms import Histogram, project
+from processors.histograms import Histogram
 
 __all__ = [
     "BACKGROUND_GROUPS",
@@ -50,12 +50,14 @@ SIGNAL_LABEL, BAND_LABEL = "Higgs, $m_H$ = 125 GeV", "Stat. $\\oplus$ norm. unc.
 
 
 def _sum(histogram: Histogram, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    nbins = histogram.axes[-1].size
-    values, variances = np.zeros(nbins), np.zeros(nbins)
+    """The values and variances of ``Hist(dataset, x)`` summed over ``datasets``, read from one view of the
+    histogram (a projection per dataset cost 0.3 ms, about 10 ms a figure)."""
+    view = histogram.view()  # Weight storage: fields "value" and "variance", the dataset first
+    index = histogram.axes["dataset"].index
+    values, variances = np.zeros(histogram.axes[-1].size), np.zeros(histogram.axes[-1].size)
     for name in datasets:
-        one = project(histogram, {"dataset": name})
-        values += one.values()
-        variances += one.variances()  # Weight storage: never None
+        values += view["value"][index(name)]
+        variances += view["variance"][index(name)]
     return values, variances
 
 
