@@ -4,7 +4,8 @@ A figure in the project's style costs a quarter to half a second of matplotlib (
 :func:`analysis.style.save`). ``hzz4l run`` writes 8 figures and ``hzz4l fit`` 6, so the commands hand them to a
 :class:`Renderer`: worker processes forked once the
 command's inputs are checked, which import matplotlib and the plot modules while the command imports coffea and
-computes, then draw the figures in parallel, while the command writes its other outputs. A figure that fails
+computes, draw a throwaway figure in memory while they wait (matplotlib's one-off costs paid before the first real
+figure), then draw the figures in parallel, while the command writes its other outputs. A figure that fails
 raises its exception in the command, with the worker's traceback.
 
 Example (the figures of a demo run, drawn by two workers):
@@ -27,6 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,15 +39,37 @@ __all__ = ["Renderer", "render"]
 
 #: What a worker imports before its first figure: matplotlib and the run's plots.
 PLOT_MODULES = ("analysis.plots",)
+#: The figure a worker draws while it waits for its first (see :func:`_warm_up`).
+WARM_UP = "analysis.plots:warm_up_figure"
 
 
-def _prepare(modules: Sequence[str], parent: int) -> None:
+def _prepare(modules: Sequence[str], parent: int, warm_up: str | None, asked: EventType) -> None:
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     for module in modules:
         importlib.import_module(module)
     # what the worker inherited and imported lives as long as it: out of the garbage collector's full passes, which
     # otherwise walk it again and again as the figures' artists come and go (0.1 s each, 0.4 s over a run's figures)
     gc.freeze()
+    if warm_up is not None:
+        _warm_up(warm_up, asked)
+
+
+def _warm_up(figure: str, asked: EventType) -> None:
+    """Make the throwaway figure ``figure()`` (``"module:function"``) and draw it as a PNG in memory, unless a real
+    figure was asked for (``asked``) before it is made: the process's first figure costs about twice the others
+    (fonts, the mathtext grammar, PIL's encoder; see :func:`analysis.plots.warm_up_figure`), and a worker waits
+    anyway while its command runs. No file is written; ``figure`` draws what a real one would, so no figure's
+    pixels depend on it."""
+    import matplotlib.pyplot as plt
+
+    from analysis.style import png_bytes
+
+    if not asked.is_set():
+        made = _resolve(figure)()
+        if asked.is_set():
+            plt.close(made)
+        else:
+            png_bytes(made)
 
 
 def _exit_with(parent: int) -> None:
@@ -86,16 +110,19 @@ def render(
 
 class Renderer:
     """``workers`` processes that draw and save figures; started at once, so that they import matplotlib and
-    ``modules`` while the caller goes on. Use it as a context manager: leaving the block stops the workers
+    ``modules`` while the caller goes on, then draw the figure ``warm_up`` names (``"module:function"``, none if
+    None) in memory while no figure is asked for. Use it as a context manager: leaving the block stops the workers
     (at once when an exception, or Ctrl-C, leaves it)."""
 
-    def __init__(self, workers: int = 2, modules: Sequence[str] = PLOT_MODULES) -> None:
+    def __init__(self, workers: int = 2, modules: Sequence[str] = PLOT_MODULES, warm_up: str | None = WARM_UP) -> None:
         children_ignore_interrupts()
+        context = multiprocessing.get_context("fork")
+        self._asked = context.Event()  # set once a figure is asked for: a worker then skips its warm-up
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("fork"),
+            mp_context=context,
             initializer=_prepare,
-            initargs=(tuple(modules), os.getpid()),
+            initargs=(tuple(modules), os.getpid(), warm_up, self._asked),
         )
         self._workers = workers
         self._pool.submit(int)  # forks every worker now (a fork pool starts all of them on the first task)
@@ -104,6 +131,7 @@ class Renderer:
     def submit(self, figures: str, args: Sequence[Any], folder: str | os.PathLike[str], formats: Sequence[str]) -> None:
         """Queue the figures of ``figures(*args)`` (see :func:`render`; the arguments must pickle), shared among the
         workers."""
+        self._asked.set()
         for part in range(self._workers):
             self._futures.append(
                 self._pool.submit(render, figures, tuple(args), folder, tuple(formats), part, self._workers)

@@ -22,10 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, BinaryIO, ClassVar, Literal, cast
 
 import matplotlib.pyplot as plt
 import mplhep_data
@@ -65,6 +66,7 @@ __all__ = [
     "new_figure",
     "new_ratio_figure",
     "per_bin",
+    "png_bytes",
     "poisson_interval",
     "save",
 ]
@@ -398,7 +400,8 @@ def fill_between_steps(ax: Axes, edges: np.ndarray, low: np.ndarray, high: np.nd
         [0.0, 0.0, 2.0, 5.0]
         >>> plt.close(fig)
     """
-    patch = StepPatch(high, edges, baseline=low, fill=True, **{"linewidth": 0} | props)
+    # (matplotlib's stub types the baseline as a number; Axes.stairs passes arrays too)
+    patch = StepPatch(high, edges, baseline=low, fill=True, **{"linewidth": 0} | props)  # type: ignore[arg-type]
     ax.add_artist(patch)
     ax.update_datalim(patch.get_path().vertices)  # the outline's corners: its extent, as add_patch finds it
     bottom = np.min(low)  # as Axes.stairs: the baseline's lowest point sticks to the axis when autoscaling
@@ -655,14 +658,13 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
     base.parent.mkdir(parents=True, exist_ok=True)
     out = [base.with_suffix(f".{ext}") for ext in formats]
     try:
-        fig.set_dpi(DPI)  # a figure not made by new_figure: the crop measured at the resolution of the PNG
-        crop = fig.get_tightbbox(_renderer(fig)).padded(PAD)
+        crop = _crop(fig)
         for target in out:
             try:
-                if target.suffix != ".png":
+                if target.suffix == ".png":
+                    _write_png(fig, crop, target)
+                else:
                     fig.savefig(target, bbox_inches=crop)
-                elif not _crop_drawn(fig, crop, target):
-                    fig.savefig(target, bbox_inches=crop, dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
             except OSError as err:  # a failed write names no file (disk full): name the plot
                 err.filename = err.filename or str(target)
                 raise
@@ -671,7 +673,34 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
     return out
 
 
-def _crop_drawn(fig: Figure, crop: Bbox, target: Path) -> bool:
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as the PNG file :func:`save` writes, in memory (no file written); close it.
+
+    Example:
+        >>> png_bytes(new_figure()[0])[:4]
+        b'\\x89PNG'
+    """
+    with io.BytesIO() as memory:
+        try:
+            _write_png(fig, _crop(fig), memory)
+        finally:
+            plt.close(fig)
+        return memory.getvalue()
+
+
+def _crop(fig: Figure) -> Bbox:
+    """The part of ``fig`` a file shows: its tight bounding box with a margin of :data:`PAD` (inches)."""
+    fig.set_dpi(DPI)  # a figure not made by new_figure: the crop measured at the resolution of the PNG
+    crop: Bbox = fig.get_tightbbox(_renderer(fig)).padded(PAD)
+    return crop
+
+
+def _write_png(fig: Figure, crop: Bbox, target: Path | BinaryIO) -> None:
+    if not _crop_drawn(fig, crop, target):
+        fig.savefig(target, format="png", bbox_inches=crop, dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
+
+
+def _crop_drawn(fig: Figure, crop: Bbox, target: Path | BinaryIO) -> bool:
     """Draw ``fig`` on its Agg canvas and write the pixels inside ``crop`` (inches) to ``target`` as PNG, as
     ``savefig`` would; ``False`` (nothing written) if the canvas is not Agg's (or scaled for a high-resolution
     screen) or the crop reaches beyond it."""
