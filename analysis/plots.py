@@ -169,13 +169,14 @@ def missing_note(missing: Sequence[str]) -> str:
 def warm_up_figure(lumi_fb: float = 10.0, synthetic: bool = True) -> Figure:
     """A throwaway m4l figure of :func:`plot_stack` from a made-up histogram of every sample of the catalogue, with
     the label, legend entries and titles of a run's figures (``lumi_fb``: the processor's default; the demo's
-    label), for a plotting worker to draw while it waits for its first figure (:mod:`analysis.render`): it pays
-    matplotlib's one-off costs (fonts looked up and loaded, the mathtext grammar built, PIL's PNG encoder loaded)
-    and parses these strings into the cache every figure shares (:data:`analysis.style.MATHTEXT`).
+    label), for a plotting worker to make while it waits for its first figure (:mod:`analysis.render`): it pays
+    matplotlib's one-off costs (fonts looked up and loaded, the mathtext grammar built) and parses these strings into
+    the cache every figure shares (:data:`analysis.style.MATHTEXT`).
 
     Example:
-        >>> style.png_bytes(warm_up_figure())[:4]
-        b'\\x89PNG'
+        >>> fig = warm_up_figure()
+        >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()][:2]
+        ['Pseudo-data (synthetic)', 'Higgs, $m_H$ = 125 GeV']
     """
     roles = {name: sample.role for name, sample in SAMPLES.items()} | {"data": "data"}
     mass = make_histograms((4, 80.0, 250.0), ("nominal",), list(roles))["mass"]

@@ -22,11 +22,10 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import matplotlib.pyplot as plt
 import mplhep_data
@@ -66,7 +65,6 @@ __all__ = [
     "new_figure",
     "new_ratio_figure",
     "per_bin",
-    "png_bytes",
     "poisson_interval",
     "save",
 ]
@@ -658,13 +656,14 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
     base.parent.mkdir(parents=True, exist_ok=True)
     out = [base.with_suffix(f".{ext}") for ext in formats]
     try:
-        crop = _crop(fig)
+        fig.set_dpi(DPI)  # a figure not made by new_figure: the crop measured at the resolution of the PNG
+        crop = fig.get_tightbbox(_renderer(fig)).padded(PAD)
         for target in out:
             try:
-                if target.suffix == ".png":
-                    _write_png(fig, crop, target)
-                else:
+                if target.suffix != ".png":
                     fig.savefig(target, bbox_inches=crop)
+                elif not _crop_drawn(fig, crop, target):
+                    fig.savefig(target, bbox_inches=crop, dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
             except OSError as err:  # a failed write names no file (disk full): name the plot
                 err.filename = err.filename or str(target)
                 raise
@@ -673,34 +672,7 @@ def save(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str] = ("p
     return out
 
 
-def png_bytes(fig: Figure) -> bytes:
-    """``fig`` as the PNG file :func:`save` writes, in memory (no file written); close it.
-
-    Example:
-        >>> png_bytes(new_figure()[0])[:4]
-        b'\\x89PNG'
-    """
-    with io.BytesIO() as memory:
-        try:
-            _write_png(fig, _crop(fig), memory)
-        finally:
-            plt.close(fig)
-        return memory.getvalue()
-
-
-def _crop(fig: Figure) -> Bbox:
-    """The part of ``fig`` a file shows: its tight bounding box with a margin of :data:`PAD` (inches)."""
-    fig.set_dpi(DPI)  # a figure not made by new_figure: the crop measured at the resolution of the PNG
-    crop: Bbox = fig.get_tightbbox(_renderer(fig)).padded(PAD)
-    return crop
-
-
-def _write_png(fig: Figure, crop: Bbox, target: Path | BinaryIO) -> None:
-    if not _crop_drawn(fig, crop, target):
-        fig.savefig(target, format="png", bbox_inches=crop, dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
-
-
-def _crop_drawn(fig: Figure, crop: Bbox, target: Path | BinaryIO) -> bool:
+def _crop_drawn(fig: Figure, crop: Bbox, target: Path) -> bool:
     """Draw ``fig`` on its Agg canvas and write the pixels inside ``crop`` (inches) to ``target`` as PNG, as
     ``savefig`` would; ``False`` (nothing written) if the canvas is not Agg's (or scaled for a high-resolution
     screen) or the crop reaches beyond it."""
