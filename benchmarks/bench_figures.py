@@ -35,7 +35,7 @@ HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
 def child(results: Path, folder: Path, formats: tuple[str, ...], freeze: bool, warm_up: bool) -> None:
     """Make and save every figure of ``results``; print one JSON object: per figure, CPU to make, to save, draws
     (and ``"gc"``: the garbage collector's CPU time over all figures; ``"warm_up"``: the CPU time of the workers'
-    warm-up, drawn first if ``warm_up`` and the checkout has one)."""
+    warm-up, made first if ``warm_up`` and the checkout has one, and of freezing the heap)."""
     import multiprocessing
 
     from coffea.util import load
@@ -62,11 +62,12 @@ def child(results: Path, folder: Path, formats: tuple[str, ...], freeze: bool, w
     truth = summary.truth if summary.synthetic else None
     figures = run_figures(output, summary.roles, summary.lumi_fb, summary.synthetic, summary.missing_samples)
     figures |= fit_figures(report, summary.lumi_fb, summary.synthetic, truth, histogram, summary.roles)
-    if freeze:
-        gc.freeze()
     start = time.process_time()
     if warm_up and hasattr(render, "WARM_UP"):  # as the plotting workers do, while their command runs
         render._warm_up(render.WARM_UP, multiprocessing.get_context("fork").Event())
+    if freeze:  # then, as they do, the heap frozen, the warm-up's figure collected first
+        gc.collect()
+        gc.freeze()
     warmed = time.process_time() - start
     started, collected = [0.0], []
 
