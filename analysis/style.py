@@ -614,24 +614,35 @@ def legend_clear_of_data(ax: Axes, *others: Artist, pad: float = 0.02, **legend:
             where = {"loc": corner[0], "bbox_to_anchor": (corner[1], under - pad), "bbox_transform": ax.transAxes}
         wheres.append(where)
     tops: dict[tuple[int, int], float | None] = {}
+    made: list[Legend] = []
     for j, ncol in enumerate(columns):  # one legend per column count, laid out once and moved to each place
-        made = ax.legend(**legend | ncol)
-        size = made.get_window_extent(renderer)
+        made.append(ax.legend(**legend | ncol))
+        size = made[j].get_window_extent(renderer)
         for i, where in enumerate(wheres):
-            extent = _placed(made, size, renderer, ax, where)
+            extent = _placed(made[j], size, renderer, ax, where)
             fits = extent.width <= frame.width and not any(extent.overlaps(box) for box in boxes)
             tops[i, j] = _top_needed(ax, [extent, *boxes], drawn, pad) if fits else None
-    best: tuple[float, dict[str, Any]] | None = None
+    best: tuple[float, int, int] | None = None
     for (i, j), top in sorted(tops.items()):  # the first place, then the first column count, unless 5% lower
         if top is not None and (best is None or top - low < 0.95 * (best[0] - low)):
-            best = (top, wheres[i] | columns[j])
+            best = (top, i, j)
     if best is None:  # nowhere clear: the legend under the label on the right, the y range raised for both
         where = {"loc": "upper right", "bbox_to_anchor": (1.0, under - pad), "bbox_transform": ax.transAxes}
-        made = ax.legend(**legend | where)
-        make_room(ax, made, *others, pad=pad)
-        return made
+        chosen = _moved(ax, made[0], where)
+        make_room(ax, chosen, *others, pad=pad)
+        return chosen
     ax.set_ylim(low, best[0])
-    return ax.legend(**legend | best[1])
+    return _moved(ax, made[best[2]], wheres[best[1]])
+
+
+def _moved(ax: Axes, legend: Legend, where: dict[str, Any]) -> Legend:
+    """``legend``, laid out already, moved to ``where`` (``loc``, and ``bbox_to_anchor`` in ``bbox_transform``) and
+    made ``ax``'s legend again: what ``ax.legend`` would make there, without making it anew."""
+    legend.set_loc(where["loc"])
+    if "bbox_to_anchor" in where:
+        legend.set_bbox_to_anchor(where["bbox_to_anchor"], transform=where["bbox_transform"])
+    ax.legend_ = legend
+    return legend
 
 
 def legend_above(ax: Axes, box: Artist, **legend: Any) -> Legend:

@@ -156,3 +156,26 @@ def test_figures_share_their_parsed_mathtext(monkeypatch, tmp_path):
         counts.append(len(parsed))
     assert counts[0] > 0 and counts[1] == counts[0]  # none by the second figure
     assert compare_images(str(tmp_path / "first.png"), str(tmp_path / "second.png"), tol=0) is None
+
+
+@pytest.mark.parametrize("ncol", [None, 2])
+def test_the_legend_placed_is_one_laid_out_before(ncol, monkeypatch):
+    """legend_clear_of_data keeps the legend it laid out for the chosen column count, moved to the chosen place (one
+    legend per column count, none made anew), where a legend made there anew would be."""
+    from matplotlib.legend import Legend
+    from matplotlib.transforms import IdentityTransform
+
+    made = []
+    init = Legend.__init__
+    monkeypatch.setattr(Legend, "__init__", lambda self, *a, **k: made.append(self) or init(self, *a, **k))
+    fig, ax = style.new_figure()
+    ax.plot([0.0, 1.0], [0.2, 1.0], label="a line rising to the upper right")
+    ax.plot([0.0, 1.0], [0.5, 0.5], label="a flat line")
+    legend = style.legend_clear_of_data(ax, style.atlas_label(ax, 10.0), **({"ncol": ncol} if ncol else {}))
+    assert len(made) == (1 if ncol else 2) and legend in made and ax.get_legend() is legend
+    renderer = style._renderer(fig)
+    placed = legend.get_window_extent(renderer)
+    anchor = legend.get_bbox_to_anchor().frozen()  # in display coordinates
+    anew = ax.legend(loc=legend._loc, bbox_to_anchor=anchor, bbox_transform=IdentityTransform(), ncol=legend._ncols)
+    np.testing.assert_allclose(placed.extents, anew.get_window_extent(renderer).extents)
+    plt.close(fig)
