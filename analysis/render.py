@@ -106,11 +106,12 @@ def render(
 
 class Renderer:
     """``workers`` processes that draw and save figures; started at once, so that they import matplotlib and
-    ``modules`` while the caller goes on, then make the figure ``warm_up`` names (``"module:function"``, none if
-    None) unless a figure is asked for by then. Use it as a context manager: leaving the block stops the workers
-    (at once when an exception, or Ctrl-C, leaves it)."""
+    ``modules`` while the caller goes on, then (``warm_up``) make a throwaway figure (:data:`WARM_UP`) unless a
+    figure is asked for by then: for a caller that leaves them idle a while, as a warm-up begun is not interrupted.
+    Use it as a context manager: leaving the block stops the workers (at once when an exception, or Ctrl-C, leaves
+    it)."""
 
-    def __init__(self, workers: int = 2, modules: Sequence[str] = PLOT_MODULES, warm_up: str | None = WARM_UP) -> None:
+    def __init__(self, workers: int = 2, modules: Sequence[str] = PLOT_MODULES, warm_up: bool = False) -> None:
         children_ignore_interrupts()
         context = multiprocessing.get_context("fork")
         self._asked = context.Event()  # set once a figure is asked for: a worker then skips its warm-up
@@ -118,7 +119,7 @@ class Renderer:
             max_workers=workers,
             mp_context=context,
             initializer=_prepare,
-            initargs=(tuple(modules), os.getpid(), warm_up, self._asked),
+            initargs=(tuple(modules), os.getpid(), WARM_UP if warm_up else None, self._asked),
         )
         self._workers = workers
         self._pool.submit(int)  # forks every worker now (a fork pool starts all of them on the first task)
