@@ -7,7 +7,7 @@ A demo run (``hzz4l run --no-plots`` on the cached default demo, once) gives the
 fresh process per checkout, round robin, which fits them as ``hzz4l fit`` does (not timed), then makes and saves
 the 8 figures of the run and the 6 of the fit, timing each in CPU seconds: making it (data, artists, the label and
 the legend placed) and saving it (layout, drawing, the PNG written), and counting how often it is drawn
-(``Figure.draw``). First, as a plotting worker does while its command runs, the checkout's warm-up figure (if it has
+(``Figure.draw``). First, as the plotting workers of ``hzz4l run`` do, the checkout's warm-up figure (if it has
 one; timed apart; ``--no-warm-up``: none), which pays matplotlib's one-off costs (fonts, the mathtext parser) that
 the first figure pays otherwise; the garbage collector's time is given too, and ``--freeze`` freezes the heap before
 the figures as the plotting workers do (``analysis.render``). With ``--against``, other checkouts (e.g. ``git
