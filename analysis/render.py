@@ -4,8 +4,8 @@ A figure in the project's style costs a quarter to half a second of matplotlib (
 :func:`analysis.style.save`). ``hzz4l run`` writes 8 figures and ``hzz4l fit`` 6, so the commands hand them to a
 :class:`Renderer`: worker processes forked once the
 command's inputs are checked, which import matplotlib and the plot modules while the command imports coffea and
-computes, make a throwaway figure while they wait (matplotlib's one-off costs paid before the first real figure),
-then draw the figures in parallel, while the command writes its other outputs. A figure that fails
+computes (``hzz4l run``'s make a throwaway figure while they wait, to pay matplotlib's one-off costs before the
+first real figure), then draw the figures in parallel, while the command writes its other outputs. A figure that fails
 raises its exception in the command, with the worker's traceback.
 
 Example (the figures of a demo run, drawn by two workers):
