@@ -69,6 +69,7 @@ from analysis.inputs import (
 )
 from analysis.interrupts import children_ignore_interrupts, held, stop_workers
 from analysis.work import adopt, close_files, work_function
+from analysis.work import read_ahead as reading_ahead
 from processors import compat
 from processors.schema import MiniSchema
 
@@ -213,14 +214,23 @@ class _FailFastPool(concurrent.futures.Executor):
             raise self.error
 
 
+class _ReadAheadExecutor(processor.IterativeExecutor):  # type: ignore[misc]  # coffea is untyped
+    """coffea's iterative executor, reading each chunk while the one before it is processed
+    (:func:`analysis.work.read_ahead`): it is given the chunks in the order it runs them."""
+
+    def __call__(self, items: Any, function: Callable[..., Any], accumulator: Any) -> Any:
+        with reading_ahead(items):
+            return super().__call__(items, function, accumulator)
+
+
 @contextlib.contextmanager
 def _executor(
-    name: str, workers: int, scheduler: str | None, status: bool, timeout: float = 30.0
+    name: str, workers: int, scheduler: str | None, status: bool, timeout: float = 30.0, ahead: bool = True
 ) -> Iterator[tuple[processor.ExecutorBase, Mapper]]:
     """coffea's executor ``name``, and a mapper that runs the file checks on the same workers; ``timeout``: the
-    seconds to wait for the scheduler of a Dask cluster."""
+    seconds to wait for the scheduler of a Dask cluster; ``ahead``: the iterative run reads ahead."""
     if name == "iterative":
-        yield processor.IterativeExecutor(status=status), thread_map
+        yield (_ReadAheadExecutor if ahead else processor.IterativeExecutor)(status=status), thread_map
     elif name == "futures":
         # forked workers inherit the interpreter with coffea already imported, instead of importing it
         # again in every worker (seconds each): the pool is ready at once, for the checks and the chunks
@@ -609,6 +619,7 @@ def run_fileset(
     skip_bad_files: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     cache: RemoteCache | None = None,
+    read_ahead: bool = True,
 ) -> RunResult:
     """Process a validated fileset (see :func:`analysis.fileset.load_fileset`) with ``executor``.
 
@@ -625,6 +636,8 @@ def run_fileset(
         retries: further attempts after a failure that may pass.
         checkpoint: folder keeping finished chunks, reused by a rerun with the same settings.
         cache: where remote (HTTP) files are kept once fetched, for this run and the next (see :mod:`analysis.cache`).
+        read_ahead: ``iterative`` reads each chunk in a background thread while the one before it is processed
+            (:func:`analysis.work.read_ahead`); False reads it when its turn comes (the same histograms, slower).
 
     Raises:
         InputError: a bad input file (:class:`ChunkError`: a chunk of one).
@@ -638,7 +651,7 @@ def run_fileset(
     with (
         compat.progress_bars(status, dask=executor == "dask"),
         _frozen_heap() as freeze_more,
-        _executor(executor, workers, scheduler, status, timeout) as (exe, mapper),
+        _executor(executor, workers, scheduler, status, timeout, read_ahead) as (exe, mapper),
         contextlib.ExitStack() as cleanup,
     ):
         if checkpointer is not None:

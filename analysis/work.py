@@ -6,6 +6,15 @@ process (the iterative run, each futures or Dask worker) keeps the files it read
 trees, so that the chunks of one file pay for that once; only the branches the processor declares go into the
 form. The file checks before the run parse every tree already: the files they opened are handed over
 (:func:`adopt`), and the first chunk of each file takes its file from there instead of parsing it again.
+The declared branches (the chunk's ``preload``) are read in bulk and the events built from those arrays
+(``NanoEventsFactory.from_preloaded``): no NanoEvents form is made from the TTree's branches for every chunk.
+
+In one process (coffea's iterative executor) the reading overlaps the processing (:func:`read_ahead`): while
+``process()`` runs on chunk k, one background thread reads and decompresses chunk k+1 (zlib, lz4 and numpy
+release the GIL), so that a chunk takes about the longer of the two instead of their sum. Every read of that
+run, and every opening or closing of its files, happens in that thread, one at a time; a chunk read ahead that
+fails is raised by that chunk, as if it had been read then.
+
 What a chunk returns is what coffea's work function returns (``out``, ``metrics``, ``processed``); a chunk
 that fails closes its file, so that a retry opens it afresh.
 
@@ -21,20 +30,24 @@ Example (as ``analysis.runner`` uses it):
 from __future__ import annotations
 
 import collections
+import contextlib
+import itertools
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import cloudpickle
 import lz4.frame
 import uproot
 from coffea.nanoevents import NanoEventsFactory
+from coffea.nanoevents.mapping.preloaded import SimplePreloadedColumnSource
 from coffea.processor import ProcessorABC
 
-__all__ = ["ADOPTED_FILES", "OPEN_FILES", "adopt", "close_files", "work_function"]
+__all__ = ["ADOPTED_FILES", "OPEN_FILES", "adopt", "close_files", "read_ahead", "work_function"]
 
 #: Files kept open per thread: a worker rarely interleaves chunks of more than two files.
 OPEN_FILES = 2
@@ -71,6 +84,7 @@ def close_files() -> None:
 def _forget() -> None:
     _open.clear()
     _adopted.clear()
+    _plan.clear()
 
 
 # a forked child must not read through its parent's open files (they share file offsets): it forgets them
@@ -105,6 +119,109 @@ def _discard(filename: str, treename: str) -> None:
         directory = _open.pop((threading.get_ident(), filename, treename), None)
     if directory is not None:
         directory.close()
+
+
+class _Arrays(NamedTuple):
+    """The declared branches of one chunk as read (``tree.arrays(how=dict)``), and the bytes that took."""
+
+    arrays: dict[str, Any]
+    uuid: str
+    bytes_read: int
+
+
+def _read(item: Any, options: dict[str, Any]) -> _Arrays:
+    """Read and decompress the branches ``item.preload`` of the chunk ``item`` (a coffea WorkItem), as
+    coffea's ``NanoEventsFactory.from_root(preload=...)`` does; a failure closes the file."""
+    names = frozenset(item.preload)
+    try:
+        directory = _directory(item.filename, item.treename, options)
+        tree = directory[item.treename]
+        source = directory.file.source
+        before = source.num_requested_bytes
+        arrays = tree.arrays(
+            filter_branch=lambda branch: branch.name in names,
+            entry_start=item.entrystart,
+            entry_stop=item.entrystop,
+            ak_add_doc=True,
+            how=dict,
+        )
+        return _Arrays(arrays, str(tree.file.uuid), source.num_requested_bytes - before)
+    except BaseException:
+        _discard(item.filename, item.treename)  # a retry opens the file afresh
+        raise
+
+
+_Key = tuple[str, str, str, int, int]
+
+
+def _key(item: Any) -> _Key:
+    return (item.dataset, item.filename, item.treename, item.entrystart, item.entrystop)
+
+
+class _ReadAhead:
+    """The chunks of a run in the order they are processed, and the one thread that reads them: each chunk is
+    read while the one before it is processed (see :func:`read_ahead`)."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.following = {_key(item): after for item, after in itertools.pairwise(items)}
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hzz4l-read-ahead")
+        self.ahead: tuple[_Key, Future[_Arrays]] | None = None
+
+    def arrays(self, item: Any, options: dict[str, Any]) -> _Arrays:
+        """The arrays of ``item``: those read ahead, or read now (a failure raised as it is); then the chunk
+        after it starts being read."""
+        key = _key(item)
+        if self.ahead is not None and self.ahead[0] == key:
+            future = self.ahead[1]
+        else:  # not the chunk read ahead (the first, a retry, one after a checkpoint): the reader's next job
+            future = self.reader.submit(_read, item, options)
+        self.ahead = None
+        arrays = future.result()
+        after = self.following.get(key)
+        if after is not None:
+            self.ahead = _key(after), self.reader.submit(_read, after, options)
+        return arrays
+
+    def discard(self, filename: str, treename: str) -> None:
+        """Drop the chunk read ahead, and close ``filename`` once the reader is done with what it was reading."""
+        self.ahead = None
+        self.reader.submit(_discard, filename, treename).result()
+
+    def close(self) -> None:
+        """Stop reading ahead: a read under way is finished (never cut off in a file then closed), none is
+        started."""
+        self.ahead = None
+        self.reader.shutdown(wait=True, cancel_futures=True)
+
+
+#: The read-ahead of the run in progress in this process (:func:`read_ahead`), if any.
+_plan: list[_ReadAhead] = []
+
+
+@contextlib.contextmanager
+def read_ahead(items: Sequence[Any]) -> Iterator[None]:
+    """Within the block, the work function reads each chunk of ``items`` (coffea WorkItems, in the order it is
+    given them: coffea's iterative executor calls it on its items one by one) while the chunk before is being
+    processed, in one background thread of this process. At most one chunk is read ahead (memory stays flat in
+    the number of events), and every read is over when the block ends. Only the declared branches of a chunk
+    (its ``preload``) are read ahead.
+
+    Example (as ``analysis.runner`` uses it):
+        >>> from coffea import processor
+        >>> class Executor(processor.IterativeExecutor):
+        ...     def __call__(self, items, function, accumulator):
+        ...         with read_ahead(items):
+        ...             return super().__call__(items, function, accumulator)
+    """
+    if _plan:
+        raise RuntimeError("a run reading ahead is in progress in this process already")
+    plan = _ReadAhead(list(items))
+    _plan.append(plan)
+    try:
+        yield
+    finally:
+        _plan.clear()
+        plan.close()
 
 
 def work_function(
@@ -143,37 +260,50 @@ def work_function(
         saved: dict[str, Any] | None = checkpointer.load(metadata, processor_instance)
         if saved is not None:
             return saved
+    plan = _plan[0] if _plan and item.preload else None
+    materialized: list[Any] = []
     try:
-        directory = _directory(item.filename, item.treename, options)
-        source = directory.file.source
-        before = source.num_requested_bytes
-        materialized: list[Any] = []
-        events = NanoEventsFactory.from_root(
-            file=directory,
-            treepath=item.treename,
-            schemaclass=schema,
-            metadata=metadata,
-            access_log=materialized,
-            mode="virtual",
-            entry_start=item.entrystart,
-            entry_stop=item.entrystop,
-            iteritems_options=iteritems_options,
-            preload=item.preload,
-            buffer_cache=cache_function(),
-        ).events()
+        if item.preload:  # the declared branches, read in bulk: the events are made of those arrays
+            chunk = plan.arrays(item, options) if plan is not None else _read(item, options)
+            columns = SimplePreloadedColumnSource(chunk.arrays, chunk.uuid, len(item), item.treename)
+            factory = NanoEventsFactory.from_preloaded(
+                columns, schemaclass=schema, metadata=metadata, buffer_cache=cache_function()
+            )
+            bytes_read = chunk.bytes_read
+        else:  # every branch, read when the processor first uses it
+            directory = _directory(item.filename, item.treename, options)
+            before = directory.file.source.num_requested_bytes
+            factory = NanoEventsFactory.from_root(
+                file=directory,
+                treepath=item.treename,
+                schemaclass=schema,
+                metadata=metadata,
+                mode="virtual",
+                access_log=materialized,
+                entry_start=item.entrystart,
+                entry_stop=item.entrystop,
+                iteritems_options=iteritems_options,
+                buffer_cache=cache_function(),
+            )
+        events = factory.events()
         tic = time.time()
         out = processor_instance.process(events)
         toc = time.time()
+        if not item.preload:
+            bytes_read = directory.file.source.num_requested_bytes - before
     except BaseException:
-        _discard(item.filename, item.treename)  # a retry opens the file afresh
+        if plan is not None:
+            plan.discard(item.filename, item.treename)  # a retry opens the file afresh
+        else:
+            _discard(item.filename, item.treename)
         raise
     if out is None:
         raise ValueError("the processor's process() returned None instead of its accumulator")
     result: dict[str, Any] = {"out": out, "processed": {item}}
     if savemetrics:
         result["metrics"] = {
-            "bytesread": source.num_requested_bytes - before,
-            "columns": {x.branch for x in materialized},
+            "bytesread": bytes_read,
+            "columns": set(item.preload or ()) | {x.branch for x in materialized},
             "entries": len(events),
             "processtime": toc - tic,
         }
