@@ -2,6 +2,7 @@
 
     python benchmarks/bench_pipeline.py [--scale 25] [--repeat 3] [--workers 2] [--chunksize 100000]
     python benchmarks/bench_pipeline.py --input FILESET.json   # e.g. real-format files (benchmarks/real_format.py)
+    python benchmarks/bench_pipeline.py --baseline DIR         # also hzz4l's methods as DIR's code runs them
 
 Generates demo samples at ``--scale`` (25 is about 2 M simulated events, the size of the real 4lep
 set; cached under ``--data``), reads every file once (a warm page cache, as for a rerun), then runs
@@ -13,10 +14,15 @@ read limit must produce the same histograms (checked bin by bin against the firs
 RDataFrame needs ``pip install -e ".[bench]"`` (the ``root`` package); without it those rows are
 skipped. ``--input`` benchmarks another fileset instead of the demo: files in the release's own format
 (``std::vector`` branches, ZLIB level 1), made from the shipped real files by ``benchmarks/real_format.py``.
+``--baseline DIR`` runs hzz4l's methods a second time, in the same round robin, with the code of DIR (another
+checkout: ``git archive main | tar -x -C DIR``), as rows ``METHOD@base``: a change measured against its base
+in one run, on the same machine load, with the histograms of both checked bin by bin.
 
 Methods:
   read       uproot reading and decompressing exactly the branches the processor uses
-  iterative  hzz4l processor, coffea IterativeExecutor
+  iterative  hzz4l processor, coffea IterativeExecutor (reading each chunk while the one before is processed)
+  serial     the same, reading each chunk when its turn comes (run_fileset(read_ahead=False)): what the
+             read-ahead gives
   nominal    the same without the systematic variations (hzz4l run --no-systematics): what they cost
   futures    hzz4l processor, coffea FuturesExecutor with --workers processes
   dask       hzz4l processor, coffea DaskExecutor on a LocalCluster of --workers workers started by the run
@@ -53,7 +59,10 @@ from processors.selection import PRESETS
 from processors.weights import normalisation
 
 BRANCHES = list(COLUMNS)  # exactly the branches the processor reads
-METHODS = ("read", "iterative", "nominal", "futures", "dask", "dask-cluster", "awkward", "rdf", "rdf-mt")
+METHODS = ("read", "iterative", "serial", "nominal", "futures", "dask", "dask-cluster", "awkward", "rdf", "rdf-mt")
+#: The methods that run hzz4l's code (those a --baseline checkout runs too), and those in one process.
+HZZ4L_METHODS = ("iterative", "serial", "nominal", "futures", "dask", "dask-cluster")
+ONE_PROCESS = ("iterative", "serial", "nominal")
 LUMI_FB, BINS = 10.0, (34, 80.0, 250.0)
 
 
@@ -83,11 +92,12 @@ def run_coffea(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
     result = run_fileset(
         fileset,
         HZZ4lProcessor(lumi_fb=LUMI_FB, mass_bins=BINS, systematics=args.method != "nominal"),
-        executor="iterative" if args.method == "nominal" else args.method.partition("-")[0],
+        executor="iterative" if args.method in ONE_PROCESS else args.method.partition("-")[0],
         workers=args.workers,
         scheduler=args.scheduler,
         chunksize=args.chunksize,
         status=False,
+        **({"read_ahead": False} if args.method == "serial" else {}),
     )
     h = mass_histogram(result.output["mass"])
     return {
@@ -192,6 +202,7 @@ def run_rdf(fileset: dict, args: argparse.Namespace) -> dict[str, Any]:
 IMPORTS = {
     "read": ("uproot",),
     "iterative": ("analysis.runner", "processors"),
+    "serial": ("analysis.runner", "processors"),
     "nominal": ("analysis.runner", "processors"),
     "futures": ("analysis.runner", "processors"),
     # coffea's DaskExecutor imports dask.dataframe (and pandas) on its first call: about 1.5 s here
@@ -205,6 +216,7 @@ IMPORTS = {
 RUNNERS = {
     "read": run_read,
     "iterative": run_coffea,
+    "serial": run_coffea,
     "nominal": run_coffea,
     "futures": run_coffea,
     "dask": run_coffea,
@@ -260,12 +272,15 @@ def compressed_bytes(fileset: dict) -> int:
 
 
 def measure(method: str, args: argparse.Namespace, fileset_path: Path) -> dict[str, Any]:
+    """One run of ``method`` in a fresh process; ``METHOD@base``: with the code of ``--baseline``."""
+    name, _, base = method.partition("@")
+    script = args.baseline / "benchmarks" / "bench_pipeline.py" if base else Path(__file__)
     command = [
         sys.executable,
-        __file__,
+        str(script),
         "--child",
         "--method",
-        method,
+        name,
         "--fileset",
         str(fileset_path),
         "--workers",
@@ -299,6 +314,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunksize", type=int, default=100_000)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--baseline", type=Path, help="a checkout whose hzz4l methods run too, as METHOD@base")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)
     parser.add_argument("--fileset", help=argparse.SUPPRESS)
@@ -323,6 +339,9 @@ def main() -> None:
         except ImportError:
             print("ROOT is not installed (pip install -e '.[bench]'): skipping rdf and rdf-mt")
             methods = [m for m in methods if not m.startswith("rdf")]
+    if args.baseline is not None:  # each hzz4l method next to its baseline's (which has no "serial")
+        based = [m for m in HZZ4L_METHODS if m != "serial"]
+        methods = [x for m in methods for x in ((m, f"{m}@base") if m in based else (m,))]
 
     warm_page_cache(fileset)
     # round robin: a drift of the machine during the benchmark affects every method alike
@@ -363,6 +382,11 @@ def main() -> None:
     for method in ("futures", "dask", "dask-cluster"):
         if {method, "iterative"} <= set(walls):
             print(f"{method}, {args.workers} workers: {walls['iterative'] / walls[method]:.2f} × the iterative rate")
+    if {"iterative", "serial"} <= set(walls):
+        print(f"read-ahead: iterative at {walls['serial'] / walls['iterative']:.2f} × the rate of serial")
+    for method in HZZ4L_METHODS:
+        if {method, f"{method}@base"} <= set(walls):
+            print(f"{method}: {walls[f'{method}@base'] / walls[method]:.2f} × the rate of its baseline")
 
     coffea = {m: runs for m, runs in rows.items() if "preflight_s" in runs[0]}
     if coffea:
@@ -373,7 +397,7 @@ def main() -> None:
             "|---|---:|---:|---:|---:|"
         )
         for method, runs in coffea.items():
-            workers = 1 if method in ("iterative", "nominal") else args.workers
+            workers = 1 if method.partition("@")[0] in ONE_PROCESS else args.workers
             parts = [(r["wall_s"], r["preflight_s"], r["process_s"] / workers) for r in runs]
             wall, checks, work = (statistics.median(p[i] for p in parts) for i in range(3))
             rest = statistics.median(w - c - p for w, c, p in parts)
