@@ -7,7 +7,7 @@ trees, so that the chunks of one file pay for that once; only the branches the p
 form. The file checks before the run parse every tree already: the files they opened are handed over
 (:func:`adopt`), and the first chunk of each file takes its file from there instead of parsing it again.
 The declared branches (the chunk's ``preload``) are read in bulk and the events built from those arrays
-(``NanoEventsFactory.from_preloaded``): no NanoEvents form is made from the TTree's branches for every chunk.
+(:func:`processors.compat.preloaded_events`): no NanoEvents form is made from the TTree for every chunk.
 
 In one process (coffea's iterative executor) the reading overlaps the processing (:func:`read_ahead`): while
 ``process()`` runs on chunk k, one background thread reads and decompresses chunk k+1 (zlib, lz4 and numpy
@@ -44,8 +44,9 @@ import cloudpickle
 import lz4.frame
 import uproot
 from coffea.nanoevents import NanoEventsFactory
-from coffea.nanoevents.mapping.preloaded import SimplePreloadedColumnSource
 from coffea.processor import ProcessorABC
+
+from processors import compat
 
 __all__ = ["ADOPTED_FILES", "OPEN_FILES", "adopt", "close_files", "read_ahead", "work_function"]
 
@@ -265,15 +266,14 @@ def work_function(
     try:
         if item.preload:  # the declared branches, read in bulk: the events are made of those arrays
             chunk = plan.arrays(item, options) if plan is not None else _read(item, options)
-            columns = SimplePreloadedColumnSource(chunk.arrays, chunk.uuid, len(item), item.treename)
-            factory = NanoEventsFactory.from_preloaded(
-                columns, schemaclass=schema, metadata=metadata, buffer_cache=cache_function()
+            events = compat.preloaded_events(
+                chunk.arrays, chunk.uuid, item.treename, schema, metadata, buffer_cache=cache_function()
             )
             bytes_read = chunk.bytes_read
         else:  # every branch, read when the processor first uses it
             directory = _directory(item.filename, item.treename, options)
             before = directory.file.source.num_requested_bytes
-            factory = NanoEventsFactory.from_root(
+            events = NanoEventsFactory.from_root(
                 file=directory,
                 treepath=item.treename,
                 schemaclass=schema,
@@ -284,8 +284,7 @@ def work_function(
                 entry_stop=item.entrystop,
                 iteritems_options=iteritems_options,
                 buffer_cache=cache_function(),
-            )
-        events = factory.events()
+            ).events()
         tic = time.time()
         out = processor_instance.process(events)
         toc = time.time()

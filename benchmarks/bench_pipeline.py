@@ -7,7 +7,8 @@
 Generates demo samples at ``--scale`` (25 is about 2 M simulated events, the size of the real 4lep
 set; cached under ``--data``), reads every file once (a warm page cache, as for a rerun), then runs
 every method ``--repeat`` times, round robin, each run in a fresh process, and prints medians of
-events/s, MB/s and peak memory (RSS, the largest process of the method) as ratios to the read limit.
+events/s, MB/s, CPU time (of all the method's processes, start-up included; on a shared machine steadier than the rates)
+and peak memory (RSS, the largest process of the method) as ratios to the read limit.
 events/s is timed from the fileset to the histograms, after the method's imports; the whole process,
 imports and start-up (ROOT's JIT, a LocalCluster) included, is timed too. Every method except the
 read limit must produce the same histograms (checked bin by bin against the first such method).
@@ -241,10 +242,9 @@ def child(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         out = RUNNERS[args.method](fileset, args)
         out["wall_s"] = time.perf_counter() - start
-    kib = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    )
-    out["rss_mb"] = kib / 1024
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    out["rss_mb"] = max(u.ru_maxrss for u in usage) / 1024
+    out["cpu_s"] = sum(u.ru_utime + u.ru_stime for u in usage)  # the whole process's, start-up included
     print("RESULT " + json.dumps(out))
 
 
@@ -363,8 +363,8 @@ def main() -> None:
     )
     base = statistics.median(r["wall_s"] for r in rows["read"]) if "read" in rows else None
     header = (
-        "| method | events/s | MB/s | × read limit | wall incl. start-up [s] | peak RSS [MB] |\n"
-        "|---|---:|---:|---:|---:|---:|"
+        "| method | events/s | MB/s | × read limit | wall incl. start-up [s] | CPU [s] | peak RSS [MB] |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
     )
     print(header)
     for method, runs in rows.items():
@@ -372,7 +372,10 @@ def main() -> None:
         whole = statistics.median(r["whole_process_s"] for r in runs)
         rss = max(r["rss_mb"] for r in runs)
         ratio = f"{base / wall:.2f}" if base else "–"
-        print(f"| {method} | {events / wall:,.0f} | {megabytes / wall:.1f} | {ratio} | {whole:.2f} | {rss:.0f} |")
+        cpu = f"{statistics.median(r['cpu_s'] for r in runs):.2f}" if "cpu_s" in runs[0] else "–"  # a baseline's: none
+        print(
+            f"| {method} | {events / wall:,.0f} | {megabytes / wall:.1f} | {ratio} | {whole:.2f} | {cpu} | {rss:.0f} |"
+        )
 
     walls = {method: statistics.median(r["wall_s"] for r in runs) for method, runs in rows.items()}
     print()

@@ -14,6 +14,9 @@ What hzz4l needs that the public APIs do not offer:
   anyway, on coffea's own rich console ``coffea.util.coffea_console``), so that console is silenced instead; the
   futures executor's "Merging (local)" bar restarts its count at every batch it merges (it ended at e.g. 1/14), and
   the Dask bar counts every task of the graph, the processor's broadcast and the merges too (16 for 14 chunks);
+* coffea: NanoEvents of arrays already read, built lazily (:func:`preloaded_events`): ``from_preloaded`` builds
+  every column at once, so that a branch disagreeing with its counter fails in awkward (``size of array is less
+  than size of form``) before the processor's own check can name it;
 * uproot: ``FSSpecSource``, the default source of a file that :mod:`analysis.runner` subclasses.
 
 coffea and uproot are imported when one of their names here is first used, so that the selection can use
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import awkward as ak
@@ -40,7 +43,15 @@ if TYPE_CHECKING:
     from coffea.processor.executor import FileMeta, WorkItem
     from uproot.source.fsspec import FSSpecSource
 
-__all__ = ["RUNNER_HOOKS", "FSSpecSource", "FileMeta", "WorkItem", "flat_columns", "progress_bars"]
+__all__ = [
+    "RUNNER_HOOKS",
+    "FSSpecSource",
+    "FileMeta",
+    "WorkItem",
+    "flat_columns",
+    "preloaded_events",
+    "progress_bars",
+]
 
 #: The internals named here, from where they come.
 _INTERNALS = {
@@ -73,6 +84,35 @@ def flat_columns(collection: ak.Array, fields: Sequence[str]) -> tuple[np.ndarra
         layout = ak.to_layout(ak.to_packed(collection))
     offsets = np.asarray(layout.offsets.data)
     return offsets, {field: np.asarray(layout.content.content(field).data) for field in fields}
+
+
+def preloaded_events(
+    arrays: dict[str, Any],
+    uuid: str,
+    treename: str,
+    schema: Any,
+    metadata: dict[str, Any],
+    buffer_cache: MutableMapping[str, Any] | None = None,
+) -> ak.Array:
+    """The NanoEvents (``schema``) of one chunk's branches as read (``tree.arrays(how=dict)``, in the tree's
+    order), from the file of ``uuid``: coffea's ``NanoEventsFactory.from_preloaded`` with its columns built when
+    first used, as ``from_root(mode="virtual")`` builds them, instead of all at once. ``metadata`` becomes
+    ``events.metadata``."""
+    from coffea.nanoevents import NanoEventsFactory
+    from coffea.nanoevents.mapping.preloaded import (
+        PreloadedOpener,
+        PreloadedSourceMapping,
+        SimplePreloadedColumnSource,
+    )
+
+    entries = len(next(iter(arrays.values()))) if arrays else 0
+    source = SimplePreloadedColumnSource(arrays, uuid, entries, treename)
+    mapping = PreloadedSourceMapping(PreloadedOpener({uuid: source}), 0, entries, buffer_cache=buffer_cache)
+    mapping._virtual = True  # what from_preloaded leaves False
+    mapping.preload_column_source(uuid, treename, source)
+    base_form = mapping._extract_base_form(source)
+    key = (uuid, treename, f"0-{entries}")
+    return NanoEventsFactory._from_mapping(mapping, key, base_form, schema, metadata, mode="virtual").events()
 
 
 #: The key prefixes of the tasks coffea's ``DaskExecutor`` adds to the chunks: the broadcast of the processor

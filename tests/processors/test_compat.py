@@ -7,7 +7,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from processors.compat import flat_columns
+from processors.compat import flat_columns, preloaded_events
+from processors.schema import BranchLengthError, MiniSchema, check_counts
 from tests.helpers import ATLAS, read_events
 
 RECORDS = ak.Array([[{"pt": 1.0, "q": 1}, {"pt": 2.0, "q": -1}], [], [{"pt": 3.0, "q": 1}], [{"pt": 4.0, "q": -1}]])
@@ -41,6 +42,32 @@ def test_a_real_files_leptons_are_plain_lists_of_records():
     offsets, columns = flat_columns(lep, ("pt", "type"))
     assert np.shares_memory(columns["pt"], np.asarray(layout.content.content("pt").data))
     np.testing.assert_array_equal(columns["type"][offsets[0] : offsets[-1]], ak.to_numpy(ak.flatten(lep["type"])))
+
+
+def test_preloaded_events_are_the_events_of_the_file_built_when_used():
+    """Events of arrays read ahead (analysis.work) equal those coffea reads from the file, field for field; their
+    columns are built when used, so that a lepton branch disagreeing with ``lep_n`` reaches the schema's own
+    check (coffea's from_preloaded builds every column at once: awkward fails first, naming nothing)."""
+    import uproot
+
+    with uproot.open(ATLAS / "MC/mc_361107.Zmumu.4lep.root") as f:
+        tree = f["mini"]
+        names = ["lep_n", "lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_type", "mcWeight", "trigE"]
+        arrays = tree.arrays(filter_branch=lambda b: b.name in names, how=dict)
+        uuid = str(tree.file.uuid)
+    events = preloaded_events(arrays, uuid, "mini", MiniSchema, {"dataset": "Zmumu"})
+    expected = read_events(ATLAS / "MC/mc_361107.Zmumu.4lep.root")
+    assert events.metadata == {"dataset": "Zmumu"} and len(events) == len(expected) == 684
+    for field in ("lep_n", "mcWeight", "trigE"):
+        assert events[field].tolist() == expected[field].tolist()
+    for field in ("pt", "eta", "phi", "energy", "type"):
+        assert events.lep[field].tolist() == expected.lep[field].tolist()
+    assert float(events.lep[0].sum().mass) == float(expected.lep[0].sum().mass)
+
+    arrays["lep_eta"] = ak.concatenate([arrays["lep_eta"][:1], arrays["lep_eta"][1:2, :3], arrays["lep_eta"][2:]])
+    broken = preloaded_events(arrays, uuid, "mini", MiniSchema, {"dataset": "Zmumu", "filename": "f.root"})
+    with pytest.raises(BranchLengthError, match="'lep_eta' has 3 entries in entry 1"):
+        check_counts(broken, ["lep_eta"])
 
 
 def test_coffeas_runner_hooks_are_the_ones_hzz4l_replaces():
