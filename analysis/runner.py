@@ -672,7 +672,8 @@ def run_fileset(
             name: {
                 "files": {names[path]: tree for path, tree in entry["files"].items()},
                 "metadata": entry["metadata"],
-                **({"preload": list(columns)} if columns else {}),  # read in bulk, one request per chunk
+                # read in bulk, one request per chunk, and the events made of those arrays (analysis.work)
+                **({"preload": list(columns)} if columns else {}),
             }
             for name, entry in checked.fileset.items()
         }
@@ -698,8 +699,6 @@ def run_fileset(
                 todo,
                 _Guarded(processor_instance),
                 uproot_options=options,
-                # NanoEvents of the declared branches only: their form is built for every chunk
-                iteritems_options={"filter_name": list(columns)} if columns else {},
             )
         except Exception:
             if isinstance(pool, _FailFastPool):

@@ -12,8 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import pytest
 import uproot
+from coffea.processor import ProcessorABC
 
 from analysis.fileset import load_fileset, validate_fileset
 from analysis.runner import ChunkError, run_fileset
@@ -147,3 +149,22 @@ def test_no_file_stays_open_and_no_reader_is_left_at_the_end(shipped, tmp_path, 
         run_fileset(shipped, HZZ4lProcessor(), chunksize=100, status=False, retries=0)
     assert open_descriptors(*paths) == []
     assert not [t.name for t in threading.enumerate() if t.name.startswith("hzz4l-read-ahead")]
+
+
+class Undeclared(ProcessorABC):
+    """A processor that declares no branches: each is read when it uses it, in its turn (nothing to read ahead)."""
+
+    def process(self, events: Any) -> Any:
+        name = events.metadata["dataset"]
+        return {"processed": {name: len(events)}, "leptons": {name: int(ak.sum(events.lep_n))}}
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator
+
+
+def test_a_processor_declaring_no_branches_reads_those_it_uses(shipped):
+    result = run_fileset(shipped, Undeclared(), chunksize=100, status=False)
+    for name, entry in shipped.items():  # counted here with uproot alone
+        expected = sum(int(ak.sum(uproot.open(p)["mini"]["lep_n"].array())) for p in entry["files"])
+        assert result.output["leptons"][name] == expected
+    assert result.bytes_read > 0
