@@ -51,19 +51,20 @@ SERVED_FILE = "/ok/Data/data.4lep.root"
 
 
 class Watching(HZZ4lProcessor):
-    """The processor, noting at the end of each chunk how many bytes of the file the server has sent. Given
-    ``before`` (what it had sent by the end of each chunk in a run reading each chunk in its turn), it first waits
-    up to 10 s for the server to have sent more than that: the next chunk's baskets, if it is read meanwhile."""
+    """The processor, noting at the end of each chunk how many bytes of the file the server has sent. For the
+    chunks in ``before`` (what it had sent by the end of each chunk in a run reading each chunk in its turn), it
+    first waits up to 10 s for the server to have sent more than that: the next chunk's baskets, if it is read
+    meanwhile."""
 
     def __init__(self, before: dict[str, int] | None = None) -> None:
         super().__init__()
-        self.before = before
+        self.before = before or {}
 
     def process(self, events: Any) -> Any:
         out = super().process(events)
         chunk, served = str(events.metadata["entrystart"]), SERVED["served"]
         deadline = time.monotonic() + 10.0
-        while self.before and served[SERVED_FILE] <= self.before[chunk] and time.monotonic() < deadline:
+        while chunk in self.before and served[SERVED_FILE] <= self.before[chunk] and time.monotonic() < deadline:
             time.sleep(0.01)
         out["served"] = {chunk: served[SERVED_FILE]}
         return out
@@ -77,9 +78,10 @@ def test_each_chunk_is_read_while_the_one_before_is_processed():
         # reading each chunk in its turn, a chunk's end sees the bytes of that chunk and those before it
         handler.served.clear()
         in_turn = run_fileset(fileset, Watching(), chunksize=100, status=False, read_ahead=False).output["served"]
-        handler.served.clear()
-        ahead = run_fileset(fileset, Watching(in_turn), chunksize=100, status=False).output["served"]
-    chunks = sorted(in_turn, key=int)
+        chunks = sorted(in_turn, key=int)
+        handler.served.clear()  # after the last chunk there is nothing to wait for
+        before = {c: in_turn[c] for c in chunks[:-1]}
+        ahead = run_fileset(fileset, Watching(before), chunksize=100, status=False).output["served"]
     assert len(chunks) > 3 and sorted(ahead, key=int) == chunks
     assert [in_turn[c] for c in chunks] == sorted(set(in_turn.values()))  # every chunk reads bytes of its own
     # read ahead, the next chunk's bytes are sent before a chunk ends (all there is by the last one's)
