@@ -11,7 +11,8 @@ The declared branches (the chunk's ``preload``) are read in bulk and the events 
 
 In one process (coffea's iterative executor) the reading overlaps the processing (:func:`read_ahead`): while
 ``process()`` runs on chunk k, one background thread reads and decompresses chunk k+1 (zlib, lz4 and numpy
-release the GIL), so that a chunk takes about the longer of the two instead of their sum. Every read of that
+release the GIL; uproot's basket parsing does not, so the overlap is partial: 1.2 x with a core free, nothing
+without one; docs/performance.md). Every read of that
 run, and every opening or closing of its files, happens in that thread, one at a time; a chunk read ahead that
 fails is raised by that chunk, as if it had been read then.
 
