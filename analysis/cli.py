@@ -101,18 +101,16 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 _RENDERER = "hzz4l.renderer"
 
 
-def _renderer(modules: tuple[str, ...], warm_up: bool = False) -> Any:
+def _renderer(modules: tuple[str, ...]) -> Any:
     """The command's :class:`analysis.render.Renderer`: its worker processes are forked at the first call (once the
     command's inputs are checked, so that a refused input costs no worker) and import matplotlib and ``modules``
-    while the command imports coffea and works (and, with ``warm_up``, make a throwaway figure: for ``hzz4l run``,
-    whose figures come 1.5-2 s after their imports; ``hzz4l fit`` asks for its figures about when the imports end);
-    one per invocation (``hzz4l run --fit`` draws the fit's figures with the run's workers), stopped when the
-    command ends."""
+    while the command imports coffea and works; one per invocation (``hzz4l run --fit`` draws the fit's figures
+    with the run's workers), stopped when the command ends."""
     context = click.get_current_context().find_root()
     if _RENDERER not in context.meta:
         from analysis.render import Renderer
 
-        context.meta[_RENDERER] = context.with_resource(Renderer(modules=modules, warm_up=warm_up))
+        context.meta[_RENDERER] = context.with_resource(Renderer(modules=modules))
     return context.meta[_RENDERER]
 
 
@@ -462,7 +460,7 @@ def run(
     if checkpoint is not None:
         check_output(checkpoint, names=())
     # the plotting workers import matplotlib while this process imports coffea and runs
-    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"], warm_up=True) if plots else None
+    renderer = _renderer(_PLOT_MODULES["run --fit" if then_fit else "run"]) if plots else None
 
     from analysis.runner import run_fileset
     from processors import PRESETS, HZZ4lProcessor

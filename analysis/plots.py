@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from analysis import style
 from analysis.samples import HIGGS, REDUCIBLE, SAMPLES, ZZ, process_groups
 from fitting.systematics import NORMALISATIONS
-from processors.histograms import Histogram, make_histograms, mass_histogram
+from processors.histograms import Histogram
 
 __all__ = [
     "BACKGROUND_GROUPS",
@@ -35,7 +35,6 @@ __all__ = [
     "normalisation_variance",
     "plot_stack",
     "stack_components",
-    "warm_up_figure",
 ]
 
 #: Display groups of the tutorial's background datasets (the catalogue's process groups); other backgrounds go to
@@ -165,21 +164,3 @@ def missing_note(missing: Sequence[str]) -> str:
     others = [name for name in missing if not any(name in names for names in groups.values())]
     return "Prediction incomplete, not in the fileset:\n" + "; ".join(parts + others)
 
-
-def warm_up_figure(lumi_fb: float = 10.0, synthetic: bool = True) -> Figure:
-    """A throwaway m4l figure of :func:`plot_stack` from a made-up histogram of every sample of the catalogue, with
-    the label, legend entries and titles of a run's figures (``lumi_fb``: the processor's default; the demo's
-    label), for a plotting worker to make while it waits for its first figure (:mod:`analysis.render`): it pays
-    matplotlib's one-off costs (fonts looked up and loaded, the mathtext grammar built) and parses these strings into
-    the cache every figure shares (:data:`analysis.style.MATHTEXT`).
-
-    Example:
-        >>> fig = warm_up_figure()
-        >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()][:2]
-        ['Pseudo-data (synthetic)', 'Higgs, $m_H$ = 125 GeV']
-    """
-    roles = {name: sample.role for name, sample in SAMPLES.items()} | {"data": "data"}
-    mass = make_histograms((4, 80.0, 250.0), ("nominal",), list(roles))["mass"]
-    for name in roles:
-        mass.fill(dataset=name, channel="4e", variation="nominal", mass=[125.0])
-    return plot_stack(mass_histogram(mass), roles, lumi_fb, synthetic)

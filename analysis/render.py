@@ -4,8 +4,7 @@ A figure in the project's style costs a quarter to half a second of matplotlib (
 :func:`analysis.style.save`). ``hzz4l run`` writes 8 figures and ``hzz4l fit`` 6, so the commands hand them to a
 :class:`Renderer`: worker processes forked once the
 command's inputs are checked, which import matplotlib and the plot modules while the command imports coffea and
-computes (``hzz4l run``'s make a throwaway figure while they wait, to pay matplotlib's one-off costs before the
-first real figure), then draw the figures in parallel, while the command writes its other outputs. A figure that fails
+computes, then draw the figures in parallel, while the command writes its other outputs. A figure that fails
 raises its exception in the command, with the worker's traceback.
 
 Example (the figures of a demo run, drawn by two workers):
@@ -28,7 +27,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,33 +37,15 @@ __all__ = ["Renderer", "render"]
 
 #: What a worker imports before its first figure: matplotlib and the run's plots.
 PLOT_MODULES = ("analysis.plots",)
-#: The figure a worker makes while it waits for its first (see :func:`_warm_up`).
-WARM_UP = "analysis.plots:warm_up_figure"
 
 
-def _prepare(modules: Sequence[str], parent: int, warm_up: str | None, asked: EventType) -> None:
+def _prepare(modules: Sequence[str], parent: int) -> None:
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     for module in modules:
         importlib.import_module(module)
-    if warm_up is not None:
-        _warm_up(warm_up, asked)
-        gc.collect()  # the warm-up's figure, not frozen with the rest
-    # what the worker inherited, imported and built while warming up (the mathtext grammar, fonts, caches) lives as
-    # long as it: out of the garbage collector's full passes, which otherwise walk it again and again as the figures'
-    # artists come and go (0.1 s each, 0.4 s over a run's figures)
+    # what the worker inherited and imported lives as long as it: out of the garbage collector's full passes, which
+    # otherwise walk it again and again as the figures' artists come and go (0.1 s each, 0.4 s over a run's figures)
     gc.freeze()
-
-
-def _warm_up(figure: str, asked: EventType) -> None:
-    """Make the throwaway figure ``figure()`` (``"module:function"``) and close it, unless a real figure was asked for
-    (``asked``): the process's first figure costs about twice the others to make (fonts looked up and loaded, the
-    mathtext grammar built; see :func:`analysis.plots.warm_up_figure`), and a worker waits anyway while its command
-    runs. Making it costs 0.15-0.2 s of CPU and saves the first figure about 0.1 s; drawing it too (0.3-0.5 s) would
-    save only 0.01-0.05 s more. Nothing is drawn or written, so no figure's pixels depend on it."""
-    import matplotlib.pyplot as plt
-
-    if not asked.is_set():
-        plt.close(_resolve(figure)())
 
 
 def _exit_with(parent: int) -> None:
@@ -106,20 +86,16 @@ def render(
 
 class Renderer:
     """``workers`` processes that draw and save figures; started at once, so that they import matplotlib and
-    ``modules`` while the caller goes on, then (``warm_up``) make a throwaway figure (:data:`WARM_UP`) unless a
-    figure is asked for by then: for a caller that leaves them idle a while, as a warm-up begun is not interrupted.
-    Use it as a context manager: leaving the block stops the workers (at once when an exception, or Ctrl-C, leaves
-    it)."""
+    ``modules`` while the caller goes on. Use it as a context manager: leaving the block stops the workers
+    (at once when an exception, or Ctrl-C, leaves it)."""
 
-    def __init__(self, workers: int = 2, modules: Sequence[str] = PLOT_MODULES, warm_up: bool = False) -> None:
+    def __init__(self, workers: int = 2, modules: Sequence[str] = PLOT_MODULES) -> None:
         children_ignore_interrupts()
-        context = multiprocessing.get_context("fork")
-        self._asked = context.Event()  # set once a figure is asked for: a worker then skips its warm-up
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=context,
+            mp_context=multiprocessing.get_context("fork"),
             initializer=_prepare,
-            initargs=(tuple(modules), os.getpid(), WARM_UP if warm_up else None, self._asked),
+            initargs=(tuple(modules), os.getpid()),
         )
         self._workers = workers
         self._pool.submit(int)  # forks every worker now (a fork pool starts all of them on the first task)
@@ -128,7 +104,6 @@ class Renderer:
     def submit(self, figures: str, args: Sequence[Any], folder: str | os.PathLike[str], formats: Sequence[str]) -> None:
         """Queue the figures of ``figures(*args)`` (see :func:`render`; the arguments must pickle), shared among the
         workers."""
-        self._asked.set()
         for part in range(self._workers):
             self._futures.append(
                 self._pool.submit(render, figures, tuple(args), folder, tuple(formats), part, self._workers)

@@ -1,18 +1,17 @@
 """What each figure costs: every plot of ``hzz4l run --fit`` made and saved as PNG, one after the other, in one
 process, as a plotting worker draws them.
 
-    python benchmarks/bench_figures.py [--repeat 5] [--pdf] [--freeze] [--no-warm-up] [--against /other/checkout ...]
+    python benchmarks/bench_figures.py [--repeat 5] [--pdf] [--freeze] [--against /path/to/other/checkout ...]
 
 A demo run (``hzz4l run --no-plots`` on the cached default demo, once) gives the histograms; each repetition is a
 fresh process per checkout, round robin, which fits them as ``hzz4l fit`` does (not timed), then makes and saves
 the 8 figures of the run and the 6 of the fit, timing each in CPU seconds: making it (data, artists, the label and
 the legend placed) and saving it (layout, drawing, the PNG written), and counting how often it is drawn
-(``Figure.draw``). First, as the plotting workers of ``hzz4l run`` do, the checkout's warm-up figure (if it has
-one; timed apart; ``--no-warm-up``: none), which pays matplotlib's one-off costs (fonts, the mathtext parser) that
-the first figure pays otherwise; the garbage collector's time is given too, and ``--freeze`` freezes the heap before
-the figures as the plotting workers do (``analysis.render``). With ``--against``, other checkouts (e.g. ``git
-worktree add /tmp/base main``) run the same on their own PYTHONPATH, and the table gives the medians side by side
-with this checkout's time over theirs.
+(``Figure.draw``). The first figure of a process also pays matplotlib's one-off costs (fonts, the mathtext parser),
+as in a worker; the garbage collector's time is given too, and ``--freeze`` freezes the heap before the figures as
+the plotting workers do (``analysis.render``). With ``--against``, other checkouts (e.g. ``git worktree add
+/tmp/base main``) run the same on their own PYTHONPATH, and the table gives the medians side by side with this
+checkout's time over theirs.
 """
 
 from __future__ import annotations
@@ -32,16 +31,12 @@ from pathlib import Path
 HZZ4L = str(Path(sysconfig.get_path("scripts")) / "hzz4l")
 
 
-def child(results: Path, folder: Path, formats: tuple[str, ...], freeze: bool, warm_up: bool) -> None:
+def child(results: Path, folder: Path, formats: tuple[str, ...], freeze: bool) -> None:
     """Make and save every figure of ``results``; print one JSON object: per figure, CPU to make, to save, draws
-    (and ``"gc"``: the garbage collector's CPU time over all figures; ``"warm_up"``: the CPU time of the workers'
-    warm-up, made first if ``warm_up`` and the checkout has one, and of freezing the heap)."""
-    import multiprocessing
-
+    (and ``"gc"``: the garbage collector's CPU time over all figures)."""
     from coffea.util import load
     from matplotlib.figure import Figure
 
-    from analysis import render
     from analysis.cli import fit_figures
     from analysis.outputs import read_histograms, run_figures
     from analysis.style import save
@@ -62,13 +57,8 @@ def child(results: Path, folder: Path, formats: tuple[str, ...], freeze: bool, w
     truth = summary.truth if summary.synthetic else None
     figures = run_figures(output, summary.roles, summary.lumi_fb, summary.synthetic, summary.missing_samples)
     figures |= fit_figures(report, summary.lumi_fb, summary.synthetic, truth, histogram, summary.roles)
-    start = time.process_time()
-    if warm_up and hasattr(render, "WARM_UP"):  # as the plotting workers do, while their command runs
-        render._warm_up(render.WARM_UP, multiprocessing.get_context("fork").Event())
-    if freeze:  # then, as they do, the heap frozen, the warm-up's figure collected first
-        gc.collect()
+    if freeze:
         gc.freeze()
-    warmed = time.process_time() - start
     started, collected = [0.0], []
 
     def collector(phase: str, info: dict[str, int]) -> None:
@@ -87,7 +77,7 @@ def child(results: Path, folder: Path, formats: tuple[str, ...], freeze: bool, w
         save(fig, folder / name, formats)
         times[name] = (made - start, time.process_time() - made, draws[0])
     gc.callbacks.remove(collector)
-    times["gc"], times["warm_up"] = sum(collected), warmed
+    times["gc"] = sum(collected)
     print(json.dumps(times))
 
 
@@ -96,20 +86,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pdf", action="store_true", help="save PDF copies too (hzz4l --pdf)")
     parser.add_argument("--freeze", action="store_true", help="freeze the heap before the figures, as the workers do")
-    parser.add_argument("--no-warm-up", action="store_true", help="no warm-up figure first (the workers draw one)")
     parser.add_argument("--against", type=Path, nargs="*", default=[], help="other checkouts of hzz4l")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     formats = ("png", "pdf") if args.pdf else ("png",)
     if args.child:
-        child(*args.child, formats, args.freeze, not args.no_warm_up)
+        child(*args.child, formats, args.freeze)
         return
     checkouts = {"this": dict(os.environ)}  # the others by their folder's name
     for other in args.against:
         checkouts[other.resolve().name] = dict(os.environ) | {"PYTHONPATH": str(other.resolve())}
     runs: dict[str, list[dict[str, list[float]]]] = {name: [] for name in checkouts}
     gc_times: dict[str, list[float]] = {name: [] for name in checkouts}
-    warm_ups: dict[str, list[float]] = {name: [] for name in checkouts}
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results"
         run = [HZZ4L, "-q", "run", "--no-plots", "--no-progress", "-o", str(results)]
@@ -118,11 +106,10 @@ def main() -> None:
             for name, env in checkouts.items():
                 folder = Path(tmp) / f"{name}{i}"
                 command = [sys.executable, __file__, "--child", str(results), str(folder)]
-                command += ["--pdf"] * args.pdf + ["--freeze"] * args.freeze + ["--no-warm-up"] * args.no_warm_up
+                command += ["--pdf"] * args.pdf + ["--freeze"] * args.freeze
                 done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
                 times = json.loads(done.stdout.splitlines()[-1])
                 gc_times[name].append(times.pop("gc"))
-                warm_ups[name].append(times.pop("warm_up", 0.0))
                 runs[name].append(times)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"CPU seconds, medians of {args.repeat} fresh processes per checkout; load average {load}")
@@ -150,8 +137,6 @@ def main() -> None:
     )
     collector = ", ".join(f"{name} {statistics.median(t):.2f} s" for name, t in gc_times.items())
     print(f"of which the garbage collector: {collector}")
-    warmed = ", ".join(f"{name} {statistics.median(t):.2f} s" for name, t in warm_ups.items())
-    print(f"before them, the workers' warm-up figure (while their command runs): {warmed}")
 
 
 if __name__ == "__main__":
