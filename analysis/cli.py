@@ -129,38 +129,25 @@ def _fit_meanwhile(prepared: concurrent.futures.Future[FitReport], stage: Path) 
         options = defaults.params
     try:
         histogram, summary = read_histograms(stage)
-        templates = Templates.from_hist(histogram, summary.roles)
-        prepared.set_result(_analyse(templates, *(options[name] for name in _ANALYSE_OPTIONS)))
+        prepared.set_result(_analyse(Templates.from_hist(histogram, summary.roles), options))
     except Exception as err:  # raised by the fit, after the run is published
         prepared.set_exception(err)
 
 
-#: The options of ``hzz4l fit`` that :func:`_analyse` takes, in order.
-_ANALYSE_OPTIONS = ("statistic", "method", "mc_stat", "toys", "coverage_toys", "coverage_points", "seed")
-
-
-def _analyse(
-    templates: Any,
-    statistic: Statistic | None,
-    method: Method,
-    mc_stat: bool,
-    toys: int,
-    coverage_toys: int,
-    coverage_points: int,
-    seed: int,
-) -> FitReport:
-    """The fits, intervals and toy studies of ``hzz4l fit`` (:func:`fitting.analysis.analyse`) from its options."""
+def _analyse(templates: Any, options: dict[str, Any]) -> FitReport:
+    """The fits, intervals and toy studies of ``hzz4l fit`` (:func:`fitting.analysis.analyse`) with its ``options``
+    (its click parameters)."""
     from fitting.analysis import analyse
 
     return analyse(
         templates,
-        _statistic(statistic, method),
-        method=method,
-        mc_stat=mc_stat,
-        gof_toys=toys,
-        coverage_toys=coverage_toys,
-        coverage_points=coverage_points,
-        seed=seed,
+        _statistic(options["statistic"], options["method"]),
+        method=options["method"],
+        mc_stat=options["mc_stat"],
+        gof_toys=options["toys"],
+        coverage_toys=options["coverage_toys"],
+        coverage_points=options["coverage_points"],
+        seed=options["seed"],
     )
 
 
@@ -636,10 +623,8 @@ def fit(
     if systematics:
         with_systematics = fit_systematics(spec)
     try:
-        if prepared is not None:
-            report = prepared.result()
-        else:
-            report = _analyse(templates, statistic, method, mc_stat, toys, coverage_toys, coverage_points, seed)
+        options = click.get_current_context().params
+        report = prepared.result() if prepared is not None else _analyse(templates, options)
     except FitError as err:  # mark the failure in fit.json, so no earlier result stands in for it
         failed = FailedFit(error=str(err), statistic=_statistic(statistic, method), method=method, mc_stat=mc_stat)
         with publish(results, "fit") as stage, writing(stage / "fit.json") as path:  # the earlier fit goes
