@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +44,7 @@ from matplotlib.image import imsave
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT, TICKRIGHT, TICKUP
-from matplotlib.mathtext import MathTextParser
+from matplotlib.mathtext import MathTextParser, VectorParse
 from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea, VPacker
 from matplotlib.patches import Patch, StepPatch
 from matplotlib.ticker import AutoMinorLocator, NullLocator
@@ -62,6 +63,7 @@ __all__ = [
     "legend_above",
     "legend_clear_of_data",
     "make_room",
+    "mathtext_parser",
     "new_figure",
     "new_ratio_figure",
     "per_bin",
@@ -175,12 +177,16 @@ def _register_fonts() -> None:
 _register_fonts()
 
 
-#: The mathtext parser of every figure of :func:`new_figure` (drawn with Agg): matplotlib caches parsed mathtext per
-#: parser, keyed by the text, resolution, font properties, antialiasing and hinting, and gives each renderer (each
-#: figure) a parser of its own, so every figure parsed the legend entries, the luminosity and the axis titles that
-#: the figures before it had parsed already (pyparsing, 5-15 ms a string). The style (its mathtext fonts) is the
-#: same for all of them.
-MATHTEXT = MathTextParser("path")
+@functools.cache
+def mathtext_parser(process: int) -> MathTextParser[VectorParse]:
+    """The mathtext parser of every figure of :func:`new_figure` (drawn with Agg) in the process ``process`` (its
+    pid): matplotlib caches parsed mathtext per parser, keyed by the text, resolution, font properties, antialiasing
+    and hinting, and gives each renderer (each figure) a parser of its own, so every figure parsed the legend entries,
+    the luminosity and the axis titles that the figures before it had parsed already (pyparsing, 5-15 ms a string).
+    One per process: the parses cached in a parent hold its FreeType fonts, whose open files (and file offsets) a
+    forked child would share with its siblings, so that two plotting workers drawing at once corrupted each other's
+    glyph reads ("FT_Load_Glyph ... broken file"); matplotlib drops its own font cache in a child likewise."""
+    return MathTextParser("path")
 
 
 def new_figure(figsize: tuple[float, float] = (8.0, 6.0), minor: str = "xy") -> tuple[Figure, Axes]:
@@ -191,7 +197,7 @@ def new_figure(figsize: tuple[float, float] = (8.0, 6.0), minor: str = "xy") -> 
     fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
     renderer = _renderer(fig)
     if isinstance(renderer, RendererAgg):
-        renderer.mathtext_parser = MATHTEXT
+        renderer.mathtext_parser = mathtext_parser(os.getpid())
     MinorTicks.install(ax, minor)
     return fig, ax
 

@@ -4,6 +4,7 @@ written-out ATLAS style against mplhep's."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -139,7 +140,7 @@ def test_stack_is_what_stairs_draws_with_its_data_limits(monkeypatch):
 
 
 def test_figures_share_their_parsed_mathtext(monkeypatch, tmp_path):
-    """A figure's mathtext parsed for an earlier figure of the style is not parsed again (style.MATHTEXT, one
+    """A figure's mathtext parsed for an earlier figure of the style is not parsed again (style.mathtext_parser, one
     parser for all), and the figure is the same image."""
     from matplotlib import _mathtext
 
@@ -156,6 +157,25 @@ def test_figures_share_their_parsed_mathtext(monkeypatch, tmp_path):
         counts.append(len(parsed))
     assert counts[0] > 0 and counts[1] == counts[0]  # none by the second figure
     assert compare_images(str(tmp_path / "first.png"), str(tmp_path / "second.png"), tol=0) is None
+
+
+def _parser(_: int) -> int:
+    return id(style.mathtext_parser(os.getpid()))
+
+
+def test_a_forked_process_parses_with_its_own_fonts():
+    # the parses cached in a parent hold its FreeType fonts, whose files a forked child shares with its siblings:
+    # two plotting workers drawing from them at once failed with "FT_Load_Glyph ... broken file"
+    import concurrent.futures
+    import multiprocessing
+
+    fig, ax = style.new_figure()
+    ax.set_xlabel(r"$m_{4\ell}$ [GeV]")
+    fig.canvas.draw()  # the parent's parser now holds a parse, and its fonts
+    plt.close(fig)
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        assert pool.submit(_parser, 0).result() != id(style.mathtext_parser(os.getpid()))
 
 
 @pytest.mark.parametrize("ncol", [None, 2])
