@@ -72,12 +72,14 @@ class SkippedFile:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What a run needs to know about a readable file: its entries, its ROOT UUID (16 bytes) and the
-    entry numbers where the basket clusters of the checked branches start (ending with ``entries``)."""
+    """What a run needs to know about a readable file: its entries, its ROOT UUID (16 bytes), the
+    entry numbers where the basket clusters of the checked branches start (ending with ``entries``) and the bytes
+    the check read (its metadata; a small file's baskets come with it, and the run reads them from there)."""
 
     entries: int
     uuid: bytes
     clusters: tuple[int, ...]
+    bytes_read: int = 0
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ def _inspect_tree(f: Any, tree: str, columns: Mapping[str, Any] | Sequence[str])
             if problem:
                 raise _Permanent(problem, entries)
     clusters = ttree.common_entry_offsets(filter_name=list(columns) or None)
-    return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters))
+    return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters), int(f.file.source.num_requested_bytes))
 
 
 def _inspect(

@@ -112,7 +112,7 @@ class RunResult:
     """The accumulated output of a run and how it went.
 
     ``output``: the processor's accumulator; ``executor``: its name; ``wall_s``: wall time of
-    the executor run itself (seconds); ``bytes_read``: compressed bytes requested from files;
+    the executor run itself (seconds); ``bytes_read``: bytes requested from files, by the checks and the chunks;
     ``events``: events processed; ``skipped``: files left out with ``--skip-bad-files``, whole
     (checks failed) or in part (chunks failed), each with its lost events; ``lost_events``: per
     dataset, the events of those files that were not processed (where they could be counted);
@@ -727,7 +727,7 @@ def run_fileset(
         output=output,
         executor=executor,
         wall_s=wall,
-        bytes_read=int(metrics.get("bytesread", 0)),
+        bytes_read=int(metrics.get("bytesread", 0)) + sum(info.bytes_read for info in checked.files.values()),
         events=int(sum(processed.values())),
         preflight_s=preflight_s,
         process_s=float(metrics.get("processtime", 0.0)),

@@ -20,6 +20,7 @@ from coffea.processor import ProcessorABC
 from analysis.fileset import load_fileset, validate_fileset
 from analysis.runner import ChunkError, run_fileset
 from processors import HZZ4lProcessor
+from processors.processor import COLUMNS
 from tests import reference
 from tests.helpers import ATLAS, assert_same
 from tests.http_server import serving
@@ -169,3 +170,19 @@ def test_a_processor_declaring_no_branches_reads_those_it_uses(shipped):
     for name, entry in shipped.items():  # counted here with uproot alone
         expected = sum(int(ak.sum(uproot.open(p)["mini"]["lep_n"].array())) for p in entry["files"])
         assert result.output["leptons"][name] == expected
+
+
+@pytest.mark.parametrize("chunksize", [100, 100_000])
+def test_the_bytes_read_count_the_checks_and_the_chunks(shipped, chunksize):
+    # the shipped files are small: the checks read their baskets with the tree's metadata (ROOT embeds a small tree's
+    # baskets in it), so that the chunks request little more; the run reported "0.0 MB read" when only chunks counted
+    result = run_fileset(shipped, HZZ4lProcessor(), chunksize=chunksize, status=False)
+    needed = 0  # uproot's own count: open each file and read the processor's branches at once
+    for path in (path for entry in shipped.values() for path in entry["files"]):
+        with uproot.open(path) as f:
+            f["mini"].arrays(list(COLUMNS), how=dict)
+            needed += f.file.source.num_requested_bytes
+    if chunksize == 100_000:  # one chunk per file: exactly that
+        assert result.bytes_read == needed
+    else:  # the chunks of a file request some of its bytes again
+        assert result.bytes_read > needed
