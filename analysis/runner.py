@@ -65,7 +65,6 @@ from analysis.inputs import (
     pause_before_retry,
     preflight,
     retryable,
-    thread_map,
 )
 from analysis.interrupts import children_ignore_interrupts, held, stop_workers
 from analysis.work import adopt, close_files, work_function
@@ -226,11 +225,12 @@ class _ReadAheadExecutor(processor.IterativeExecutor):  # type: ignore[misc]  # 
 @contextlib.contextmanager
 def _executor(
     name: str, workers: int, scheduler: str | None, status: bool, timeout: float = 30.0, ahead: bool = True
-) -> Iterator[tuple[processor.ExecutorBase, Mapper]]:
-    """coffea's executor ``name``, and a mapper that runs the file checks on the same workers; ``timeout``: the
+) -> Iterator[tuple[processor.ExecutorBase, Mapper | None]]:
+    """coffea's executor ``name``, and a mapper that runs the file checks on the same workers (None: in this
+    process, see :func:`analysis.inputs.preflight`); ``timeout``: the
     seconds to wait for the scheduler of a Dask cluster; ``ahead``: the iterative run reads ahead."""
     if name == "iterative":
-        yield (_ReadAheadExecutor if ahead else processor.IterativeExecutor)(status=status), thread_map
+        yield (_ReadAheadExecutor if ahead else processor.IterativeExecutor)(status=status), None
     elif name == "futures":
         # forked workers inherit the interpreter with coffea already imported, instead of importing it
         # again in every worker (seconds each): the pool is ready at once, for the checks and the chunks

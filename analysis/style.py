@@ -178,15 +178,18 @@ _register_fonts()
 
 
 @functools.cache
-def mathtext_parser(process: int) -> MathTextParser[VectorParse]:
-    """The mathtext parser of every figure of :func:`new_figure` (drawn with Agg) in the process ``process`` (its
-    pid): matplotlib caches parsed mathtext per parser, keyed by the text, resolution, font properties, antialiasing
-    and hinting, and gives each renderer (each figure) a parser of its own, so every figure parsed the legend entries,
-    the luminosity and the axis titles that the figures before it had parsed already (pyparsing, 5-15 ms a string).
-    One per process: the parses cached in a parent hold its FreeType fonts, whose open files (and file offsets) a
-    forked child would share with its siblings, so that two plotting workers drawing at once corrupted each other's
-    glyph reads ("FT_Load_Glyph ... broken file"); matplotlib drops its own font cache in a child likewise."""
+def mathtext_parser() -> MathTextParser[VectorParse]:
+    """The mathtext parser of every figure of :func:`new_figure` (drawn with Agg) in this process: matplotlib caches
+    parsed mathtext per parser, keyed by the text, resolution, font properties, antialiasing and hinting, and gives
+    each renderer (each figure) a parser of its own, so every figure parsed the legend entries, the luminosity and the
+    axis titles that the figures before it had parsed already (pyparsing, 5-15 ms a string). A forked child makes its
+    own (the fork handler below): the parses cached in its parent hold the parent's FreeType fonts, whose open files
+    (and file offsets) it would share with its siblings, so that two plotting workers drawing at once corrupted each
+    other's glyph reads ("FT_Load_Glyph ... broken file"); matplotlib drops its own font cache in a child likewise."""
     return MathTextParser("path")
+
+
+os.register_at_fork(after_in_child=mathtext_parser.cache_clear)
 
 
 def new_figure(figsize: tuple[float, float] = (8.0, 6.0), minor: str = "xy") -> tuple[Figure, Axes]:
@@ -197,7 +200,7 @@ def new_figure(figsize: tuple[float, float] = (8.0, 6.0), minor: str = "xy") -> 
     fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
     renderer = _renderer(fig)
     if isinstance(renderer, RendererAgg):
-        renderer.mathtext_parser = mathtext_parser(os.getpid())
+        renderer.mathtext_parser = mathtext_parser()
     MinorTicks.install(ax, minor)
     return fig, ax
 

@@ -4,7 +4,6 @@ written-out ATLAS style against mplhep's."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -159,8 +158,12 @@ def test_figures_share_their_parsed_mathtext(monkeypatch, tmp_path):
     assert compare_images(str(tmp_path / "first.png"), str(tmp_path / "second.png"), tol=0) is None
 
 
-def _parser(_: int) -> int:
-    return id(style.mathtext_parser(os.getpid()))
+#: The parent's parser, as a forked child inherits it (held here, so that no new object can take its address).
+_PARENTS: list[object] = []
+
+
+def _inherited_parser() -> bool:
+    return style.mathtext_parser() is _PARENTS[0]
 
 
 def test_a_forked_process_parses_with_its_own_fonts():
@@ -173,9 +176,11 @@ def test_a_forked_process_parses_with_its_own_fonts():
     ax.set_xlabel(r"$m_{4\ell}$ [GeV]")
     fig.canvas.draw()  # the parent's parser now holds a parse, and its fonts
     plt.close(fig)
+    _PARENTS[:] = [style.mathtext_parser()]
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        assert pool.submit(_parser, 0).result() != id(style.mathtext_parser(os.getpid()))
+        assert not pool.submit(_inherited_parser).result()
+    assert style.mathtext_parser() is _PARENTS[0]  # the parent keeps its own
 
 
 @pytest.mark.parametrize("ncol", [None, 2])
