@@ -1,7 +1,7 @@
 """The readers of fit.json: the report's fit section, read through fitting.document.read_fit (in-process, no browser:
 tests/analysis/test_report.py checks the page of a whole run in one), and hzz4l fit's table: the numbers of the typed
 document, values that cannot be given said so, a failed fit said as such, a bad fit.json refused with one line naming
-it, and summary.json read once."""
+it, and summary.json read once; and the page of a run whose prediction lacks samples."""
 
 from __future__ import annotations
 
@@ -108,3 +108,19 @@ def test_summary_json_is_read_once(tmp_path, document, monkeypatch):
     monkeypatch.setattr(Path, "read_text", counted)
     render_report(folder)
     assert reads.count("summary.json") == 1 and reads.count("fit.json") == 1
+
+
+def test_a_run_with_an_incomplete_prediction_says_so_in_the_text(tmp_path):
+    """The page, not only its images, says which samples the prediction lacks, and the m4l caption does not
+    promise the data/prediction panel that the figure then leaves out (analysis.plots.plot_stack)."""
+    summary = json.loads(Summary.model_validate_json(EXAMPLE).to_json())
+    summary["missing_samples"] = ["llll", "ggH125_ZZ4lep"]
+    with publish(tmp_path, "run", run="r1") as stage:
+        (stage / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+        (stage / "plots").mkdir()
+        (stage / "plots" / "m4l.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    page = render_report(tmp_path)
+    assert "Prediction incomplete: the fileset lacks llll, ggH125_ZZ4lep" in page
+    caption = re.search(r'alt="m4l"[^>]*><figcaption>([^<]*)</figcaption>', page)
+    assert caption is not None and "data/prediction below" not in caption.group(1)
+    assert "incomplete" in caption.group(1)
