@@ -654,6 +654,10 @@ def fit(
                 err=True,
             )
     click.echo(fit_table(document))
+    if summary.synthetic:  # as the run's cutflow printout says
+        truth = summary.truth or {}
+        drawn = ", drawn with " + ", ".join(f"{k} = {v:g}" for k, v in truth.items()) if truth else ""
+        click.echo(f"SYNTHETIC DEMO: fitted to generated pseudo-data{drawn}, not ATLAS data")
     click.echo(f"wrote {results / 'fit.json'}" + (f" and plots in {results / 'plots'}/" if plots else ""))
 
 

@@ -74,6 +74,9 @@ def test_fit_json_and_plots(fitted):
         assert (results / "plots" / f"{plot}.png").stat().st_size > 10_000
         assert (results / "plots" / f"{plot}.pdf").exists()
     assert f"{two.s_s.value:.3f}" in ran.stdout
+    truth = json.loads((results.parent / "demo" / "fileset.json").read_text())["data"]["metadata"]["truth"]
+    said = f"SYNTHETIC DEMO: fitted to generated pseudo-data, drawn with s_s = {truth['s_s']:g}, s_b = {truth['s_b']:g}"
+    assert said in ran.stdout  # the demo says so wherever a reader sees it
 
 
 def flatten(tree, prefix=""):
