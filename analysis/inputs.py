@@ -46,6 +46,7 @@ __all__ = [
     "preflight",
     "retryable",
     "thread_map",
+    "with_cause",
 ]
 
 #: errno values of local I/O that may pass on a second try (network file systems, interrupted calls).
@@ -133,6 +134,28 @@ def one_line(err: BaseException) -> str:
         kind = f"{type(err).__module__}.{kind}"
     text = " ".join(str(err).split())
     return f"{kind}: {text}" if text else kind
+
+
+def with_cause(err: BaseException) -> str:
+    """:func:`one_line` of ``err``, followed by the exception at the root of the chain it was raised from
+    (``raise ... from``), if any: fsspec turns every failed HTTP request, a host name that does not resolve as much
+    as a 404, into ``FileNotFoundError(url)``, and only its cause says which.
+
+    Example:
+        >>> try:
+        ...     try:
+        ...         raise OSError("Name or service not known")
+        ...     except OSError as dns:
+        ...         raise FileNotFoundError("https://host/a.root") from dns
+        ... except FileNotFoundError as err:
+        ...     print(with_cause(err))
+        FileNotFoundError: https://host/a.root (OSError: Name or service not known)
+    """
+    root, seen = err, {id(err)}
+    while root.__cause__ is not None and id(root.__cause__) not in seen:
+        root = root.__cause__
+        seen.add(id(root))
+    return one_line(err) if root is err else f"{one_line(err)} ({one_line(root)})"
 
 
 def exception_chain(err: BaseException) -> list[BaseException]:
@@ -272,10 +295,10 @@ def _inspect(
             return _Problem(str(err), err.entries)
         except Exception as err:  # network, HTTP status, truncated, corrupt or non-ROOT file
             if not retryable(err, path):
-                return _Problem(f"cannot be read: {one_line(err)}")
+                return _Problem(f"cannot be read: {with_cause(err)}")
             if attempt == retries:
                 tries = f" after {retries + 1} attempts" if retries else ""
-                return _Problem(f"cannot be read{tries}: {one_line(err)}")
+                return _Problem(f"cannot be read{tries}: {with_cause(err)}")
             log.info("%s: attempt %d of %d failed (%s); trying again", path, attempt + 1, retries + 1, one_line(err))
             pause_before_retry(attempt)
     raise AssertionError("unreachable")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import uproot
 
+from analysis.cache import RemoteCache
 from analysis.fileset import load_fileset, validate_fileset
 from analysis.inputs import InputError
 from analysis.runner import run_fileset
@@ -69,6 +70,15 @@ def test_server_failures_give_a_clear_error_not_a_hang(server, demo_fileset, mod
     with pytest.raises(InputError, match=rf"dataset '\w+': {base}/{mode}/\S+\.root: cannot be read after 2 attempts"):
         run_fileset(subset(demo_fileset, base, mode), HZZ4lProcessor(), status=False, timeout=5, retries=1)
     assert time.monotonic() - start < 60
+
+
+def test_a_host_that_does_not_resolve_is_said_so(demo_fileset, tmp_path):
+    """Offline, or a typo in the host: the remote cache's first request fails, and fsspec reports any failure as
+    FileNotFoundError(url); the line gives its cause, the name that does not resolve, not what reads as a 404."""
+    fileset = subset(demo_fileset, "https://no-such-host.invalid")
+    cache = RemoteCache(tmp_path, 10**9)
+    with pytest.raises(InputError, match=r"cannot be read: FileNotFoundError: \S+ \(socket\.gaierror: "):
+        run_fileset(fileset, HZZ4lProcessor(), status=False, timeout=5, retries=0, cache=cache)
 
 
 @pytest.mark.parametrize(
