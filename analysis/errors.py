@@ -20,15 +20,30 @@ Example:
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
-__all__ = ["HZZ4lError", "HZZ4lWarning", "ResultsError", "first_error", "parse_json", "read_json", "read_text"]
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "HZZ4lError",
+    "HZZ4lWarning",
+    "ResultsError",
+    "first_error",
+    "parse_json",
+    "read_json",
+    "read_limited",
+    "read_text",
+]
 
 Model = TypeVar("Model", bound="BaseModel")
+
+#: Longest text file hzz4l reads (a fileset, ``summary.json``, ``fit.json``): far above any real one (the whole
+#: release's fileset is 4 kB), far below the memory of a laptop (``--fileset /dev/zero`` never ends).
+MAX_TEXT_BYTES = 256 * 2**20
 
 
 class HZZ4lError(Exception):
@@ -44,14 +59,28 @@ class ResultsError(HZZ4lError, ValueError):
     """A results folder or file that cannot be read back; the message names the file and the problem."""
 
 
+def read_limited(path: Path) -> str:
+    """The UTF-8 text of ``path``, read to at most :data:`MAX_TEXT_BYTES` (a pipe or a device may never end).
+
+    Raises:
+        OSError: unreadable, or longer than that (``EFBIG``).
+        UnicodeDecodeError: not UTF-8.
+    """
+    with open(path, "rb") as f:
+        data = f.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        raise OSError(errno.EFBIG, f"longer than {MAX_TEXT_BYTES // 2**20} MB: not a file hzz4l reads")
+    return data.decode("utf-8")
+
+
 def read_text(path: Path, what: str) -> str:
     """The text of ``path`` (``what`` it is read for, for the message).
 
     Raises:
-        ResultsError: missing or unreadable.
+        ResultsError: missing, unreadable or too long.
     """
     try:
-        return path.read_text(encoding="utf-8")
+        return read_limited(path)
     except FileNotFoundError:
         raise ResultsError(f"{path}: cannot read {what}: the file does not exist") from None
     except (OSError, UnicodeDecodeError) as err:

@@ -41,7 +41,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import HZZ4lError, HZZ4lWarning
+from analysis.errors import HZZ4lError, HZZ4lWarning, read_limited
 from analysis.samples import ROLES
 
 __all__ = [
@@ -263,7 +263,7 @@ def load_fileset(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path)
     except OSError as err:
         raise FilesetError(f"{path}: cannot read fileset: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
@@ -274,7 +274,12 @@ def load_fileset(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FilesetError(f"{path}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     except ValueError as err:
         raise FilesetError(f"{path}: not valid JSON: {err}") from None
-    return validate_fileset(fileset, where=str(path), base=path.resolve().parent)
+    except RecursionError:
+        raise FilesetError(f"{path}: not a fileset: nested too deeply") from None
+    try:
+        return validate_fileset(fileset, where=str(path), base=path.resolve().parent)
+    except RecursionError:  # a fileset is four levels deep; this one ran out of stack checking its keys
+        raise FilesetError(f"{path}: not a fileset: nested too deeply") from None
 
 
 def roles(fileset: dict[str, Any]) -> dict[str, str]:

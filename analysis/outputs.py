@@ -42,7 +42,7 @@ import numpy as np
 import uproot
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analysis.errors import HZZ4lError
+from analysis.errors import HZZ4lError, read_limited
 from analysis.fileset import is_synthetic, roles
 from analysis.inputs import one_line
 from analysis.interrupts import held
@@ -172,7 +172,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> Manifest:
     """
     path = Path(folder) / MANIFEST
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path)
     except (FileNotFoundError, NotADirectoryError):
         return Manifest()
     except (OSError, UnicodeDecodeError) as err:

@@ -83,6 +83,16 @@ def test_unreadable_inputs(tmp_path):
         validate_fileset([])
 
 
+def test_a_fileset_that_never_ends_or_nests_without_end_is_one_line(tmp_path, monkeypatch):
+    # /dev/zero was read whole: the command ate the machine's 24 GB and was killed by the kernel
+    monkeypatch.setattr("analysis.errors.MAX_TEXT_BYTES", 2**20)
+    with pytest.raises(FilesetError, match=r"^/dev/zero: cannot read fileset: longer than 1 MB: not a file hzz4l"):
+        load_fileset("/dev/zero")
+    # a RecursionError escaped json with its traceback
+    with pytest.raises(FilesetError, match=r"fileset.json: not a fileset: nested too deeply$"):
+        load_fileset(write(tmp_path, '{"a": ' * 100_000 + "1" + "}" * 100_000))
+
+
 # ------------------------------------------------------------------------------------------ strictness (issue 11)
 
 
