@@ -29,6 +29,7 @@ import fcntl
 import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -665,26 +666,61 @@ def cutflow_table(summary: Summary) -> str:
 
 # ------------------------------------------------------------------------------------------ reading back
 
+_TH1 = re.compile(r"TH1[CSIFD]?")
+
+
+class _Binning:
+    """The bin edges every histogram read from one ``histograms.root`` must share (the first one read sets them)."""
+
+    def __init__(self, root_path: Path) -> None:
+        self.root_path, self.reference, self.edges = root_path, "", np.array([])
+
+    def th1(self, root: Any, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values and variances of the TH1 at ``key``, refused unless one-dimensional, finite and of the binning.
+
+        Raises:
+            ResultsError: naming the file, the key and the problem.
+        """
+        th1 = root[key]
+        classname = getattr(th1, "classname", type(th1).__name__)
+        if not _TH1.fullmatch(classname):
+            raise ResultsError(f"{self.root_path}: '{key}' is a {classname}, not a one-dimensional histogram (TH1)")
+        edges, values, variances = th1.axis().edges(), th1.values(), th1.variances()
+        if not (np.isfinite(values).all() and np.isfinite(variances).all() and np.isfinite(edges).all()):
+            raise ResultsError(f"{self.root_path}: '{key}' has NaN or infinite bins")
+        if not self.reference:
+            self.reference, self.edges = key, edges
+        elif edges.shape != self.edges.shape or not np.allclose(edges, self.edges):
+            raise ResultsError(
+                f"{self.root_path}: '{key}' has binning {len(edges) - 1} bins [{edges[0]:g}, {edges[-1]:g}] "
+                f"unlike '{self.reference}' ({len(self.edges) - 1} bins [{self.edges[0]:g}, {self.edges[-1]:g}])"
+            )
+        return values, variances
+
+
+def _open_root(root_path: Path) -> Any:
+    """``histograms.root`` opened with uproot; whatever the file is, a problem names it.
+
+    Raises:
+        ResultsError: missing, not a ROOT file, or damaged.
+    """
+    try:
+        return uproot.open(root_path)
+    except Exception as err:  # any file may be given here: whatever uproot makes of it, it names the file
+        raise ResultsError(f"{root_path}: cannot open: {one_line(err)}") from None
+
+
 def _th1s(
     root_path: Path, root: Any, datasets: Iterable[str]
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """Values and variances of the TH1 ``m4l/<dataset>`` of every dataset, and their common bin edges."""
-    histograms, reference, edges = {}, "", np.array([])
+    histograms, binning = {}, _Binning(root_path)
     for name in datasets:
         key = f"m4l/{name}"
         if key not in root:
             raise ResultsError(f"{root_path}: no histogram '{key}' for dataset '{name}' of summary.json")
-        th1 = root[key]
-        other = th1.axis().edges()
-        if not reference:
-            reference, edges = name, other
-        elif other.shape != edges.shape or not np.allclose(other, edges):
-            raise ResultsError(
-                f"{root_path}: dataset '{name}' has binning {len(other) - 1} bins [{other[0]:g}, {other[-1]:g}] "
-                f"unlike '{reference}' ({len(edges) - 1} bins [{edges[0]:g}, {edges[-1]:g}])"
-            )
-        histograms[name] = (th1.values(), th1.variances())
-    return histograms, edges
+        histograms[name] = binning.th1(root, key)
+    return histograms, binning.edges
 
 
 def read_histograms(results: str | os.PathLike[str]) -> tuple[Histogram, Roles]:
@@ -708,10 +744,7 @@ def read_m4l(results: str | os.PathLike[str], roles: Mapping[str, str]) -> Histo
         ResultsError: the file is missing or unreadable, a dataset has no histogram, binnings differ.
     """
     root_path = Path(results) / "histograms.root"
-    try:
-        root = uproot.open(root_path)
-    except (OSError, ValueError) as err:
-        raise ResultsError(f"{root_path}: cannot open: {one_line(err)}") from None
+    root = _open_root(root_path)
     try:
         with root:
             histograms, edges = _th1s(root_path, root, roles)
@@ -741,25 +774,25 @@ def read_variations(results: str | os.PathLike[str]) -> Histogram:
     summary = read_json(results / "summary.json", Roles, "the dataset roles")
     roles_ = summary.roles
     histograms: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
+    binning = _Binning(root_path)
+    root = _open_root(root_path)
     try:
-        with uproot.open(root_path) as root:
+        with root:
             regions = sorted({key.split("/")[0] for key in root.keys(cycle=False) if key.startswith("m4l_")})
             if not regions:
                 raise ResultsError(f"{root_path}: no m4l_<channel> folders: rerun 'hzz4l run' for the channels")
-            edges = None
             for region in regions:
                 for name in roles_:
                     for variation in VARIATIONS:
                         key = f"{region}/{name}" + ("" if variation == "nominal" else f"_{variation}")
                         if key in root:
-                            th1 = root[key]
-                            edges = th1.axis().edges() if edges is None else edges
-                            histograms[name, region.removeprefix("m4l_"), variation] = (th1.values(), th1.variances())
+                            histograms[name, region.removeprefix("m4l_"), variation] = binning.th1(root, key)
     except ResultsError:
         raise
     except Exception as err:  # any file may be given here: whatever uproot makes of it, it names the file
         raise ResultsError(f"{root_path}: cannot read: {one_line(err)}") from None
-    if edges is None:
+    edges = binning.edges
+    if not binning.reference:
         raise ResultsError(f"{root_path}: no m4l histogram of any dataset of summary.json in the m4l_<channel> folders")
     out = hist.Hist(
         hist.axis.StrCategory(list(roles_), name="dataset"),

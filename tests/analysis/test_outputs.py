@@ -201,3 +201,92 @@ def test_a_non_finite_bin_is_refused_naming_the_dataset_and_nothing_is_written(d
     with pytest.raises(outputs.ResultsError, match=f"dataset 'llll': its {key} histogram has NaN or infinite bins"):
         outputs.write_outputs(result, fileset, proc, "default", tmp_path / "results", plots=False)
     assert not (tmp_path / "results").exists()
+
+
+def small_results(folder, edit=None):
+    """A results folder written by hand: summary.json's roles and a histograms.root of 3 datasets, all channels and
+    per channel (with one variation), 5 bins in [100, 150] GeV; ``edit`` changes its histograms first."""
+    import hist
+    import numpy as np
+    import uproot
+
+    def th1(edges=(100.0, 110, 120, 130, 140, 150)):
+        h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight())
+        h.view().value[:] = h.view().variance[:] = np.arange(1.0, len(edges))
+        return h
+
+    roles = {"data": "data", "sig": "signal", "bkg": "background"}
+    histograms = {f"{region}/{name}": th1() for region in ("m4l", "m4l_4e", "m4l_4mu") for name in roles}
+    histograms |= {f"m4l_{channel}/bkg_lep_scale_up": th1() for channel in ("4e", "4mu")}
+    if edit is not None:
+        edit(histograms, th1)
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps({"datasets": {n: {"role": r} for n, r in roles.items()}}))
+    with uproot.recreate(folder / "histograms.root") as f:
+        for key, h in histograms.items():
+            f[key] = h
+    return folder
+
+
+def test_histograms_from_a_small_results_folder_are_read(tmp_path):
+    import numpy as np
+
+    folder = small_results(tmp_path / "results")
+    histogram, summary = outputs.read_histograms(folder)
+    assert summary.roles == {"data": "data", "sig": "signal", "bkg": "background"}
+    np.testing.assert_array_equal(histogram["bkg", :].values(), [1, 2, 3, 4, 5])
+    variations = outputs.read_variations(folder)
+    np.testing.assert_array_equal(variations["bkg", "4mu", "lep_scale_up", :].values(), [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(variations.axes["mass"].edges, [100, 110, 120, 130, 140, 150])
+
+
+def _nan(h):
+    h.view().value[2] = float("nan")
+    return h
+
+
+@pytest.mark.parametrize(
+    ("edit", "reader", "message"),
+    [
+        # a damaged file escaped as uproot's DeserializationError, with its traceback
+        (None, "read_histograms", r"histograms\.root: cannot open: uproot\.deserialization\.DeserializationError: "),
+        # a NaN reached the fit as "background is negative or not finite", naming neither the file nor the dataset
+        (lambda h, th1: _nan(h["m4l/bkg"]), "read_histograms", r"histograms\.root: 'm4l/bkg' has NaN or infinite bins"),
+        # "cannot read: TypeError: TH2.axis() missing 1 required positional argument"
+        (
+            lambda h, th1: h.update({"m4l/bkg": _th2()}),
+            "read_histograms",
+            r"histograms\.root: 'm4l/bkg' is a TH2D, not a one-dimensional histogram \(TH1\)$",
+        ),
+        # the systematic fit's histograms: another binning was silently taken for the first one's
+        (
+            lambda h, th1: h.update({"m4l_4mu/bkg": th1([0.0, 10, 20, 30, 40, 50])}),
+            "read_variations",
+            r"'m4l_4mu/bkg' has binning 5 bins \[0, 50\] unlike 'm4l_4e/data' \(5 bins \[100, 150\]\)$",
+        ),
+        # ... or stopped the command with numpy's ValueError ("Mismatched shapes")
+        (
+            lambda h, th1: h.update({"m4l_4mu/bkg": th1([100.0, 125, 150])}),
+            "read_variations",
+            r"'m4l_4mu/bkg' has binning 2 bins \[100, 150\] unlike 'm4l_4e/data' \(5 bins \[100, 150\]\)$",
+        ),
+        # ... and a NaN made the fit with nuisance parameters "not converge"
+        (
+            lambda h, th1: _nan(h["m4l_4e/bkg_lep_scale_up"]),
+            "read_variations",
+            r"histograms\.root: 'm4l_4e/bkg_lep_scale_up' has NaN or infinite bins$",
+        ),
+    ],
+)
+def test_a_damaged_or_foreign_histograms_file_is_one_line_naming_the_key(tmp_path, edit, reader, message):
+    folder = small_results(tmp_path / "results", edit)
+    if edit is None:
+        (folder / "histograms.root").write_bytes(b"root" + (8).to_bytes(4, "big") + b"\xff" * 200)
+    with pytest.raises(outputs.ResultsError, match=message):
+        getattr(outputs, reader)(folder)
+
+
+def _th2():
+    import hist
+
+    return hist.Hist(hist.axis.Regular(5, 100, 150), hist.axis.Regular(2, 0, 1), storage=hist.storage.Weight())

@@ -173,7 +173,7 @@ def rewrite_root(folder, edit):
         (lambda d: rewrite_root(d, lambda h: h.pop("m4l/llll")), "no histogram 'm4l/llll'"),
         (
             lambda d: rewrite_root(d, lambda h: h.update({"m4l/llll": h["m4l/llll"][::2j]})),
-            "dataset 'llll' has binning 17 bins",
+            "'m4l/llll' has binning 17 bins",
         ),
         (
             lambda d: rewrite_root(d, lambda h: h.update({"m4l/data": h["m4l/data"] * 0})),
