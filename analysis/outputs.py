@@ -189,11 +189,13 @@ def read_manifest(folder: str | os.PathLike[str]) -> Manifest:
 
 
 def _foreign(folder: Path, manifest: Manifest, names: Iterable[str]) -> str | None:
-    """The first of ``names`` that exists in ``folder`` but was not written by hzz4l (or cannot be a file)."""
+    """The first of ``names`` that exists in ``folder`` but was not written by hzz4l (or cannot be a file), or a
+    folder on its way that is not hzz4l's to write in: a file, or a symbolic link (``plots`` linked to a folder of
+    someone else's, whose ``m4l.png`` is not the file hzz4l wrote)."""
     for name in names:
         target = folder / name
         for parent in list(reversed(target.parents))[len(folder.parents) + 1 :]:
-            if parent.exists() and not parent.is_dir():
+            if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
                 return str(parent.relative_to(folder))
         if (target.exists() or target.is_symlink()) and (name not in manifest.files or target.is_dir()):
             return name
@@ -318,10 +320,10 @@ def publish(folder: str | os.PathLike[str], command: Command, run: str | None = 
             where = folder / where.relative_to(stage) if where.is_relative_to(stage) else where
             raise OutputError(f"{where}: cannot write the outputs: {err.strerror or err}") from None
         names = _staged_files(stage)
-        foreign = _foreign(folder, manifest, names)
+        stale = [name for name, made_by in manifest.files.items() if made_by.command in STALE_AFTER[command]]
+        foreign = _foreign(folder, manifest, [*names, *stale])
         if foreign is not None:
             raise OutputError(f"{folder / foreign}: is in the way and was not written by hzz4l; nothing was replaced")
-        stale = [name for name, made_by in manifest.files.items() if made_by.command in STALE_AFTER[command]]
         source = run if command == "run" else manifest.run if command in ("fit", "report") else None
         files = {name: made_by for name, made_by in manifest.files.items() if name not in stale}
         files |= {name: _Made(command=command, run=source) for name in names}

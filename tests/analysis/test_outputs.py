@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import stat
 import threading
 
@@ -131,6 +132,31 @@ def test_files_hzz4l_did_not_write_are_never_replaced(tmp_path):
         (stage / "summary.json").write_text("new")
     assert (tmp_path / "summary.json").read_text() == "a user's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_a_folder_linked_in_place_of_plots_is_not_written_through(tmp_path, command):
+    """plots/ replaced by a link to someone else's folder: its m4l.png (and scan.png, removed as stale by a new
+    run) are not the files hzz4l wrote there, and were deleted and overwritten through the link."""
+    results, gallery = tmp_path / "results", tmp_path / "gallery"
+    with outputs.publish(results, "run", run="r1") as stage:
+        (stage / "plots").mkdir()
+        (stage / "plots" / "m4l.png").write_text("run r1")
+    with outputs.publish(results, "fit") as stage:
+        (stage / "plots").mkdir()
+        (stage / "plots" / "scan.png").write_text("fit of r1")
+    shutil.rmtree(results / "plots")
+    gallery.mkdir()
+    (gallery / "m4l.png").write_text("mine")
+    (gallery / "scan.png").write_text("mine too")
+    (results / "plots").symlink_to(gallery)
+    with pytest.raises(outputs.OutputError, match=r"results/plots: is in the way and was not written by hzz4l"):
+        outputs.check_output(results)
+    new = "summary.json" if command == "run" else "fit.json"  # a new run removes the fit's plots/scan.png
+    with pytest.raises(outputs.OutputError, match="nothing was replaced"), outputs.publish(results, command) as stage:
+        (stage / new).write_text("new")
+    assert (gallery / "m4l.png").read_text() == "mine" and (gallery / "scan.png").read_text() == "mine too"
+    assert not (results / new).exists()
 
 
 def test_an_output_folder_that_cannot_be_written_is_found_before_any_work(tmp_path):
