@@ -172,6 +172,26 @@ SELECTION_LABELS = {
 }
 
 
+def _losses(summary: Summary) -> str:
+    """The files the run left out (whole or in part), with their lost events; empty when it read every file."""
+    if not summary.skipped_files:
+        return ""
+    rows = [
+        f"<tr><td>{html.escape(skipped.dataset)}</td><td>{html.escape(skipped.path)}</td>"
+        + ("<td>unknown</td>" if skipped.events is None else _cell(skipped.events, f"skipped_files.{i}.events"))
+        + f"<td>{html.escape(skipped.reason)}</td></tr>"
+        for i, skipped in enumerate(summary.skipped_files)
+    ]
+    lost = ", ".join(f"{events} of dataset {name}" for name, events in summary.lost_events.items())
+    return (
+        f'<p class="banner">{_plural(len(summary.skipped_files), "input file")} left out of this run '
+        f"(--skip-bad-files): the yields, histograms and fit lack their events"
+        + (f" (lost events: {html.escape(lost)})" if lost else "")
+        + ".</p>"
+        + _table(["dataset", "file", "events lost", "reason"], rows)
+    )
+
+
 def _selection(summary: Summary) -> str:
     rows = []
     for key, value in summary.selection.items():
@@ -507,6 +527,7 @@ def render_report(results: str | os.PathLike[str]) -> str:
         fit_section = "<h2>Fit results</h2>" + _fit(fit, truth)
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     sections = [
+        _losses(summary),
         "<h2>Provenance</h2>",
         _provenance(summary, fit),
         "<h2>Selection</h2>",

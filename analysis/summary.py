@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,7 @@ __all__ = [
     "Metrics",
     "ResultsError",
     "Roles",
+    "Skipped",
     "Step",
     "Summary",
     "first_error",
@@ -90,6 +91,16 @@ class Metrics(_Strict):
     process_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
 
 
+class Skipped(_Strict):
+    """A file left out of the run, whole or in part (``--skip-bad-files``): its dataset, path, why, and its events
+    that were not processed (``None``: it could not be read to count them)."""
+
+    dataset: str
+    path: str
+    reason: str
+    events: Count | None
+
+
 class Summary(_Strict):
     """``summary.json``: the run's configuration, provenance, per-dataset results, losses and metrics."""
 
@@ -107,7 +118,7 @@ class Summary(_Strict):
     fileset: str | None
     created: str
     datasets: dict[Name, DatasetSummary]
-    skipped_files: list[dict[str, Any]] = Field(default_factory=list)
+    skipped_files: list[Skipped] = Field(default_factory=list)
     lost_events: dict[str, Count] = Field(default_factory=dict)
     metrics: Metrics
     versions: dict[str, str | None] = Field(default_factory=dict)

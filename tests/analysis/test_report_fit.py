@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis import errors
 from analysis.cli import fit_table
 from analysis.errors import ResultsError
 from analysis.outputs import publish, writing
@@ -98,14 +99,14 @@ def test_a_bad_fit_json_is_one_line_naming_it(tmp_path, document, change, messag
 
 def test_summary_json_is_read_once(tmp_path, document, monkeypatch):
     folder = results(tmp_path, document.to_json())
-    read = Path.read_text
+    read = errors.read_limited
     reads: list[str] = []
 
-    def counted(path: Path, *args, **kwargs):
+    def counted(path: Path) -> str:
         reads.append(path.name)
-        return read(path, *args, **kwargs)
+        return read(path)
 
-    monkeypatch.setattr(Path, "read_text", counted)
+    monkeypatch.setattr(errors, "read_limited", counted)
     render_report(folder)
     assert reads.count("summary.json") == 1 and reads.count("fit.json") == 1
 
@@ -124,3 +125,26 @@ def test_a_run_with_an_incomplete_prediction_says_so_in_the_text(tmp_path):
     caption = re.search(r'alt="m4l"[^>]*><figcaption>([^<]*)</figcaption>', page)
     assert caption is not None and "data/prediction below" not in caption.group(1)
     assert "incomplete" in caption.group(1)
+
+
+def test_files_left_out_of_the_run_are_said_on_the_page(tmp_path):
+    """A run with --skip-bad-files lost a data file: the page showed its yields and fit without a word of it."""
+    summary = json.loads(EXAMPLE) | {
+        "skipped_files": [
+            {"dataset": "data", "path": "/d/data_<B>.root", "reason": "entries 0-12 failed: zlib.error", "events": 12},
+            {"dataset": "data", "path": "/d/data_C.root", "reason": "does not exist", "events": None},
+        ],
+        "lost_events": {"data": 12},
+    }
+    with publish(tmp_path, "run", run="r1") as stage, writing(stage / "summary.json") as path:
+        path.write_text(Summary.model_validate(summary).to_json(), encoding="utf-8")
+    page = render_report(tmp_path)
+    assert (
+        '<p class="banner">2 input files left out of this run (--skip-bad-files): the yields, histograms and fit lack '
+        "their events (lost events: 12 of dataset data).</p>"
+    ) in page
+    assert (
+        '<tr><td>data</td><td>/d/data_&lt;B&gt;.root</td><td data-key="skipped_files.0.events" data-value="12">12</td>'
+        "<td>entries 0-12 failed: zlib.error</td></tr>"
+    ) in page
+    assert "<tr><td>data</td><td>/d/data_C.root</td><td>unknown</td><td>does not exist</td></tr>" in page
