@@ -448,6 +448,26 @@ def _decode(value: Any) -> Any:
     raise ValueError(f"unexpected tag {tag!r}")
 
 
+def _check_chunk(out: dict[str, Any], metadata: dict[str, Any], processor_instance: processor.ProcessorABC) -> None:
+    """Raise ValueError unless ``out``, read from a checkpoint, is what the processor gives for the chunk of
+    ``metadata``: every histogram with the processor's axes and only the chunk's dataset, and the counts of its
+    events (a checkpoint edited or copied from elsewhere stopped the run with hist's "axes not mergable" traceback,
+    or silently filled another dataset). Processors without ``make_histograms`` are not checked."""
+    make = getattr(getattr(processor_instance, "inner", processor_instance), "make_histograms", None)
+    if make is None:
+        return
+    dataset, events = metadata["dataset"], int(metadata["entrystop"]) - int(metadata["entrystart"])
+    for name, expected in make((dataset,)).items():
+        got = out.get(name)
+        if not (isinstance(got, hist.Hist) and got.axes == expected.axes and got.storage_type is expected.storage_type):
+            raise ValueError(f"its '{name}' is not the processor's histogram for dataset '{dataset}'")
+    cutflow = out.get("cutflow")
+    if out.get("processed") != {dataset: events} or not (
+        isinstance(cutflow, dict) and set(cutflow) == {dataset} and cutflow[dataset]["events"]["all"] == events
+    ):
+        raise ValueError(f"its counts are not those of {events} events of dataset '{dataset}'")
+
+
 class JsonCheckpointer(CheckpointerABC):  # type: ignore[misc]  # coffea is untyped
     """Keeps every finished chunk as JSON under ``folder`` and gives it back to a rerun with the same settings.
 
@@ -484,6 +504,7 @@ class JsonCheckpointer(CheckpointerABC):  # type: ignore[misc]  # coffea is unty
             output = _decode(json.loads(data.decode("utf-8")))
             if not isinstance(output, dict) or not isinstance(output.get("out"), dict):
                 raise ValueError("no chunk output in it")
+            _check_chunk(output["out"], metadata, processor_instance)
         except Exception as err:  # whatever the content, decoding it runs no code of its own
             raise CheckpointError(
                 f"{path}: not an hzz4l checkpoint ({one_line(err)}): delete it or use another --checkpoint folder"

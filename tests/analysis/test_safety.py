@@ -123,6 +123,55 @@ def test_2_checkpoint_paths_stay_inside_their_folder_whatever_the_names(tmp_path
         checkpointer.path({**hostile, "fileuuid": "../../x"}, HZZ4lProcessor())
 
 
+def _retitle(content):
+    content["dict"]["out"]["dict"]["mass"]["hist"]["axes"][0]["categories"] = ["other"]
+
+
+def _rebin(content):
+    content["dict"]["out"]["dict"]["mass"]["hist"]["axes"][3]["upper"] = 500.0
+
+
+def _recount(content):
+    content["dict"]["out"]["dict"]["processed"]["dict"]["data"] = 5
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_retitle, "its 'mass' is not the processor's histogram for dataset 'data'"),  # was: filled dataset 'other'
+        (_rebin, "its 'mass' is not the processor's histogram for dataset 'data'"),  # was: "axes not mergable"
+        (_recount, "its counts are not those of 10 events of dataset 'data'"),  # was: 5 events reported, 10 filled
+    ],
+)
+def test_2_a_checkpoint_that_is_not_the_processors_output_for_its_chunk_is_refused(tmp_path, edit, message):
+    """JSON runs no code, but an edited (or misplaced) checkpoint could still fill another dataset, another binning
+    or other counts than its chunk's."""
+    from analysis.runner import CheckpointError, JsonCheckpointer
+
+    proc = HZZ4lProcessor()
+    metadata = {
+        "dataset": "data",
+        "filename": "/d/data.root",
+        "fileuuid": "12345678-1234-1234-1234-123456789abc",
+        "entrystart": 0,
+        "entrystop": 10,
+        "role": "data",
+    }
+    out = proc.make_histograms(("data",)) | {
+        "cutflow": {"data": {"events": {"all": 10}, "weighted": {"all": 10.0}}},
+        "processed": {"data": 10},
+    }
+    checkpointer = JsonCheckpointer(tmp_path / "ckpt", token="t")
+    checkpointer.save({"out": out, "processed": set()}, metadata, proc)
+    assert checkpointer.load(metadata, proc)["out"]["processed"] == {"data": 10}  # the chunk's own: used again
+    path = checkpointer.path(metadata, proc)
+    content = json.loads(path.read_text())
+    edit(content)
+    path.write_text(json.dumps(content))
+    with pytest.raises(CheckpointError, match=f"^{path}: not an hzz4l checkpoint \\(ValueError: {message}\\)"):
+        checkpointer.load(metadata, proc)
+
+
 def test_2_a_dataset_name_that_is_a_path_is_refused(tmp_path):
     (tmp_path / "fs.json").write_text(json.dumps({"../../x": {"files": ["a.root"], "metadata": {"role": "data"}}}))
     ran = hzz4l("run", "--fileset", "fs.json", "--checkpoint", "ckpt", cwd=tmp_path)
