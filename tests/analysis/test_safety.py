@@ -226,6 +226,21 @@ def test_5_9_non_finite_or_huge_options_are_refused_naming_them(tmp_path, option
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        # numpy's "Unable to allocate 253. GiB" escaped with its traceback
+        ("--toys", "1000000000", "Invalid value for '--toys': 1000000000 is not in the range 1<=x<=1000000"),
+        ("--coverage-toys", "1000001", "Invalid value for '--coverage-toys'"),
+        ("--coverage-points", "100000000", "Invalid value for '--coverage-points'"),  # ran for hours
+        ("--seed", "-1", "Invalid value for '--seed': -1 is not in the range x>=0"),  # numpy's ValueError traceback
+    ],
+)
+def test_5_9_toy_counts_and_seeds_a_fit_cannot_use_are_refused_naming_them(tmp_path, option, value, message):
+    ran = hzz4l("fit", "results", option, value, cwd=tmp_path)
+    assert one_error_line(ran, message).startswith("hzz4l fit: error: ")
+
+
 def test_5_an_impossible_cross_section_is_refused(tmp_path):
     fileset = {"s": {"files": ["a.root"], "metadata": {"role": "signal", "xsec": 1e308, "sumw": 1.0}}}
     (tmp_path / "fs.json").write_text(json.dumps(fileset))
