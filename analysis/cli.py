@@ -599,7 +599,7 @@ def fit(
     from analysis.outputs import atomic_path, check_output, check_workspace_target, publish, read_histograms, writing
     from fitting.document import FailedFit
     from fitting.fit import FitError
-    from fitting.templates import Templates
+    from fitting.templates import TemplateError, Templates
     from fitting.workspace import workspace
 
     prepared = click.get_current_context().find_root().meta.pop(_PREPARED_FIT, None)  # by hzz4l run --fit
@@ -610,7 +610,10 @@ def fit(
         check_workspace_target(workspace_path)
     # the plotting workers import matplotlib while this process fits
     renderer = _renderer(_PLOT_MODULES["fit"]) if plots else None
-    templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
+    try:
+        templates = Templates.from_hist(histogram, roles, fit_range=fit_range)
+    except TemplateError as err:  # about the histograms of the file: say which
+        raise TemplateError(f"{results / 'histograms.root'}: {err}") from None
     with_systematics = None
     if systematics:
         import hist

@@ -93,9 +93,11 @@ class Templates:
             bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
             if bad.size:
                 k = bad[0]
-                raise TemplateError(f"{name} is negative or not finite in {bin_label(edges, k)}: {values[k]!r}")
-        if not np.all(arrays["data"] == np.round(arrays["data"])):
-            raise TemplateError("data must be integer counts")
+                raise TemplateError(f"{name} is negative or not finite in {bin_label(edges, k)}: {values[k]:g}")
+        fractional = np.flatnonzero(arrays["data"] != np.round(arrays["data"]))
+        if fractional.size:
+            k = fractional[0]
+            raise TemplateError(f"data must be integer counts: {arrays['data'][k]:g} in {bin_label(edges, k)}")
         inside = np.ones(nbins, dtype=bool)
         if fit_range is not None:
             lo, hi = fit_range

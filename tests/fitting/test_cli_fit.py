@@ -177,11 +177,11 @@ def rewrite_root(folder, edit):
         ),
         (
             lambda d: rewrite_root(d, lambda h: h.update({"m4l/data": h["m4l/data"] * 0})),
-            "the data histogram is empty",
+            "broken/histograms.root: the data histogram is empty",
         ),
         (
             lambda d: rewrite_root(d, lambda h: h.update({"m4l/llll": h["m4l/llll"] * -1})),
-            "background is negative",
+            "broken/histograms.root: background is negative or not finite in bin ",
         ),
         (lambda d: rewrite_root(d, same_shapes), "signal and background templates have the same shape"),
     ],
