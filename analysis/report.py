@@ -489,12 +489,21 @@ def _plots(pngs: list[Path], incomplete: bool = False) -> str:
     return f'<div class="plots">{"".join(figures)}</div>' if figures else "<p>No plots.</p>"
 
 
+def _is_png(path: Path) -> bool:
+    """Whether ``path`` is a PNG file of its own: not a link (to ``~/.ssh/id_rsa``, embedded in the page it would
+    leave with the report), not a folder, and starting as a PNG does."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
 def _current(results: Path) -> tuple[FitDocument | FailedFit | None, list[Path]]:
     """``fit.json`` and the plots hzz4l made from the folder's current run; others are left out with a warning."""
     made = read_manifest(results).files
     left_out = [p.relative_to(results).as_posix() for p in sorted((results / "plots").glob("*.png"))]
-    plots = [results / name for name in left_out if name in made]
-    left_out = [name for name in left_out if name not in made]
+    plots = [results / name for name in left_out if name in made and _is_png(results / name)]
+    left_out = [name for name in left_out if results / name not in plots]
     fit = None
     fit_path = results / "fit.json"
     if fit_path.exists() and "fit.json" not in made:
@@ -503,7 +512,10 @@ def _current(results: Path) -> tuple[FitDocument | FailedFit | None, list[Path]]
         fit = read_fit(fit_path)
     if left_out:
         warnings.warn(
-            HZZ4lWarning(f"{results}: left out of the report, not made by hzz4l from this run: {', '.join(left_out)}"),
+            HZZ4lWarning(
+                f"{results}: left out of the report, not made by hzz4l from this run (or not a PNG file of its own): "
+                + ", ".join(left_out)
+            ),
             stacklevel=3,
         )
     return fit, plots

@@ -148,3 +148,31 @@ def test_files_left_out_of_the_run_are_said_on_the_page(tmp_path):
         "<td>entries 0-12 failed: zlib.error</td></tr>"
     ) in page
     assert "<tr><td>data</td><td>/d/data_C.root</td><td>unknown</td><td>does not exist</td></tr>" in page
+
+
+def test_a_plot_that_is_a_link_or_not_a_png_is_left_out_not_embedded(tmp_path):
+    """A results folder from someone else whose plots/m4l.png links to a file of yours: the report embedded that
+    file in the page (as a broken image), to leave with the report."""
+    import base64
+    import warnings
+
+    secret = tmp_path / "id_rsa"
+    secret.write_text("SECRET KEY")
+    folder = tmp_path / "results"
+    with publish(folder, "run", run="r1") as stage, writing(stage / "summary.json") as path:
+        path.write_text(Summary.model_validate_json(EXAMPLE).to_json(), encoding="utf-8")
+        (stage / "plots").mkdir()
+        for name in ("m4l", "z1_mass", "z2_mass"):
+            (stage / "plots" / f"{name}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + name.encode())
+    (folder / "plots" / "m4l.png").unlink()
+    (folder / "plots" / "m4l.png").symlink_to(secret)
+    (folder / "plots" / "z1_mass.png").write_text("not a PNG")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        page = render_report(folder)
+    embedded = [base64.b64decode(data) for data in re.findall(r"base64,([A-Za-z0-9+/=]+)", page)]
+    assert embedded == [b"\x89PNG\r\n\x1a\nz2_mass"]
+    assert [str(w.message) for w in caught] == [
+        f"{folder}: left out of the report, not made by hzz4l from this run (or not a PNG file of its own): "
+        "plots/m4l.png, plots/z1_mass.png"
+    ]
