@@ -437,7 +437,7 @@ def run(
     from analysis.cache import RemoteCache
     from analysis.demo import cache_dir, default_demo
     from analysis.fileset import load_fileset
-    from analysis.outputs import check_output, cutflow_table, write_outputs
+    from analysis.outputs import check_datasets, check_output, cutflow_table, write_outputs
 
     if fileset_path is None:
 
@@ -447,6 +447,7 @@ def run(
         fileset_path = default_demo(announce=announce)
         click.echo(f"using the synthetic demo samples in {fileset_path.parent} (pass --fileset for real data)")
     fileset = load_fileset(fileset_path)
+    check_datasets(fileset, str(fileset_path))
     check_output(output)  # before any work: a folder we can write, with nothing of someone else's in the way
     if checkpoint is not None:
         check_output(checkpoint, names=())

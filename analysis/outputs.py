@@ -44,7 +44,7 @@ import uproot
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analysis.errors import HZZ4lError, read_limited
-from analysis.fileset import is_synthetic, roles
+from analysis.fileset import FilesetError, is_synthetic, roles
 from analysis.inputs import one_line
 from analysis.interrupts import held
 from analysis.samples import missing_samples, process_groups
@@ -69,6 +69,7 @@ __all__ = [
     "atomic_path",
     "build_summary",
     "cabinetry_config",
+    "check_datasets",
     "check_output",
     "cutflow_table",
     "publish",
@@ -590,6 +591,25 @@ def run_figures(
     return figures
 
 
+def check_datasets(datasets: Iterable[str], where: str = "fileset") -> None:
+    """Check, before any work, that the datasets' histograms get keys of their own in ``histograms.root``: a
+    dataset named ``<other>_<variation>`` (``Zee_lep_scale_up`` beside ``Zee``) would be written to the key of that
+    variation of the other, and a reader would take one for the other.
+
+    Raises:
+        FilesetError: naming ``where``, both datasets and the key.
+    """
+    names = set(datasets)
+    for name in sorted(names):
+        for variation in VARIATIONS[1:]:
+            clash = f"{name}_{variation}"
+            if clash in names:
+                raise FilesetError(
+                    f"{where}: dataset '{clash}' has the name of the '{variation}' variation of dataset '{name}' "
+                    f"(histograms.root: m4l/{clash}): rename it"
+                )
+
+
 def write_outputs(
     result: RunResult,
     fileset: dict[str, Any],
@@ -612,6 +632,7 @@ def write_outputs(
 
     from analysis.render import render
 
+    check_datasets(fileset, fileset_path or "fileset")
     summary = build_summary(result, fileset, proc, preset, fileset_path)
     _require_finite(result.output, summary.datasets)
     roles_ = roles(fileset)

@@ -316,3 +316,25 @@ def _th2():
     import hist
 
     return hist.Hist(hist.axis.Regular(5, 100, 150), hist.axis.Regular(2, 0, 1), storage=hist.storage.Weight())
+
+
+def test_a_dataset_named_like_a_variation_of_another_is_refused_before_anything_is_written(tmp_path):
+    """'Zee_lep_scale_up' beside 'Zee': both were written to histograms.root's m4l/Zee_lep_scale_up (as two cycles),
+    and hzz4l fit read one of them for the other (here: Zee's variation as the data)."""
+    from analysis.fileset import FilesetError, load_fileset
+    from analysis.runner import run_fileset
+    from processors import HZZ4lProcessor
+
+    fileset = load_fileset("tests/data/atlas/fileset.json")
+    fileset = {"Zee_lep_scale_up" if name == "data" else name: entry for name, entry in fileset.items()}
+    message = (
+        r"^fileset: dataset 'Zee_lep_scale_up' has the name of the 'lep_scale_up' variation of dataset 'Zee' "
+        r"\(histograms\.root: m4l/Zee_lep_scale_up\): rename it$"
+    )
+    proc = HZZ4lProcessor()
+    result = run_fileset({name: fileset[name] for name in ("Zee", "Zee_lep_scale_up")}, proc, status=False)
+    with pytest.raises(FilesetError, match=message):
+        outputs.write_outputs(result, fileset, proc, "default", tmp_path / "results", plots=False)
+    assert not (tmp_path / "results").exists()
+    with pytest.raises(FilesetError, match=message):  # what hzz4l run checks before any work
+        outputs.check_datasets(fileset)
