@@ -33,6 +33,7 @@ from analysis.errors import HZZ4lError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "SYNTHETIC_KEY",
     "Checked",
     "FileInfo",
     "InputError",
@@ -71,16 +72,23 @@ class SkippedFile:
         return asdict(self)
 
 
+#: The key of the string every file of hzz4l's synthetic demo carries, so that its events are labelled as the demo's
+#: whatever the fileset says.
+SYNTHETIC_KEY = "hzz4l_synthetic_demo"
+
+
 @dataclass(frozen=True)
 class FileInfo:
     """What a run needs to know about a readable file: its entries, its ROOT UUID (16 bytes), the
-    entry numbers where the basket clusters of the checked branches start (ending with ``entries``) and the bytes
-    the check read (its metadata; a small file's baskets come with it, and the run reads them from there)."""
+    entry numbers where the basket clusters of the checked branches start (ending with ``entries``), the bytes
+    the check read (its metadata; a small file's baskets come with it, and the run reads them from there), and
+    whether it is a file of hzz4l's synthetic demo (it holds :data:`SYNTHETIC_KEY`)."""
 
     entries: int
     uuid: bytes
     clusters: tuple[int, ...]
     bytes_read: int = 0
+    synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,7 +282,8 @@ def _inspect_tree(f: Any, tree: str, columns: Mapping[str, Any] | Sequence[str])
             if problem:
                 raise _Permanent(problem, entries)
     clusters = ttree.common_entry_offsets(filter_name=list(columns) or None)
-    return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters), int(f.file.source.num_requested_bytes))
+    read = int(f.file.source.num_requested_bytes)
+    return FileInfo(entries, f.file.fUUID, tuple(int(c) for c in clusters), read, SYNTHETIC_KEY in f)
 
 
 def _inspect(

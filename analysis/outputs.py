@@ -384,7 +384,7 @@ def build_summary(
             "cutflow": {cut: {"events": int(n), "weighted": float(flow["weighted"][cut])} for cut, n in events.items()},
         }
     nbins, low, high = proc.mass_bins
-    synthetic = is_synthetic(fileset)
+    synthetic = is_synthetic(fileset) or result.synthetic
     truth = next((e["metadata"]["truth"] for e in fileset.values() if "truth" in e["metadata"]), None)
     document = {
         "schema_version": SUMMARY_SCHEMA_VERSION,

@@ -43,6 +43,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,7 @@ import numpy as np
 from coffea import processor
 from coffea.processor.checkpointer import CheckpointerABC
 
-from analysis.errors import HZZ4lError
+from analysis.errors import HZZ4lError, HZZ4lWarning
 from analysis.inputs import (
     Checked,
     InputError,
@@ -116,7 +117,8 @@ class RunResult:
     (checks failed) or in part (chunks failed), each with its lost events; ``lost_events``: per
     dataset, the events of those files that were not processed (where they could be counted);
     ``preflight_s``: wall time of the file checks before the run; ``process_s``: time spent in the
-    processor's ``process``, summed over chunks (and workers).
+    processor's ``process``, summed over chunks (and workers); ``synthetic``: a file read is one of hzz4l's synthetic
+    demo (whatever the fileset says), so the results are the demo's.
     """
 
     output: dict[str, Any]
@@ -128,6 +130,7 @@ class RunResult:
     process_s: float = 0.0
     skipped: tuple[SkippedFile, ...] = ()
     lost_events: dict[str, int] = field(default_factory=dict)
+    synthetic: bool = False
 
     @property
     def events_per_s(self) -> float:
@@ -625,6 +628,23 @@ def _nothing_left(skipped: tuple[SkippedFile, ...]) -> RunError:
     )
 
 
+def _synthetic(checked: Checked) -> bool:
+    """Whether any file read is one of hzz4l's synthetic demo; one warning naming the datasets whose metadata does
+    not say so (the demo's files in a fileset written by hand), as their results are labelled the demo's all the
+    same."""
+    names = dict.fromkeys(name for (name, _), info in checked.files.items() if info.synthetic)
+    unmarked = [name for name in names if checked.fileset[name]["metadata"].get("synthetic") is not True]
+    if unmarked:
+        warnings.warn(
+            HZZ4lWarning(
+                f"dataset(s) {', '.join(map(repr, unmarked))} read files of hzz4l's synthetic demo, though the fileset "
+                'does not mark them "synthetic": the results are labelled as the synthetic demo\'s'
+            ),
+            stacklevel=3,
+        )
+    return bool(names)
+
+
 def run_fileset(
     fileset: dict[str, Any],
     processor_instance: processor.ProcessorABC,
@@ -754,4 +774,5 @@ def run_fileset(
         process_s=float(metrics.get("processtime", 0.0)),
         skipped=skipped,
         lost_events=lost,
+        synthetic=_synthetic(checked),
     )

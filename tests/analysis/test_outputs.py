@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import stat
 import threading
@@ -338,3 +339,27 @@ def test_a_dataset_named_like_a_variation_of_another_is_refused_before_anything_
     assert not (tmp_path / "results").exists()
     with pytest.raises(FilesetError, match=message):  # what hzz4l run checks before any work
         outputs.check_datasets(fileset)
+
+
+def test_the_demos_files_are_labelled_synthetic_whatever_the_fileset_says(demo_fileset, tmp_path):
+    """The demo's files in a fileset written by hand (no "synthetic" in the metadata): the results said "ATLAS Open
+    Data" of generated events. The files themselves now say what they are."""
+    from analysis.errors import HZZ4lWarning
+    from analysis.fileset import load_fileset
+    from analysis.runner import run_fileset
+    from processors import HZZ4lProcessor
+
+    fileset = load_fileset(demo_fileset)
+    plain = {name: {**entry, "metadata": {**entry["metadata"], "synthetic": False}} for name, entry in fileset.items()}
+    proc = HZZ4lProcessor(systematics=False)
+    chosen = {name: plain[name] for name in ("llll", "data")}
+    message = (
+        "dataset(s) 'llll', 'data' read files of hzz4l's synthetic demo, though the fileset does not mark them "
+        '"synthetic": the results are labelled as the synthetic demo\'s'
+    )
+    with pytest.warns(HZZ4lWarning, match=re.escape(message)):
+        result = run_fileset(chosen, proc, status=False)
+    summary = outputs.write_outputs(result, chosen, proc, "default", tmp_path / "results", plots=False)
+    assert summary.synthetic is True and summary.source == "synthetic demo"
+    real = load_fileset("tests/data/atlas/fileset.json")
+    assert run_fileset({"Zee": real["Zee"]}, proc, status=False).synthetic is False  # the shipped real files
