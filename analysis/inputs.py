@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -245,6 +246,33 @@ def _branch_problem(branch: Any, expected: Any) -> str | None:
 Keeper = Callable[[str, str, Any], bool]
 
 
+#: What a local path that is not a regular file is, by the file type bits of its mode.
+_SPECIAL = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _not_a_file(path: str) -> str | None:
+    """Why the local ``path`` cannot be a ROOT file although it exists (a FIFO would block the run for ever), or
+    None for a regular file (or a link to one).
+
+    Example:
+        >>> _not_a_file("/dev/null"), _not_a_file("/")
+        ('is a character device, not a file', 'is a directory, not a file')
+    """
+    kind = _SPECIAL.get(stat.S_IFMT(os.stat(path).st_mode))
+    return f"is {kind}, not a file" if kind else None
+
+
+def _dangling(path: str) -> str:
+    """What to add to "``path`` does not exist": that it is a symbolic link to nothing, if it is one."""
+    return " (a symbolic link to nothing: broken, or a loop)" if os.path.islink(path) else ""
+
+
 def _open_and_inspect(
     path: str,
     tree: str,
@@ -253,6 +281,8 @@ def _open_and_inspect(
     options: Mapping[str, Any],
     keep: Keeper | None,
 ) -> FileInfo:
+    if not is_url(path) and (problem := _not_a_file(path)) is not None:
+        raise _Permanent(problem)
     # {path: None}: a colon in the path is part of the file name, not an object path
     f = uproot.open({path: None}, timeout=timeout, **options)
     try:
@@ -381,9 +411,9 @@ def preflight(
     skipped: list[SkippedFile] = []
     missing = [(name, path) for name, path, _ in jobs if not is_url(path) and not os.path.exists(path)]
     if missing and not skip_bad_files:
-        listing = ", ".join(f"{path} (dataset '{name}')" for name, path in missing)
+        listing = ", ".join(f"{path}{_dangling(path)} (dataset '{name}')" for name, path in missing)
         raise InputError(f"{len(missing)} input file(s) do not exist: {listing}")
-    skipped += [SkippedFile(name, path, "does not exist", None) for name, path in missing]
+    skipped += [SkippedFile(name, path, "does not exist" + _dangling(path), None) for name, path in missing]
     jobs = [job for job in jobs if job[:2] not in set(missing)]
     columns = dict(columns) if isinstance(columns, Mapping) else tuple(columns)
     options = dict(options or {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import threading
 
@@ -92,6 +93,47 @@ def test_every_missing_local_file_is_reported_at_once(tmp_path, hand):
     assert "attempt" not in message and "\n" not in message
     skipped = check([hand, *missing], skip=True).skipped
     assert skipped == tuple(SkippedFile("x", str(p), "does not exist", None) for p in missing)
+
+
+@pytest.mark.parametrize(("make", "kind"), [(os.mkfifo, "a FIFO (named pipe)"), (os.mkdir, "a directory")])
+def test_a_path_that_is_not_a_file_is_named_without_being_opened(tmp_path, hand, make, kind):
+    """A FIFO given as an input file blocked the run for ever (opening it waits for a writer)."""
+    path = tmp_path / "odd.root"
+    make(path)
+    outcome = {}
+
+    def checks():
+        with pytest.raises(InputError) as err:
+            check([hand, path])
+        outcome["error"] = str(err.value)
+        outcome["skipped"] = check([hand, path], skip=True).skipped
+
+    thread = threading.Thread(target=checks, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), f"the checks still wait on {path}"
+    assert outcome["error"] == f"dataset 'x': {path}: is {kind}, not a file"
+    assert outcome["skipped"] == (SkippedFile("x", str(path), f"is {kind}, not a file", None),)
+
+
+def test_a_device_is_not_read_as_a_file():
+    with pytest.raises(InputError, match=r"^dataset 'x': /dev/zero: is a character device, not a file$"):
+        check(["/dev/zero"])
+
+
+def test_a_symbolic_link_to_nothing_is_said_to_be_one(tmp_path, hand):
+    loop, dangling = tmp_path / "loop.root", tmp_path / "dangling.root"
+    loop.symlink_to(tmp_path / "back.root")
+    (tmp_path / "back.root").symlink_to(loop)
+    dangling.symlink_to(tmp_path / "gone.root")
+    link = "(a symbolic link to nothing: broken, or a loop)"
+    with pytest.raises(InputError) as err:
+        check([hand, loop, dangling])
+    assert str(err.value) == (
+        f"2 input file(s) do not exist: {loop} {link} (dataset 'x'), {dangling} {link} (dataset 'x')"
+    )
+    skipped = check([hand, loop, dangling], skip=True).skipped
+    assert skipped == tuple(SkippedFile("x", str(p), f"does not exist {link}", None) for p in (loop, dangling))
 
 
 def test_a_copy_of_a_file_is_refused_by_its_root_uuid(tmp_path, hand):
