@@ -95,20 +95,34 @@ def _no_constant(token: str) -> float:
     raise ValueError(f"{token} is not a JSON number")
 
 
-def _repeated_keys(tree: Any, where: str, path: tuple[str, ...] = ()) -> None:
-    """Raise on the first key given twice in any object of a JSON document parsed with :func:`_object`."""
-    if isinstance(tree, list):
-        for item in tree:
-            _repeated_keys(item, where, path)
-    if not isinstance(tree, dict):
-        return
-    for key in getattr(tree, "repeated", ()):
-        if not path:
-            raise FilesetError(f"{where}: dataset '{key}' is defined twice (JSON would keep only the last)")
-        inside = ".".join(path)
-        raise FilesetError(f"{where}: the key '{key}' appears twice in '{inside}' (JSON would keep only the last)")
-    for key, value in tree.items():
-        _repeated_keys(value, where, (*path, key))
+#: Where a value sits in a JSON document: its key and where its object sits (None at the top), a linked list.
+_Place = tuple[str, "_Place"] | None
+
+
+def _keys(place: _Place) -> list[str]:
+    keys = []
+    while place is not None:
+        key, place = place
+        keys.append(key)
+    return keys[::-1]
+
+
+def _repeated_keys(tree: Any, where: str) -> None:
+    """Raise on the first key given twice in any object of a JSON document parsed with :func:`_object`, in document
+    order; walked with a stack, not recursion, so that however deeply a document nests it is one line."""
+    stack: list[tuple[Any, _Place]] = [(tree, None)]
+    while stack:
+        node, place = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, place) for item in reversed(node))
+        if not isinstance(node, dict):
+            continue
+        for key in getattr(node, "repeated", ()):
+            if place is None:
+                raise FilesetError(f"{where}: dataset '{key}' is defined twice (JSON would keep only the last)")
+            inside = ".".join(_keys(place))
+            raise FilesetError(f"{where}: the key '{key}' appears twice in '{inside}' (JSON would keep only the last)")
+        stack.extend((value, (key, place)) for key, value in reversed(node.items()))
 
 
 def _finite(value: Any) -> bool:
@@ -274,12 +288,9 @@ def load_fileset(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FilesetError(f"{path}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     except ValueError as err:
         raise FilesetError(f"{path}: not valid JSON: {err}") from None
-    except RecursionError:
+    except RecursionError:  # a fileset is four levels deep
         raise FilesetError(f"{path}: not a fileset: nested too deeply") from None
-    try:
-        return validate_fileset(fileset, where=str(path), base=path.resolve().parent)
-    except RecursionError:  # a fileset is four levels deep; this one ran out of stack checking its keys
-        raise FilesetError(f"{path}: not a fileset: nested too deeply") from None
+    return validate_fileset(fileset, where=str(path), base=path.resolve().parent)
 
 
 def roles(fileset: dict[str, Any]) -> dict[str, str]:

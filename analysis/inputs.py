@@ -146,8 +146,8 @@ def one_line(err: BaseException) -> str:
 
 
 def with_cause(err: BaseException) -> str:
-    """:func:`one_line` of ``err``, followed by the exception at the root of the chain it was raised from
-    (``raise ... from``), if any: fsspec turns every failed HTTP request, a host name that does not resolve as much
+    """:func:`one_line` of ``err``, followed by the exception at the root of its chain (:func:`exception_chain`),
+    if any: fsspec turns every failed HTTP request, a host name that does not resolve as much
     as a 404, into ``FileNotFoundError(url)``, and only its cause says which.
 
     Example:
@@ -160,10 +160,7 @@ def with_cause(err: BaseException) -> str:
         ...     print(with_cause(err))
         FileNotFoundError: https://host/a.root (OSError: Name or service not known)
     """
-    root, seen = err, {id(err)}
-    while root.__cause__ is not None and id(root.__cause__) not in seen:
-        root = root.__cause__
-        seen.add(id(root))
+    root = exception_chain(err)[-1]
     return one_line(err) if root is err else f"{one_line(err)} ({one_line(root)})"
 
 
@@ -397,9 +394,8 @@ def preflight(
     """Check every file of a validated fileset with ``mapper`` (a runner passes its worker pool or Dask cluster,
     so that files are checked where they will be read); by default in this process: in threads if any file is
     remote (they wait on the network side by side), else one after the other (parsing a tree's metadata holds the
-    GIL: threads only take turns; the default demo's 14 files took 0.55 s in turn, 0.77 s in threads); ``options`` go to
-    ``uproot.open`` (a runner's source handler); ``keep`` (a module-level function, as it may travel to the
-    workers) may take over each opened file that passes, for the run.
+    GIL: threads only take turns); ``options`` go to ``uproot.open`` (a runner's source handler); ``keep`` (a
+    module-level function, as it may travel to the workers) may take over each opened file that passes, for the run.
 
     Local files that do not exist are reported first, all in one message. Two entries that are the same file
     (the same ROOT UUID: a copy, a link, the same file over HTTP) are always an error.

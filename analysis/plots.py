@@ -163,4 +163,3 @@ def missing_note(missing: Sequence[str]) -> str:
             parts.append(label if len(absent) == len(names) else f"{label} {', '.join(absent)}")
     others = [name for name in missing if not any(name in names for names in groups.values())]
     return "Prediction incomplete, not in the fileset:\n" + "; ".join(parts + others)
-

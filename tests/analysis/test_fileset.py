@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.errors import HZZ4lWarning
 from analysis.fileset import FilesetError, load_fileset, roles, validate_fileset
 from analysis.samples import SAMPLES, real_fileset
 
@@ -91,6 +92,17 @@ def test_a_fileset_that_never_ends_or_nests_without_end_is_one_line(tmp_path, mo
     # a RecursionError escaped json with its traceback
     with pytest.raises(FilesetError, match=r"fileset.json: not a fileset: nested too deeply$"):
         load_fileset(write(tmp_path, '{"a": ' * 100_000 + "1" + "}" * 100_000))
+
+
+def test_a_fileset_of_any_depth_is_checked_without_running_out_of_stack():
+    # the check for repeated keys recursed: a fileset built in Python (or parsed just under json's own limit) deeper
+    # than the interpreter's stack escaped validate_fileset as a RecursionError
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    fileset = {"x": {"files": ["/d/a.root"], "metadata": {"role": "data", "deep": deep}}}
+    with pytest.warns(HZZ4lWarning, match="deep"):
+        assert validate_fileset(fileset)["x"]["metadata"]["deep"] is deep
 
 
 # ------------------------------------------------------------------------------------------ strictness (issue 11)
